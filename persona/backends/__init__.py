@@ -1,0 +1,1 @@
+"""Backends: small protocols (`base`) and the built-in implementations."""

@@ -1,0 +1,80 @@
+"""A flat inner-product FAISS index per user (exact search; cosine on normalised vectors).
+
+Saved with ``faiss.write_index`` (no pickle) through a temporary file and a rename, so a crash never
+leaves a half-written index in place; a missing or unreadable file is simply rebuilt by the caller.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .base import Mask, Vectors
+
+__all__ = ["FlatIndex"]
+
+
+def _faiss() -> Any:
+    import faiss  # lazy: faiss is heavy and not needed to inspect a store
+
+    return faiss
+
+
+class FlatIndex:
+    """Exact inner-product search over positions 0..n-1."""
+
+    def __init__(self, dim: int, index: Any = None) -> None:
+        self.dim = dim
+        self._index = index if index is not None else _faiss().IndexFlatIP(dim)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def add(self, vectors: Vectors) -> None:
+        if len(vectors):
+            self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+
+    def search(self, query: Vectors, k: int, mask: Mask | None = None) -> tuple[list[int], list[float]]:
+        n = len(self)
+        if n == 0 or k < 1:
+            return [], []
+        q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+        if mask is None:
+            scores, positions = self._index.search(q, min(k, n))
+        else:
+            allowed = int(mask[:n].sum())
+            if allowed == 0:
+                return [], []
+            faiss = _faiss()
+            bitmap = np.packbits(mask[:n].astype(np.uint8), bitorder="little")
+            selector = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bitmap))
+            params = faiss.SearchParameters(sel=selector)
+            scores, positions = self._index.search(q, min(k, allowed), params=params)
+        keep = positions[0] >= 0
+        return positions[0][keep].tolist(), scores[0][keep].tolist()
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        os.close(fd)
+        try:
+            _faiss().write_index(self._index, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    @classmethod
+    def load(cls, path: Path, dim: int) -> FlatIndex:
+        """Read a saved index; raises ValueError when it is unreadable or of another dimension."""
+        try:
+            index = _faiss().read_index(str(path))
+        except Exception as exc:  # faiss raises RuntimeError for truncated files
+            raise ValueError(f"unreadable index {path}: {exc}") from exc
+        if int(index.d) != dim:
+            raise ValueError(f"index {path} has dimension {index.d}, expected {dim}")
+        return cls(dim, index)

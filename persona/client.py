@@ -1,0 +1,549 @@
+"""`Persona`: the one entry point. Every public operation starts here."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from .backends.base import Embedder, Vectors
+from .errors import EmbedderMismatchError, InvalidInputError, NotFoundError, StoreError
+from .index import Filters, IndexCache
+from .retrieval import RankingConfig, rank
+from .store import NewMemory, SQLiteStore
+from .types import HistoryEntry, Hit, Memory
+from .validation import (
+    check_filters,
+    check_importance,
+    check_k,
+    check_kind,
+    check_metadata,
+    check_text,
+    check_time,
+    check_user_id,
+)
+
+__all__ = ["Persona", "default_path", "EXPORT_FORMAT", "EXPORT_SCHEMA_VERSION"]
+
+EXPORT_FORMAT = "persona.export"
+EXPORT_SCHEMA_VERSION = 1
+DEFAULT_IMPORTANCE = 0.5
+EMBED_BATCH = 256
+
+
+def default_path() -> Path:
+    """``$PERSONA_HOME`` if set, else the platform's user data directory for persona."""
+    env = os.environ.get("PERSONA_HOME")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("persona", appauthor=False))
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Persona:
+    """A per-user memory store with hybrid retrieval.
+
+    >>> with Persona("/tmp/store") as p:                      # doctest: +SKIP
+    ...     p.add("alice", "I am allergic to peanuts", kind="fact")
+    ...     p.search("alice", "what food should I avoid?", k=3)
+
+    ``path`` is a directory (default ``$PERSONA_HOME``, else the platform's user data dir). ``embedder`` is
+    an `Embedder`, a sentence-transformers model name or path, or None: the embedder the store was built
+    with, else the bundled all-MiniLM-L6-v2. ``reembed=True`` re-embeds every memory when the store was
+    built with another embedder. ``clock`` returns the current time (timezone-aware) and is injectable.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        embedder: Embedder | str | os.PathLike[str] | None = None,
+        reembed: bool = False,
+        clock: Callable[[], datetime] | None = None,
+        ranking: RankingConfig | None = None,
+        model: str | None = None,
+        extract_model: str | None = None,
+        cache_users: int = 64,
+    ) -> None:
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise InvalidInputError(f"path must be a directory path, got {type(path).__name__}.")
+        self.path = Path(path).expanduser() if path is not None else default_path()
+        self._store = SQLiteStore(self.path)
+        self._cache = IndexCache(self._store, self.path / "index", capacity=cache_users)
+        self._clock = clock or _utcnow
+        self.ranking = ranking or RankingConfig()
+        self.model = model
+        self.extract_model = extract_model
+        self._embedder_spec = embedder
+        self._embedder: Embedder | None = None
+        if embedder is not None and not isinstance(embedder, (str, os.PathLike)):
+            if not isinstance(embedder, Embedder):
+                self._store.close()
+                raise InvalidInputError(
+                    "embedder must be an Embedder (id, dim, embed()), a sentence-transformers model name or path, "
+                    f"or None; got {type(embedder).__name__}."
+                )
+            self._embedder = embedder
+        self._embedder_lock = threading.Lock()
+        self._closed = False
+        self._on_close: list[Callable[[], None]] = []
+        recorded = self._store.recorded_embedder()
+        if embedder is not None and recorded is not None:
+            if isinstance(embedder, (str, os.PathLike)):
+                from .backends.embedders import resolve_embedder
+
+                self._embedder = resolve_embedder(embedder)
+            else:
+                self._embedder = embedder
+            if self._embedder.id != recorded[0]:
+                if not reembed:
+                    self._store.close()
+                    raise EmbedderMismatchError(
+                        f"the store at {self.path} was built with embedder {recorded[0]!r}, not "
+                        f"{self._embedder.id!r}. Open it without embedder= (or with embedder={recorded[0]!r}), or "
+                        f"re-embed every memory: Persona(path, embedder={self._embedder.id!r}, reembed=True) "
+                        "(CLI: persona reindex --embedder NAME)."
+                    )
+                self.reembed()
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The current time from the injected clock, timezone-aware."""
+        value = self._clock()
+        return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder, loaded on first use (the store's recorded one when none was given)."""
+        if self._embedder is None:
+            with self._embedder_lock:
+                if self._embedder is None:
+                    from .backends.embedders import resolve_embedder
+
+                    spec = self._embedder_spec
+                    if spec is None:
+                        recorded = self._store.recorded_embedder()
+                        spec = recorded[0] if recorded else None
+                    self._embedder = resolve_embedder(spec)
+        return self._embedder
+
+    def close(self) -> None:
+        """Wait for pending background work, then release the store. Safe to call twice."""
+        if self._closed:
+            return
+        for hook in list(self._on_close):
+            hook()
+        self._closed = True
+        self._cache.drop()
+        self._store.close()
+
+    def __enter__(self) -> Persona:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("this Persona is closed; open a new one with Persona(path).")
+
+    def _embed(self, texts: Sequence[str]) -> Vectors:
+        vectors = self.embedder.embed(list(texts))
+        if vectors.shape[0] != len(texts):
+            raise EmbedderMismatchError(
+                f"embedder {self.embedder.id!r} returned {vectors.shape[0]} vectors for {len(texts)} texts."
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    # -- writing ---------------------------------------------------------------------------------------------
+
+    def _prepare(self, item: object, index: int | None = None) -> NewMemory:
+        where = "" if index is None else f"item {index}: "
+        if isinstance(item, str):
+            item = {"text": item}
+        if not isinstance(item, Mapping):
+            raise InvalidInputError(f"{where}each item must be a string or a dict with 'text', got {item!r}.")
+        unknown = set(item) - {"text", "kind", "metadata", "created_at", "importance", "source"}
+        if unknown:
+            raise InvalidInputError(f"{where}unknown field(s) {sorted(unknown)}; allowed: text, kind, metadata, "
+                                    "created_at, importance, source.")
+        try:
+            text = check_text(item.get("text"))
+            kind = check_kind(item.get("kind", "fact"))
+            metadata = check_metadata(item.get("metadata"))
+            created = check_time(item.get("created_at"), what="created_at") or self.now()
+            importance = check_importance(item.get("importance"))
+            source = item.get("source", "api")
+            if not isinstance(source, str) or not source:
+                raise InvalidInputError(f"source must be a non-empty string, got {source!r}.")
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{where}{exc}") from None
+        return NewMemory(
+            text=text,
+            kind=str(kind),
+            metadata=metadata,
+            created_at=created,
+            importance=DEFAULT_IMPORTANCE if importance is None else importance,
+            source=source,
+            content_hash=_hash(text),
+        )
+
+    def _insert(self, user_id: str, items: list[NewMemory], *, progress: bool = False,
+                imported_history: Sequence[HistoryEntry] | None = None) -> list[Memory]:
+        vectors = self._embed_all([i.text for i in items], progress=progress)
+        for item, vector in zip(items, vectors, strict=True):
+            item.embedding = vector
+        embedder = self.embedder
+        rows = self._store.insert_many(
+            user_id, items, now=self.now(), embedder=(embedder.id, int(vectors.shape[1])),
+            imported_history=imported_history,
+        )
+        return [memory for memory, _seq, _inserted in rows]
+
+    def _embed_all(self, texts: list[str], *, progress: bool) -> Vectors:
+        if len(texts) <= EMBED_BATCH:
+            return self._embed(texts)
+        from tqdm.auto import tqdm
+
+        parts: list[Vectors] = []
+        with tqdm(total=len(texts), desc="embedding", unit="text", disable=not progress) as bar:
+            for start in range(0, len(texts), EMBED_BATCH):
+                chunk = texts[start : start + EMBED_BATCH]
+                parts.append(self._embed(chunk))
+                bar.update(len(chunk))
+        return np.concatenate(parts)
+
+    def add(
+        self,
+        user_id: str,
+        text: str,
+        *,
+        kind: str = "fact",
+        metadata: dict[str, Any] | None = None,
+        created_at: datetime | None = None,
+        importance: float | None = None,
+        source: str = "api",
+    ) -> Memory:
+        """Remember one thing about a user. An exact duplicate fact/preference/profile returns the existing one."""
+        self._check_open()
+        user_id = check_user_id(user_id)
+        item = self._prepare(
+            {"text": text, "kind": kind, "metadata": metadata, "created_at": created_at, "importance": importance,
+             "source": source}
+        )
+        return self._insert(user_id, [item])[0]
+
+    def add_many(
+        self, user_id: str, items: Iterable[str | Mapping[str, Any]], *, progress: bool = False
+    ) -> list[Memory]:
+        """Remember many things at once: embedded in batches, written atomically (all or none), in order."""
+        self._check_open()
+        user_id = check_user_id(user_id)
+        if isinstance(items, (str, bytes, Mapping)):
+            raise InvalidInputError("items must be a list of strings or dicts; for one memory use add().")
+        prepared = [self._prepare(item, i) for i, item in enumerate(items)]
+        if not prepared:
+            return []
+        return self._insert(user_id, prepared, progress=progress)
+
+    def update(
+        self,
+        memory_id: str,
+        *,
+        text: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        kind: str | None = None,
+        importance: float | None = None,
+    ) -> Memory:
+        """Change a memory; the history keeps the earlier version. Text changes are re-embedded."""
+        self._check_open()
+        memory_id = self._check_id(memory_id)
+        changes: dict[str, Any] = {}
+        embedding = None
+        if text is not None:
+            changes["text"] = check_text(text)
+            changes["content_hash"] = _hash(changes["text"])
+        if metadata is not None:
+            changes["metadata"] = check_metadata(metadata)
+        if kind is not None:
+            changes["kind"] = check_kind(kind)
+        if importance is not None:
+            changes["importance"] = check_importance(importance)
+        if not changes:
+            raise InvalidInputError("nothing to update: pass text=, metadata=, kind= or importance=.")
+        self._store.get(memory_id)  # NotFoundError before any embedding work
+        if text is not None:
+            embedding = self._embed([changes["text"]])[0]
+        memory, seq = self._store.update(memory_id, changes, now=self.now(), embedding=embedding)
+        if text is not None:
+            self._cache.drop(memory.user_id)
+        else:
+            self._cache.patched(memory.user_id, seq, **{k: v for k, v in changes.items() if k in ("kind", "metadata")})
+        return memory
+
+    def delete(self, memory_id: str) -> None:
+        """Delete a memory and purge its text everywhere, earlier versions in the history included."""
+        self._check_open()
+        memory, seq = self._store.delete(self._check_id(memory_id), now=self.now())
+        self._cache.patched(memory.user_id, seq, alive=False)
+
+    def supersede(self, old_id: str, new_id: str, *, at: datetime | None = None) -> Memory:
+        """Mark ``old_id`` as replaced by ``new_id`` (valid until ``at``); hidden from search and prompts."""
+        self._check_open()
+        new = self.get(new_id)
+        old = self.get(old_id)
+        if old.user_id != new.user_id:
+            raise InvalidInputError("a memory can only be superseded by a memory of the same user.")
+        if old_id == new_id:
+            raise InvalidInputError("a memory cannot supersede itself.")
+        when = check_time(at, what="at") or self.now()
+        memory, seq = self._store.update(
+            old_id, {"valid_to": when, "superseded_by": new_id}, now=self.now(), event="SUPERSEDE"
+        )
+        self._cache.patched(memory.user_id, seq, current=False)
+        return memory
+
+    def restore(self, memory_id: str) -> Memory:
+        """Make a superseded memory current again (e.g. when an old fact is restated)."""
+        self._check_open()
+        memory, seq = self._store.update(
+            self._check_id(memory_id), {"valid_to": None, "superseded_by": None}, now=self.now(), event="RESTORE"
+        )
+        self._cache.patched(memory.user_id, seq, current=True)
+        return memory
+
+    def forget_user(self, user_id: str) -> int:
+        """Erase everything about a user: records, history, vectors, index files. Returns memories erased."""
+        self._check_open()
+        user_id = check_user_id(user_id)
+        count = self._store.forget_user(user_id)
+        self._cache.drop(user_id, files=True)
+        return count
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    def _check_id(self, memory_id: object) -> str:
+        if not isinstance(memory_id, str) or not memory_id.strip():
+            raise InvalidInputError(f"memory_id must be a non-empty string, got {memory_id!r}.")
+        return memory_id
+
+    def get(self, memory_id: str) -> Memory:
+        self._check_open()
+        return self._store.get(self._check_id(memory_id))
+
+    def list(
+        self,
+        user_id: str,
+        *,
+        kind: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+        include_superseded: bool = True,
+    ) -> list[Memory]:
+        """A user's memories, newest first (by created_at)."""
+        self._check_open()
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise InvalidInputError(f"limit must be a positive integer, got {limit!r}.")
+        return self._store.list(
+            check_user_id(user_id),
+            kind=check_kind(kind, allow_none=True),
+            since=check_time(since, what="since"),
+            until=check_time(until, what="until"),
+            limit=limit,
+            include_superseded=include_superseded,
+        )
+
+    def users(self) -> list[str]:
+        """Every user with at least one memory, sorted."""
+        self._check_open()
+        return self._store.users()
+
+    def history(self, memory_id: str) -> list[HistoryEntry]:
+        """Every add/update/delete of a memory, oldest first (a deleted memory keeps only that it existed)."""
+        self._check_open()
+        return self._store.history(self._check_id(memory_id))
+
+    def search(
+        self,
+        user_id: str,
+        query: str,
+        *,
+        k: int = 10,
+        kind: str | None = None,
+        filters: dict[str, Any] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        include_superseded: bool = False,
+    ) -> list[Hit]:
+        """The user's k memories most relevant to ``query``, best first. Filters apply before ranking."""
+        self._check_open()
+        user_id = check_user_id(user_id)
+        query = check_text(query, what="query")
+        k = check_k(k)
+        spec = Filters(
+            kind=check_kind(kind, allow_none=True),
+            metadata=check_filters(filters),
+            since=_ts(check_time(since, what="since")),
+            until=_ts(check_time(until, what="until")),
+            include_superseded=include_superseded,
+        )
+        if self._store.user_state(user_id) == (0, 0):
+            return []
+        vector = self._embed([query])[0]
+        embedder = self.embedder
+        with self._cache._lock:
+            index = self._cache.get(user_id, int(vector.shape[0]), embedder.id)
+            ranked = rank(index, vector, query, k, index.mask(spec), self.ranking)
+            seqs = [index.seqs[r.position] for r in ranked]
+        memories = self._store.get_by_seqs(seqs)
+        return [
+            Hit(memory=memories[seq], score=r.score, parts=r.parts)
+            for seq, r in zip(seqs, ranked, strict=True)
+            if seq in memories
+        ]
+
+    # -- export / import -------------------------------------------------------------------------------------
+
+    def export_user(self, user_id: str) -> dict[str, Any]:
+        """Everything about a user as JSON-serializable data; ``import_user`` restores it exactly."""
+        self._check_open()
+        user_id = check_user_id(user_id)
+        memories = self._store.list(user_id, oldest_first=True)
+        return {
+            "format": EXPORT_FORMAT,
+            "schema_version": EXPORT_SCHEMA_VERSION,
+            "user_id": user_id,
+            "memories": [m.to_dict() for m in memories],
+            "history": [h.to_dict() for h in self._store.user_history(user_id)],
+        }
+
+    def import_user(self, data: Mapping[str, Any], *, progress: bool = False) -> list[Memory]:
+        """Restore what ``export_user`` wrote (all or nothing). Memory ids must not exist in this store."""
+        self._check_open()
+        if not isinstance(data, Mapping) or data.get("format") != EXPORT_FORMAT:
+            raise InvalidInputError("not a persona export: expected a dict with format 'persona.export'.")
+        if data.get("schema_version") != EXPORT_SCHEMA_VERSION:
+            raise InvalidInputError(
+                f"export schema_version {data.get('schema_version')!r} is not supported "
+                f"(this persona reads {EXPORT_SCHEMA_VERSION}); upgrade persona."
+            )
+        user_id = check_user_id(data.get("user_id"))
+        raw = data.get("memories")
+        if not isinstance(raw, list):
+            raise InvalidInputError("export 'memories' must be a list.")
+        items: list[NewMemory] = []
+        for i, entry in enumerate(raw):
+            if not isinstance(entry, Mapping):
+                raise InvalidInputError(f"memory {i}: must be an object.")
+            if entry.get("user_id", user_id) != user_id:
+                raise InvalidInputError(f"memory {i}: belongs to {entry.get('user_id')!r}, not {user_id!r}.")
+            item = self._prepare({k: entry[k] for k in ("text", "kind", "metadata", "created_at", "importance",
+                                                         "source") if k in entry}, i)
+            memory_id = entry.get("id")
+            if not isinstance(memory_id, str) or not memory_id:
+                raise InvalidInputError(f"memory {i}: missing 'id'.")
+            item.id = memory_id
+            item.updated_at = check_time(entry.get("updated_at"), what=f"memory {i} updated_at")
+            item.valid_to = check_time(entry.get("valid_to"), what=f"memory {i} valid_to")
+            item.superseded_by = entry.get("superseded_by")
+            items.append(item)
+        history = [_history_from_dict(h, i) for i, h in enumerate(data.get("history") or [])]
+        if not items:
+            if history:
+                raise InvalidInputError("export has history but no memories; nothing to import.")
+            return []
+        return self._insert(user_id, items, progress=progress, imported_history=history)
+
+    # -- maintenance -----------------------------------------------------------------------------------------
+
+    def reembed(self, *, progress: bool = False) -> int:
+        """Re-embed every memory with the current embedder (after changing it). Returns how many."""
+        self._check_open()
+        from tqdm.auto import tqdm
+
+        pairs: list[tuple[int, np.ndarray]] = []
+        total = self._store.count()
+        dim = 0
+        with tqdm(total=total, desc="re-embedding", unit="memory", disable=not progress) as bar:
+            for batch in self._store.iter_texts():
+                vectors = self._embed([text for _seq, text in batch])
+                dim = int(vectors.shape[1])
+                pairs.extend((seq, vec) for (seq, _text), vec in zip(batch, vectors, strict=True))
+                bar.update(len(batch))
+        if dim == 0:
+            dim = self.embedder.dim
+        self._store.set_embeddings(pairs, (self.embedder.id, dim))
+        self._cache.drop(files=True)
+        return len(pairs)
+
+    def stats(self) -> dict[str, Any]:
+        """Users, memories by kind, store size and index state (cheap: loads no model)."""
+        self._check_open()
+        recorded = self._store.recorded_embedder()
+        return {
+            "path": str(self.path),
+            "users": len(self._store.users()),
+            "memories": self._store.count(),
+            "by_kind": self._store.counts_by_kind(),
+            "size_bytes": self._store.size_bytes(),
+            "embedder": None if recorded is None else {"id": recorded[0], "dim": recorded[1]},
+            "index": self._cache.state(),
+        }
+
+    # -- async twins -----------------------------------------------------------------------------------------
+
+    async def aadd(self, user_id: str, text: str, **kwargs: Any) -> Memory:
+        return await asyncio.to_thread(self.add, user_id, text, **kwargs)
+
+    async def aadd_many(self, user_id: str, items: Iterable[str | Mapping[str, Any]]) -> list[Memory]:
+        return await asyncio.to_thread(self.add_many, user_id, items)
+
+    async def asearch(self, user_id: str, query: str, **kwargs: Any) -> list[Hit]:
+        return await asyncio.to_thread(self.search, user_id, query, **kwargs)
+
+
+def _ts(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def _history_from_dict(entry: object, i: int) -> HistoryEntry:
+    if not isinstance(entry, Mapping):
+        raise InvalidInputError(f"history entry {i}: must be an object.")
+    try:
+        at = check_time(entry["at"], what=f"history entry {i} at", allow_none=False)
+        assert at is not None
+        return HistoryEntry(
+            memory_id=str(entry["memory_id"]),
+            event=str(entry["event"]),
+            at=at,
+            text=entry.get("text"),
+            kind=entry.get("kind"),
+            metadata=entry.get("metadata"),
+            importance=entry.get("importance"),
+        )
+    except KeyError as exc:
+        raise InvalidInputError(f"history entry {i}: missing {exc}.") from None
+
+
+_ = NotFoundError  # re-exported through persona.errors; imported here for type checkers reading the docs

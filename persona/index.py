@@ -1,0 +1,258 @@
+"""In-memory per-user indexes (dense + lexical + filter columns), cached and kept fresh from SQLite.
+
+Each user has their own index, so one user's search cannot reach another user's memories by
+construction, and their BM25 statistics are their own. A user's index is rebuilt from SQLite whenever
+the store says it changed in a way we cannot patch (another process updated or deleted something);
+plain additions are appended. The dense part is persisted under ``<store>/index/`` as a cache: a
+missing, stale or unreadable file is rebuilt, never an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .backends.base import Mask
+from .backends.faiss_index import FlatIndex
+from .lexical import BM25Index
+from .store import SQLiteStore, UserRows
+
+__all__ = ["IndexCache", "UserIndex", "Filters"]
+
+
+@dataclass
+class Filters:
+    """Restrictions applied before ranking."""
+
+    kind: str | None = None
+    metadata: dict[str, Any] | None = None
+    since: float | None = None
+    until: float | None = None
+    include_superseded: bool = False
+
+
+@dataclass
+class UserIndex:
+    user_id: str
+    dim: int
+    dense: FlatIndex
+    bm25: BM25Index = field(default_factory=BM25Index)
+    seqs: list[int] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    metadata: list[dict[str, Any]] = field(default_factory=list)
+    created_ts: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    current: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    alive: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    version: int = 0
+    mutations: int = 0
+    position: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def max_seq(self) -> int:
+        return self.seqs[-1] if self.seqs else 0
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+    def append(self, rows: UserRows, vectors: npt.NDArray[np.float32]) -> None:
+        start = len(self.seqs)
+        self.dense.add(vectors)
+        self.bm25.add(rows.texts)
+        self.seqs.extend(rows.seqs)
+        self.ids.extend(rows.ids)
+        self.kinds.extend(rows.kinds)
+        self.metadata.extend(rows.metadata)
+        self.created_ts = np.concatenate([self.created_ts, np.asarray(rows.created_ts, dtype=np.float64)])
+        self.current = np.concatenate([self.current, np.asarray(rows.current, dtype=bool)])
+        self.alive = np.concatenate([self.alive, np.ones(len(rows.seqs), dtype=bool)])
+        for offset, seq in enumerate(rows.seqs):
+            self.position[seq] = start + offset
+
+    def mask(self, filters: Filters) -> Mask | None:
+        """Which positions may be returned; None means all of them."""
+        mask = self.alive.copy()
+        if not filters.include_superseded:
+            mask &= self.current
+        if filters.kind is not None:
+            mask &= np.fromiter((k == filters.kind for k in self.kinds), dtype=bool, count=len(self.kinds))
+        if filters.since is not None:
+            mask &= self.created_ts >= filters.since
+        if filters.until is not None:
+            mask &= self.created_ts < filters.until
+        if filters.metadata:
+            wanted = filters.metadata
+            mask &= np.fromiter(
+                (_matches(meta, wanted) for meta in self.metadata), dtype=bool, count=len(self.metadata)
+            )
+        return None if bool(mask.all()) else mask
+
+
+def _matches(meta: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    for key, value in wanted.items():
+        have = meta.get(key, _MISSING)
+        if isinstance(value, list):
+            if have not in value:
+                return False
+        elif have != value:
+            return False
+    return True
+
+
+_MISSING = object()
+
+
+def _decode(blobs: list[bytes | None], dim: int) -> npt.NDArray[np.float32]:
+    if any(b is None for b in blobs):
+        raise ValueError("a memory has no embedding")
+    if not blobs:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.frombuffer(b"".join(b for b in blobs if b is not None), dtype="<f4").reshape(len(blobs), dim)
+
+
+class IndexCache:
+    """Keeps up to ``capacity`` users' indexes in memory and in sync with the store."""
+
+    def __init__(self, store: SQLiteStore, directory: Path, *, capacity: int = 64) -> None:
+        self.store = store
+        self.directory = directory
+        self.capacity = capacity
+        self._lock = threading.RLock()
+        self._users: OrderedDict[str, UserIndex] = OrderedDict()
+
+    def file_for(self, user_id: str) -> Path:
+        digest = hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:32]
+        return self.directory / f"{digest}.faiss"
+
+    def get(self, user_id: str, dim: int, embedder_id: str) -> UserIndex:
+        """The user's index, up to date with the store (read the state before the rows: never stale)."""
+        with self._lock:
+            version, mutations = self.store.user_state(user_id)
+            cached = self._users.get(user_id)
+            if cached is not None and cached.dim == dim:
+                if (cached.version, cached.mutations) == (version, mutations):
+                    self._users.move_to_end(user_id)
+                    return cached
+                if cached.mutations == mutations:
+                    rows = self.store.user_rows(user_id, after_seq=cached.max_seq)
+                    cached.append(rows, _decode(rows.embeddings, dim))
+                    cached.version = version
+                    self._users.move_to_end(user_id)
+                    return cached
+            index = self._build(user_id, dim, embedder_id, version, mutations)
+            self._users[user_id] = index
+            self._users.move_to_end(user_id)
+            while len(self._users) > self.capacity:
+                self._users.popitem(last=False)
+            return index
+
+    def _build(self, user_id: str, dim: int, embedder_id: str, version: int, mutations: int) -> UserIndex:
+        path = self.file_for(user_id)
+        rows = self.store.user_rows(user_id, embeddings=False)
+        dense = self._load_file(path, dim, embedder_id, mutations, rows.seqs)
+        index = UserIndex(user_id=user_id, dim=dim, dense=dense or FlatIndex(dim), version=version,
+                          mutations=mutations)
+        covered = len(dense) if dense is not None else 0
+        if covered:
+            head = UserRows(*(getattr(rows, f)[:covered] for f in _ROW_FIELDS))
+            index.append(head, np.zeros((0, dim), dtype=np.float32))
+        tail_rows = self.store.user_rows(user_id, after_seq=index.max_seq)
+        index.append(tail_rows, _decode(tail_rows.embeddings, dim))
+        if len(index) and (dense is None or len(tail_rows.seqs) > max(64, covered // 10)):
+            self._save_file(index, embedder_id)
+        return index
+
+    def _load_file(
+        self, path: Path, dim: int, embedder_id: str, mutations: int, seqs: list[int]
+    ) -> FlatIndex | None:
+        sidecar = path.with_suffix(".json")
+        try:
+            info = json.loads(sidecar.read_text("utf-8"))
+            if info.get("embedder_id") != embedder_id or info.get("mutations") != mutations:
+                return None
+            count = int(info["count"])
+            if count > len(seqs) or (count and seqs[count - 1] != int(info["max_seq"])):
+                return None
+            dense = FlatIndex.load(path, dim)
+            if len(dense) != count:
+                return None
+            return dense
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _save_file(self, index: UserIndex, embedder_id: str) -> None:
+        if not bool(index.alive.all()):
+            return  # positions no longer match the store's rows; the next full build writes a clean file
+        path = self.file_for(index.user_id)
+        try:
+            index.dense.save(path)
+            sidecar = path.with_suffix(".json")
+            tmp = sidecar.with_suffix(".json.tmp")
+            tmp.write_text(
+                json.dumps(
+                    {
+                        "embedder_id": embedder_id,
+                        "mutations": index.mutations,
+                        "count": len(index.dense),
+                        "max_seq": index.seqs[len(index.dense) - 1],
+                    }
+                ),
+                "utf-8",
+            )
+            os.replace(tmp, sidecar)
+        except OSError:
+            pass  # a cache: failing to write it costs a rebuild later, nothing else
+
+    # -- patches after this process's own writes --------------------------------------------------------------
+
+    def patched(self, user_id: str, seq: int, *, alive: bool | None = None, **fields: Any) -> None:
+        """Apply one of our own updates in place, or drop the user's index when we cannot be sure."""
+        with self._lock:
+            index = self._users.get(user_id)
+            if index is None:
+                return
+            version, mutations = self.store.user_state(user_id)
+            position = index.position.get(seq)
+            if position is None or (version, mutations) != (index.version + 1, index.mutations + 1):
+                self._users.pop(user_id, None)
+                return
+            if alive is not None:
+                index.alive[position] = alive
+            if "kind" in fields:
+                index.kinds[position] = fields["kind"]
+            if "metadata" in fields:
+                index.metadata[position] = fields["metadata"]
+            if "current" in fields:
+                index.current[position] = fields["current"]
+            index.version, index.mutations = version, mutations
+
+    def drop(self, user_id: str | None = None, *, files: bool = False) -> None:
+        with self._lock:
+            if user_id is None:
+                self._users.clear()
+                if files and self.directory.exists():
+                    for p in self.directory.iterdir():
+                        p.unlink(missing_ok=True)
+                return
+            self._users.pop(user_id, None)
+            if files:
+                path = self.file_for(user_id)
+                path.unlink(missing_ok=True)
+                path.with_suffix(".json").unlink(missing_ok=True)
+
+    def state(self) -> dict[str, Any]:
+        with self._lock:
+            files = sorted(self.directory.glob("*.faiss")) if self.directory.exists() else []
+            return {"cached_users": len(self._users), "index_files": len(files)}
+
+
+_ROW_FIELDS = ("seqs", "ids", "texts", "kinds", "created_ts", "metadata", "current", "embeddings")

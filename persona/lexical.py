@@ -1,0 +1,96 @@
+"""Per-user lexical retrieval: Okapi BM25 over a small in-memory inverted index.
+
+Statistics (document frequencies, average length) are a user's own: one user's data never changes
+another user's ranking.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["BM25Index", "tokenize", "STOPWORDS"]
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having
+    he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
+    nor not now of off on once only or other our ours ourselves out over own same she should so some such than
+    that the their theirs them themselves then there these they this those through to too under until up very
+    was we were what when where which while who whom why will with would you your yours yourself yourselves
+    s t don didn doesn isn wasn weren won ll re ve d m o y""".split()
+)
+
+
+def _stem(word: str) -> str:
+    """A deliberately light suffix stripper (plural and common verb endings)."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("sses", "shes", "ches", "xes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    if len(word) > 5 and word.endswith("ing"):
+        return word[:-3]
+    if len(word) > 4 and word.endswith("ed"):
+        return word[:-2]
+    return word
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case word tokens without stopwords, lightly stemmed."""
+    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+
+
+class BM25Index:
+    """Okapi BM25 over documents addressed by position (add order)."""
+
+    def __init__(self, *, k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1 = k1
+        self.b = b
+        self._postings: dict[str, list[tuple[int, int]]] = {}
+        self._lengths: list[int] = []
+        self._total = 0
+
+    def __len__(self) -> int:
+        return len(self._lengths)
+
+    def add(self, texts: Iterable[str]) -> None:
+        for text in texts:
+            position = len(self._lengths)
+            counts = Counter(tokenize(text))
+            for term, tf in counts.items():
+                self._postings.setdefault(term, []).append((position, tf))
+            length = sum(counts.values())
+            self._lengths.append(length)
+            self._total += length
+
+    def scores(self, query: str | Sequence[str]) -> npt.NDArray[np.float64]:
+        """BM25 score of every document for the query (0 where no term matches)."""
+        n = len(self._lengths)
+        out = np.zeros(n, dtype=np.float64)
+        if n == 0:
+            return out
+        terms = tokenize(query) if isinstance(query, str) else list(query)
+        if not terms:
+            return out
+        lengths = np.asarray(self._lengths, dtype=np.float64)
+        avg = max(self._total / n, 1e-9)
+        norm = self.k1 * (1.0 - self.b + self.b * lengths / avg)
+        for term, qtf in Counter(terms).items():
+            postings = self._postings.get(term)
+            if not postings:
+                continue
+            df = len(postings)
+            idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            arr = np.asarray(postings, dtype=np.int64)
+            pos, tf = arr[:, 0], arr[:, 1].astype(np.float64)
+            out[pos] += qtf * idf * tf * (self.k1 + 1.0) / (tf + norm[pos])
+        return out

@@ -1,0 +1,145 @@
+"""Named schema migrations, recorded in ``_migrations`` and applied each in its own transaction.
+
+Append new migrations to ``MIGRATIONS``; never edit or reorder one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+__all__ = ["MIGRATIONS", "apply_migrations", "applied_migrations"]
+
+Migration = tuple[str, Callable[[sqlite3.Connection], None]]
+
+
+def _initial(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE users(
+            user_id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL DEFAULT 0,
+            mutations INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE memories(
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            user_id TEXT NOT NULL,
+            text TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            metadata TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            created_ts REAL NOT NULL,
+            updated_at TEXT NOT NULL,
+            importance REAL NOT NULL,
+            source TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            embedding BLOB,
+            valid_to TEXT,
+            superseded_by TEXT
+        );
+        CREATE INDEX memories_user ON memories(user_id, seq);
+        CREATE UNIQUE INDEX memories_dedup ON memories(user_id, kind, content_hash) WHERE kind != 'episode';
+        CREATE TABLE history(
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            memory_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            event TEXT NOT NULL,
+            at TEXT NOT NULL,
+            text TEXT,
+            kind TEXT,
+            metadata TEXT,
+            importance REAL
+        );
+        CREATE INDEX history_memory ON history(memory_id);
+        CREATE INDEX history_user ON history(user_id);
+        CREATE TABLE replies(
+            reply_id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            model TEXT,
+            memory_ids TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX replies_user ON replies(user_id);
+        CREATE TABLE feedback(
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            reply_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            rating REAL NOT NULL,
+            comment TEXT,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX feedback_user ON feedback(user_id);
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    ("001_initial", _initial),
+]
+
+
+def applied_migrations(db: sqlite3.Connection) -> list[str]:
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    return [row[0] for row in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+
+def apply_migrations(db: sqlite3.Connection) -> list[str]:
+    """Apply every pending migration, each in an IMMEDIATE transaction (safe against a concurrent opener).
+
+    Returns the names applied now. ``db`` must be in autocommit mode (isolation_level=None).
+    """
+    done: list[str] = []
+    for name, migrate in MIGRATIONS:
+        if name in applied_migrations(db):
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have applied it while we waited for the lock.
+            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone() is None:
+                # executescript would COMMIT first; run the statements one by one inside our transaction.
+                _run_in_transaction(db, migrate)
+                db.execute(
+                    "INSERT INTO _migrations(name, applied_at) VALUES (?, ?)",
+                    (name, datetime.now(timezone.utc).isoformat()),
+                )
+                done.append(name)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return done
+
+
+class _TransactionalScript:
+    """Wraps a connection so a migration's ``executescript`` runs statement by statement in our transaction."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def executescript(self, script: str) -> None:
+        for statement in _split_sql(script):
+            self._db.execute(statement)
+
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        return self._db.execute(sql, params)
+
+
+def _split_sql(script: str) -> list[str]:
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
+
+
+def _run_in_transaction(db: sqlite3.Connection, migrate: Callable[[sqlite3.Connection], None]) -> None:
+    migrate(_TransactionalScript(db))  # type: ignore[arg-type]

@@ -1,0 +1,591 @@
+"""SQLite, the source of truth: memories, their embeddings, the embedder's id, history, replies, feedback.
+
+One ``SQLiteStore`` per ``Persona``. It is thread-safe (one connection, one lock) and safe across
+processes (WAL, ``BEGIN IMMEDIATE`` for every write, a busy timeout). ``secure_delete`` is on, and
+deletes checkpoint the WAL, so deleted text does not linger in free pages or the log.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import EmbedderMismatchError, InvalidInputError, NotFoundError, StoreCorruptError, StoreError
+from .migrations import apply_migrations
+from .types import HistoryEntry, Memory
+
+__all__ = ["DB_NAME", "NewMemory", "SQLiteStore", "UserRows"]
+
+DB_NAME = "persona.db"
+APP_ID = "persona"
+_COLUMNS = (
+    "seq, id, user_id, text, kind, metadata, created_at, updated_at, importance, source, valid_to, superseded_by"
+)
+
+
+@dataclass
+class NewMemory:
+    """A validated memory about to be written (the client builds these)."""
+
+    text: str
+    kind: str
+    metadata: dict[str, Any]
+    created_at: datetime
+    importance: float
+    source: str
+    content_hash: str
+    embedding: np.ndarray | None = None
+    id: str | None = None
+    updated_at: datetime | None = None
+    valid_to: datetime | None = None
+    superseded_by: str | None = None
+
+
+@dataclass
+class UserRows:
+    """What an in-memory user index is built from (see ``persona.index``)."""
+
+    seqs: list[int]
+    ids: list[str]
+    texts: list[str]
+    kinds: list[str]
+    created_ts: list[float]
+    metadata: list[dict[str, Any]]
+    current: list[bool]
+    embeddings: list[bytes | None]
+
+
+def _row_to_memory(row: sqlite3.Row | tuple[Any, ...]) -> Memory:
+    return Memory(
+        id=row[1],
+        user_id=row[2],
+        text=row[3],
+        kind=row[4],
+        metadata=json.loads(row[5]),
+        created_at=datetime.fromisoformat(row[6]),
+        updated_at=datetime.fromisoformat(row[7]),
+        importance=float(row[8]),
+        source=row[9],
+        valid_to=datetime.fromisoformat(row[10]) if row[10] else None,
+        superseded_by=row[11],
+    )
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class SQLiteStore:
+    """The SQLite source of truth for one store directory."""
+
+    def __init__(self, path: Path, *, timeout: float = 30.0) -> None:
+        self.path = path
+        if path.exists() and not path.is_dir():
+            raise StoreError(f"{path} is a file, not a directory; pass a directory for the store (it will be created).")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store directory {path}: {exc}; choose a writable path.") from exc
+        self.db_path = path / DB_NAME
+        self.lock = threading.RLock()
+        try:
+            self.db = sqlite3.connect(
+                str(self.db_path), timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+            self.db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._check_foreign()
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = FULL")
+            self.db.execute("PRAGMA secure_delete = ON")
+            apply_migrations(self.db)
+            self._claim()
+        except sqlite3.DatabaseError as exc:
+            raise StoreCorruptError(
+                f"{self.db_path} is not a usable persona store ({exc}). Move it away and open a new store, "
+                "or restore it from an export (persona import FILE)."
+            ) from exc
+
+    # -- opening ---------------------------------------------------------------------------------------------
+
+    def _check_foreign(self) -> None:
+        tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return
+        if "_migrations" not in tables or "meta" not in tables:
+            raise StoreCorruptError(
+                f"{self.db_path} is an SQLite database but not a persona store; pass another directory."
+            )
+        app = self.db.execute("SELECT value FROM meta WHERE key = 'app'").fetchone()
+        if app is None or app[0] != APP_ID:
+            raise StoreCorruptError(f"{self.db_path} is not a persona store; pass another directory.")
+
+    def _claim(self) -> None:
+        with self.write():
+            self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('app', ?)", (APP_ID,))
+
+    def close(self) -> None:
+        with self.lock:
+            try:
+                self.db.close()
+            except sqlite3.Error:
+                pass
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: all or nothing, serialised against other threads and processes."""
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    # -- meta and embedder record ----------------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        with self.lock:
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def recorded_embedder(self) -> tuple[str, int] | None:
+        with self.lock:
+            rows = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('embedder_id', 'embedder_dim')"))
+        if "embedder_id" not in rows:
+            return None
+        return rows["embedder_id"], int(rows.get("embedder_dim", 0))
+
+    def _check_embedder(self, db: sqlite3.Connection, embedder_id: str, dim: int) -> None:
+        rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('embedder_id', 'embedder_dim')"))
+        if "embedder_id" not in rows:
+            db.execute("INSERT INTO meta(key, value) VALUES ('embedder_id', ?)", (embedder_id,))
+            db.execute("INSERT INTO meta(key, value) VALUES ('embedder_dim', ?)", (str(dim),))
+        elif rows["embedder_id"] != embedder_id or int(rows["embedder_dim"]) != dim:
+            raise EmbedderMismatchError(
+                f"the store at {self.path} was built with embedder {rows['embedder_id']!r} "
+                f"(dim {rows['embedder_dim']}), not {embedder_id!r} (dim {dim}). Open it with "
+                f"embedder={rows['embedder_id']!r}, or re-embed every memory with "
+                f"Persona(path, embedder=..., reembed=True) (CLI: persona reindex --embedder NAME)."
+            )
+
+    # -- writes ----------------------------------------------------------------------------------------------
+
+    def _bump(self, db: sqlite3.Connection, user_id: str, *, mutation: bool) -> None:
+        db.execute(
+            "INSERT INTO users(user_id, version, mutations) VALUES (?, 1, ?) ON CONFLICT(user_id) DO UPDATE SET "
+            "version = version + 1, mutations = mutations + excluded.mutations",
+            (user_id, 1 if mutation else 0),
+        )
+
+    def _history(
+        self, db: sqlite3.Connection, memory: Memory, event: str, at: datetime, *, with_content: bool = True
+    ) -> None:
+        db.execute(
+            "INSERT INTO history(memory_id, user_id, event, at, text, kind, metadata, importance) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                memory.id,
+                memory.user_id,
+                event,
+                at.isoformat(),
+                memory.text if with_content else None,
+                memory.kind if with_content else None,
+                json.dumps(memory.metadata, sort_keys=True) if with_content else None,
+                memory.importance if with_content else None,
+            ),
+        )
+
+    def insert_many(
+        self,
+        user_id: str,
+        items: Sequence[NewMemory],
+        *,
+        now: datetime,
+        embedder: tuple[str, int] | None,
+        imported_history: Sequence[HistoryEntry] | None = None,
+    ) -> list[tuple[Memory, int, bool]]:
+        """Insert all items in one transaction; returns (memory, seq, inserted) per item, in order.
+
+        A fact/preference/profile whose (user, kind, text) exists already, in the store or earlier in the
+        batch, is not inserted: its existing memory is returned with ``inserted=False``.
+        ``imported_history`` replaces the ADD events (import of an export), in the same transaction.
+        """
+        out: list[tuple[Memory, int, bool]] = []
+        with self.write() as db:
+            if embedder is not None:
+                self._check_embedder(db, *embedder)
+            seen: dict[tuple[str, str], tuple[Memory, int]] = {}
+            inserted_any = False
+            for item in items:
+                if item.kind != "episode":
+                    key = (item.kind, item.content_hash)
+                    if key in seen:
+                        out.append((*seen[key], False))
+                        continue
+                    row = db.execute(
+                        f"SELECT {_COLUMNS} FROM memories WHERE user_id = ? AND kind = ? AND content_hash = ? "
+                        "AND kind != 'episode'",
+                        (user_id, item.kind, item.content_hash),
+                    ).fetchone()
+                    if row is not None:
+                        found = (_row_to_memory(row), int(row[0]))
+                        seen[key] = found
+                        out.append((*found, False))
+                        continue
+                memory_id = item.id or new_id()
+                if item.id is not None and db.execute(
+                    "SELECT 1 FROM memories WHERE id = ?", (item.id,)
+                ).fetchone():
+                    raise InvalidInputError(
+                        f"memory id {item.id!r} already exists; forget the user or delete it before importing."
+                    )
+                updated = item.updated_at or now
+                cursor = db.execute(
+                    "INSERT INTO memories(id, user_id, text, kind, metadata, created_at, created_ts, updated_at, "
+                    "importance, source, content_hash, embedding, valid_to, superseded_by) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        memory_id,
+                        user_id,
+                        item.text,
+                        item.kind,
+                        json.dumps(item.metadata, sort_keys=True),
+                        item.created_at.isoformat(),
+                        item.created_at.timestamp(),
+                        updated.isoformat(),
+                        item.importance,
+                        item.source,
+                        item.content_hash,
+                        None if item.embedding is None else _blob(item.embedding),
+                        item.valid_to.isoformat() if item.valid_to else None,
+                        item.superseded_by,
+                    ),
+                )
+                seq = int(cursor.lastrowid or 0)
+                memory = Memory(
+                    id=memory_id,
+                    user_id=user_id,
+                    text=item.text,
+                    kind=item.kind,
+                    metadata=item.metadata,
+                    created_at=item.created_at,
+                    updated_at=updated,
+                    importance=item.importance,
+                    source=item.source,
+                    valid_to=item.valid_to,
+                    superseded_by=item.superseded_by,
+                )
+                if imported_history is None:
+                    self._history(db, memory, "ADD", updated)
+                if item.kind != "episode":
+                    seen[(item.kind, item.content_hash)] = (memory, seq)
+                out.append((memory, seq, True))
+                inserted_any = True
+            if imported_history:
+                self._insert_history(db, user_id, imported_history)
+            if inserted_any:
+                self._bump(db, user_id, mutation=False)
+        return out
+
+    def update(
+        self,
+        memory_id: str,
+        changes: dict[str, Any],
+        *,
+        now: datetime,
+        embedding: np.ndarray | None = None,
+        event: str = "UPDATE",
+    ) -> tuple[Memory, int]:
+        """Apply ``changes`` (text, kind, metadata, importance, valid_to, superseded_by, content_hash)."""
+        with self.write() as db:
+            old = self._get_row(db, memory_id)
+            seq = int(old[0])
+            sets: list[str] = ["updated_at = ?"]
+            params: list[Any] = [now.isoformat()]
+            for field, value in changes.items():
+                if field == "metadata":
+                    value = json.dumps(value, sort_keys=True)
+                elif field in ("valid_to",) and value is not None:
+                    value = value.isoformat()
+                sets.append(f"{field} = ?")
+                params.append(value)
+            if embedding is not None:
+                sets.append("embedding = ?")
+                params.append(_blob(embedding))
+            try:
+                db.execute(f"UPDATE memories SET {', '.join(sets)} WHERE id = ?", (*params, memory_id))
+            except sqlite3.IntegrityError as exc:
+                raise InvalidInputError(
+                    f"the user already has a {changes.get('kind', old[4])} memory with this text; "
+                    "delete one of them instead of making them identical."
+                ) from exc
+            memory = _row_to_memory(self._get_row(db, memory_id))
+            self._history(db, memory, event, now)
+            self._bump(db, memory.user_id, mutation=True)
+        return memory, seq
+
+    def delete(self, memory_id: str, *, now: datetime) -> tuple[Memory, int]:
+        """Delete a memory and purge its text from every history entry; the history keeps the DELETE event."""
+        with self.write() as db:
+            row = self._get_row(db, memory_id)
+            memory = _row_to_memory(row)
+            db.execute("DELETE FROM memories WHERE id = ?", (memory_id,))
+            db.execute(
+                "UPDATE history SET text = NULL, metadata = NULL, kind = NULL, importance = NULL WHERE memory_id = ?",
+                (memory_id,),
+            )
+            db.execute(
+                "UPDATE memories SET superseded_by = NULL, valid_to = NULL WHERE superseded_by = ?", (memory_id,)
+            )
+            self._history(db, memory, "DELETE", now, with_content=False)
+            self._bump(db, memory.user_id, mutation=True)
+        self.checkpoint()
+        return memory, int(row[0])
+
+    def forget_user(self, user_id: str) -> int:
+        """Erase every row about a user; returns how many memories were erased."""
+        with self.write() as db:
+            count = int(db.execute("SELECT COUNT(*) FROM memories WHERE user_id = ?", (user_id,)).fetchone()[0])
+            for table in ("memories", "history", "replies", "feedback", "users"):
+                db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
+        self.checkpoint()
+        return count
+
+    def checkpoint(self) -> bool:
+        """Move the WAL into the database and truncate it, so no deleted text survives in the log.
+
+        Returns False when another connection kept part of the log busy (it will be truncated later).
+        """
+        with self.lock:
+            for _ in range(50):
+                busy, _log, _moved = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if not busy:
+                    return True
+                threading.Event().wait(0.02)
+        return False
+
+    def set_embeddings(self, pairs: Sequence[tuple[int, np.ndarray]], embedder: tuple[str, int]) -> None:
+        """Replace embeddings (re-embedding) and record the new embedder, in one transaction."""
+        with self.write() as db:
+            db.executemany("UPDATE memories SET embedding = ? WHERE seq = ?", [(_blob(v), s) for s, v in pairs])
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('embedder_id', ?)", (embedder[0],))
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('embedder_dim', ?)", (str(embedder[1]),))
+            db.execute("UPDATE users SET version = version + 1, mutations = mutations + 1")
+
+    # -- reads -----------------------------------------------------------------------------------------------
+
+    def _get_row(self, db: sqlite3.Connection, memory_id: str) -> tuple[Any, ...]:
+        row = db.execute(f"SELECT {_COLUMNS} FROM memories WHERE id = ?", (memory_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(
+                f"no memory with id {memory_id!r} (it never existed or was deleted); "
+                "list a user's memories to find ids."
+            )
+        return tuple(row)
+
+    def get(self, memory_id: str) -> Memory:
+        with self.lock:
+            return _row_to_memory(self._get_row(self.db, memory_id))
+
+    def get_by_seqs(self, seqs: Sequence[int]) -> dict[int, Memory]:
+        if not seqs:
+            return {}
+        with self.lock:
+            marks = ",".join("?" * len(seqs))
+            rows = self.db.execute(f"SELECT {_COLUMNS} FROM memories WHERE seq IN ({marks})", tuple(seqs))
+            return {int(row[0]): _row_to_memory(row) for row in rows}
+
+    def list(
+        self,
+        user_id: str,
+        *,
+        kind: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+        include_superseded: bool = True,
+        oldest_first: bool = False,
+    ) -> list[Memory]:
+        sql = f"SELECT {_COLUMNS} FROM memories WHERE user_id = ?"
+        params: list[Any] = [user_id]
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(kind)
+        if since is not None:
+            sql += " AND created_ts >= ?"
+            params.append(since.timestamp())
+        if until is not None:
+            sql += " AND created_ts < ?"
+            params.append(until.timestamp())
+        if not include_superseded:
+            sql += " AND superseded_by IS NULL"
+        order = "ASC" if oldest_first else "DESC"
+        sql += f" ORDER BY created_ts {order}, seq {order}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self.lock:
+            return [_row_to_memory(row) for row in self.db.execute(sql, params)]
+
+    def users(self) -> list[str]:
+        with self.lock:
+            return [row[0] for row in self.db.execute("SELECT DISTINCT user_id FROM memories ORDER BY user_id")]
+
+    def user_state(self, user_id: str) -> tuple[int, int]:
+        """(version, mutations) of a user: version grows on every write, mutations on update/delete."""
+        with self.lock:
+            row = self.db.execute("SELECT version, mutations FROM users WHERE user_id = ?", (user_id,)).fetchone()
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+    def count(self, user_id: str | None = None) -> int:
+        with self.lock:
+            if user_id is None:
+                return int(self.db.execute("SELECT COUNT(*) FROM memories").fetchone()[0])
+            return int(self.db.execute("SELECT COUNT(*) FROM memories WHERE user_id = ?", (user_id,)).fetchone()[0])
+
+    def counts_by_kind(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.db.execute("SELECT kind, COUNT(*) FROM memories GROUP BY kind ORDER BY kind"))
+
+    def user_rows(self, user_id: str, *, after_seq: int = 0, embeddings: bool = True) -> UserRows:
+        """A user's memories with seq > after_seq, in seq order, for building the in-memory index."""
+        blob = "embedding" if embeddings else "NULL"
+        with self.lock:
+            rows = self.db.execute(
+                f"SELECT seq, id, text, kind, created_ts, metadata, superseded_by, {blob} FROM memories "
+                "WHERE user_id = ? AND seq > ? ORDER BY seq",
+                (user_id, after_seq),
+            ).fetchall()
+        return UserRows(
+            seqs=[r[0] for r in rows],
+            ids=[r[1] for r in rows],
+            texts=[r[2] for r in rows],
+            kinds=[r[3] for r in rows],
+            created_ts=[r[4] for r in rows],
+            metadata=[json.loads(r[5]) for r in rows],
+            current=[r[6] is None for r in rows],
+            embeddings=[r[7] for r in rows],
+        )
+
+    def iter_texts(self, batch: int = 512) -> Iterator[list[tuple[int, str]]]:
+        """Every memory's (seq, text), in batches: for re-embedding."""
+        last = 0
+        while True:
+            with self.lock:
+                rows = self.db.execute(
+                    "SELECT seq, text FROM memories WHERE seq > ? ORDER BY seq LIMIT ?", (last, batch)
+                ).fetchall()
+            if not rows:
+                return
+            yield [(int(r[0]), str(r[1])) for r in rows]
+            last = int(rows[-1][0])
+
+    def history(self, memory_id: str) -> list[HistoryEntry]:
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT memory_id, event, at, text, kind, metadata, importance FROM history "
+                "WHERE memory_id = ? ORDER BY seq",
+                (memory_id,),
+            ).fetchall()
+        if not rows:
+            raise NotFoundError(f"no memory with id {memory_id!r} has any history; check the id.")
+        return [_history_entry(r) for r in rows]
+
+    def user_history(self, user_id: str) -> list[HistoryEntry]:
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT memory_id, event, at, text, kind, metadata, importance FROM history "
+                "WHERE user_id = ? ORDER BY seq",
+                (user_id,),
+            ).fetchall()
+        return [_history_entry(r) for r in rows]
+
+    def _insert_history(self, db: sqlite3.Connection, user_id: str, entries: Sequence[HistoryEntry]) -> None:
+        db.executemany(
+                "INSERT INTO history(memory_id, user_id, event, at, text, kind, metadata, importance) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        e.memory_id,
+                        user_id,
+                        e.event,
+                        e.at.isoformat(),
+                        e.text,
+                        e.kind,
+                        None if e.metadata is None else json.dumps(e.metadata, sort_keys=True),
+                    e.importance,
+                )
+                for e in entries
+            ],
+        )
+
+    # -- replies and feedback (used by persona.chat) -----------------------------------------------------------
+
+    def record_reply(self, reply_id: str, user_id: str, model: str, memory_ids: list[str], at: datetime) -> None:
+        with self.write() as db:
+            db.execute(
+                "INSERT INTO replies(reply_id, user_id, model, memory_ids, at) VALUES (?, ?, ?, ?, ?)",
+                (reply_id, user_id, model, json.dumps(memory_ids), at.isoformat()),
+            )
+
+    def get_reply(self, reply_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            row = self.db.execute(
+                "SELECT reply_id, user_id, model, memory_ids, at FROM replies WHERE reply_id = ?", (reply_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        return {
+            "reply_id": row[0],
+            "user_id": row[1],
+            "model": row[2],
+            "memory_ids": json.loads(row[3]),
+            "at": datetime.fromisoformat(row[4]),
+        }
+
+    def record_feedback(self, reply_id: str, rating: float, comment: str | None, at: datetime) -> None:
+        reply = self.get_reply(reply_id)
+        if reply is None:
+            raise NotFoundError(f"no reply with id {reply_id!r}; pass the .id of a Reply returned by chat().")
+        with self.write() as db:
+            db.execute(
+                "INSERT INTO feedback(reply_id, user_id, rating, comment, at) VALUES (?, ?, ?, ?, ?)",
+                (reply_id, reply["user_id"], rating, comment, at.isoformat()),
+            )
+
+    def feedback_rows(self, user_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT reply_id, rating, comment, at FROM feedback WHERE user_id = ? ORDER BY seq", (user_id,)
+            ).fetchall()
+        return [{"reply_id": r[0], "rating": r[1], "comment": r[2], "at": r[3]} for r in rows]
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.path.glob(DB_NAME + "*") if p.is_file())
+
+
+def _history_entry(row: tuple[Any, ...]) -> HistoryEntry:
+    return HistoryEntry(
+        memory_id=row[0],
+        event=row[1],
+        at=datetime.fromisoformat(row[2]),
+        text=row[3],
+        kind=row[4],
+        metadata=None if row[5] is None else json.loads(row[5]),
+        importance=row[6],
+    )
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
