@@ -410,11 +410,16 @@ class Persona:
         )
         if self._store.user_state(user_id) == (0, 0):
             return []
-        vector = self._embed([query])[0]
-        embedder = self.embedder
+        return self._search_vector(user_id, self._embed([query])[0], query, k, spec)
+
+    def _search_vector(
+        self, user_id: str, vector: Vectors, query: str, k: int, spec: Filters | None = None
+    ) -> list[Hit]:
+        """Search with an already embedded query (benchmarks time retrieval without the embedding)."""
+        embedder_id = self.embedder.id
         with self._cache._lock:
-            index = self._cache.get(user_id, int(vector.shape[0]), embedder.id)
-            ranked = rank(index, vector, query, k, index.mask(spec), self.ranking)
+            index = self._cache.get(user_id, int(vector.shape[0]), embedder_id)
+            ranked = rank(index, vector, query, k, index.mask(spec or Filters()), self.ranking)
             seqs = [index.seqs[r.position] for r in ranked]
         memories = self._store.get_by_seqs(seqs)
         return [
