@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import hashlib
 import os
 import threading
@@ -31,7 +32,7 @@ from .validation import (
     check_user_id,
 )
 
-__all__ = ["Persona", "default_path", "EXPORT_FORMAT", "EXPORT_SCHEMA_VERSION"]
+__all__ = ["EXPORT_FORMAT", "EXPORT_SCHEMA_VERSION", "Persona", "default_path"]
 
 EXPORT_FORMAT = "persona.export"
 EXPORT_SCHEMA_VERSION = 1
@@ -74,7 +75,7 @@ class Persona:
         self,
         path: str | os.PathLike[str] | None = None,
         *,
-        embedder: Embedder | str | os.PathLike[str] | None = None,
+        embedder: Embedder | str | Path | None = None,
         reembed: bool = False,
         clock: Callable[[], datetime] | None = None,
         ranking: RankingConfig | None = None,
@@ -93,7 +94,7 @@ class Persona:
         self.extract_model = extract_model
         self._embedder_spec = embedder
         self._embedder: Embedder | None = None
-        if embedder is not None and not isinstance(embedder, (str, os.PathLike)):
+        if embedder is not None and not isinstance(embedder, (str, Path)):
             if not isinstance(embedder, Embedder):
                 self._store.close()
                 raise InvalidInputError(
@@ -106,7 +107,7 @@ class Persona:
         self._on_close: list[Callable[[], None]] = []
         recorded = self._store.recorded_embedder()
         if embedder is not None and recorded is not None:
-            if isinstance(embedder, (str, os.PathLike)):
+            if isinstance(embedder, (str, Path)):
                 from .backends.embedders import resolve_embedder
 
                 self._embedder = resolve_embedder(embedder)
@@ -185,8 +186,10 @@ class Persona:
             raise InvalidInputError(f"{where}each item must be a string or a dict with 'text', got {item!r}.")
         unknown = set(item) - {"text", "kind", "metadata", "created_at", "importance", "source"}
         if unknown:
-            raise InvalidInputError(f"{where}unknown field(s) {sorted(unknown)}; allowed: text, kind, metadata, "
-                                    "created_at, importance, source.")
+            raise InvalidInputError(
+                f"{where}unknown field(s) {sorted(unknown)}; allowed: text, kind, metadata, "
+                "created_at, importance, source."
+            )
         try:
             text = check_text(item.get("text"))
             kind = check_kind(item.get("kind", "fact"))
@@ -208,14 +211,23 @@ class Persona:
             content_hash=_hash(text),
         )
 
-    def _insert(self, user_id: str, items: list[NewMemory], *, progress: bool = False,
-                imported_history: Sequence[HistoryEntry] | None = None) -> list[Memory]:
+    def _insert(
+        self,
+        user_id: str,
+        items: list[NewMemory],
+        *,
+        progress: bool = False,
+        imported_history: Sequence[HistoryEntry] | None = None,
+    ) -> list[Memory]:
         vectors = self._embed_all([i.text for i in items], progress=progress)
         for item, vector in zip(items, vectors, strict=True):
             item.embedding = vector
         embedder = self.embedder
         rows = self._store.insert_many(
-            user_id, items, now=self.now(), embedder=(embedder.id, int(vectors.shape[1])),
+            user_id,
+            items,
+            now=self.now(),
+            embedder=(embedder.id, int(vectors.shape[1])),
             imported_history=imported_history,
         )
         return [memory for memory, _seq, _inserted in rows]
@@ -248,8 +260,14 @@ class Persona:
         self._check_open()
         user_id = check_user_id(user_id)
         item = self._prepare(
-            {"text": text, "kind": kind, "metadata": metadata, "created_at": created_at, "importance": importance,
-             "source": source}
+            {
+                "text": text,
+                "kind": kind,
+                "metadata": metadata,
+                "created_at": created_at,
+                "importance": importance,
+                "source": source,
+            }
         )
         return self._insert(user_id, [item])[0]
 
@@ -298,7 +316,9 @@ class Persona:
         if text is not None:
             self._cache.drop(memory.user_id)
         else:
-            self._cache.patched(memory.user_id, seq, **{k: v for k, v in changes.items() if k in ("kind", "metadata")})
+            self._cache.patched(
+                memory.user_id, seq, **{k: v for k, v in changes.items() if k in ("kind", "metadata")}
+            )
         return memory
 
     def delete(self, memory_id: str) -> None:
@@ -327,7 +347,10 @@ class Persona:
         """Make a superseded memory current again (e.g. when an old fact is restated)."""
         self._check_open()
         memory, seq = self._store.update(
-            self._check_id(memory_id), {"valid_to": None, "superseded_by": None}, now=self.now(), event="RESTORE"
+            self._check_id(memory_id),
+            {"valid_to": None, "superseded_by": None},
+            now=self.now(),
+            event="RESTORE",
         )
         self._cache.patched(memory.user_id, seq, current=True)
         return memory
@@ -360,7 +383,7 @@ class Persona:
         until: datetime | None = None,
         limit: int | None = None,
         include_superseded: bool = True,
-    ) -> list[Memory]:
+    ) -> builtins.list[Memory]:
         """A user's memories, newest first (by created_at)."""
         self._check_open()
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
@@ -374,12 +397,12 @@ class Persona:
             include_superseded=include_superseded,
         )
 
-    def users(self) -> list[str]:
+    def users(self) -> builtins.list[str]:
         """Every user with at least one memory, sorted."""
         self._check_open()
         return self._store.users()
 
-    def history(self, memory_id: str) -> list[HistoryEntry]:
+    def history(self, memory_id: str) -> builtins.list[HistoryEntry]:
         """Every add/update/delete of a memory, oldest first (a deleted memory keeps only that it existed)."""
         self._check_open()
         return self._store.history(self._check_id(memory_id))
@@ -395,7 +418,7 @@ class Persona:
         since: datetime | None = None,
         until: datetime | None = None,
         include_superseded: bool = False,
-    ) -> list[Hit]:
+    ) -> builtins.list[Hit]:
         """The user's k memories most relevant to ``query``, best first. Filters apply before ranking."""
         self._check_open()
         user_id = check_user_id(user_id)
@@ -414,7 +437,7 @@ class Persona:
 
     def _search_vector(
         self, user_id: str, vector: Vectors, query: str, k: int, spec: Filters | None = None
-    ) -> list[Hit]:
+    ) -> builtins.list[Hit]:
         """Search with an already embedded query (benchmarks time retrieval without the embedding)."""
         embedder_id = self.embedder.id
         with self._cache._lock:
@@ -443,7 +466,7 @@ class Persona:
             "history": [h.to_dict() for h in self._store.user_history(user_id)],
         }
 
-    def import_user(self, data: Mapping[str, Any], *, progress: bool = False) -> list[Memory]:
+    def import_user(self, data: Mapping[str, Any], *, progress: bool = False) -> builtins.list[Memory]:
         """Restore what ``export_user`` wrote (all or nothing). Memory ids must not exist in this store."""
         self._check_open()
         if not isinstance(data, Mapping) or data.get("format") != EXPORT_FORMAT:
@@ -457,14 +480,20 @@ class Persona:
         raw = data.get("memories")
         if not isinstance(raw, list):
             raise InvalidInputError("export 'memories' must be a list.")
-        items: list[NewMemory] = []
+        items: builtins.list[NewMemory] = []
         for i, entry in enumerate(raw):
             if not isinstance(entry, Mapping):
                 raise InvalidInputError(f"memory {i}: must be an object.")
             if entry.get("user_id", user_id) != user_id:
                 raise InvalidInputError(f"memory {i}: belongs to {entry.get('user_id')!r}, not {user_id!r}.")
-            item = self._prepare({k: entry[k] for k in ("text", "kind", "metadata", "created_at", "importance",
-                                                         "source") if k in entry}, i)
+            item = self._prepare(
+                {
+                    k: entry[k]
+                    for k in ("text", "kind", "metadata", "created_at", "importance", "source")
+                    if k in entry
+                },
+                i,
+            )
             memory_id = entry.get("id")
             if not isinstance(memory_id, str) or not memory_id:
                 raise InvalidInputError(f"memory {i}: missing 'id'.")
@@ -487,7 +516,7 @@ class Persona:
         self._check_open()
         from tqdm.auto import tqdm
 
-        pairs: list[tuple[int, np.ndarray]] = []
+        pairs: builtins.list[tuple[int, np.ndarray]] = []
         total = self._store.count()
         dim = 0
         with tqdm(total=total, desc="re-embedding", unit="memory", disable=not progress) as bar:
@@ -521,10 +550,10 @@ class Persona:
     async def aadd(self, user_id: str, text: str, **kwargs: Any) -> Memory:
         return await asyncio.to_thread(self.add, user_id, text, **kwargs)
 
-    async def aadd_many(self, user_id: str, items: Iterable[str | Mapping[str, Any]]) -> list[Memory]:
+    async def aadd_many(self, user_id: str, items: Iterable[str | Mapping[str, Any]]) -> builtins.list[Memory]:
         return await asyncio.to_thread(self.add_many, user_id, items)
 
-    async def asearch(self, user_id: str, query: str, **kwargs: Any) -> list[Hit]:
+    async def asearch(self, user_id: str, query: str, **kwargs: Any) -> builtins.list[Hit]:
         return await asyncio.to_thread(self.search, user_id, query, **kwargs)
 
 

@@ -17,14 +17,14 @@ Every message says what to do next. The CLI turns these into one line on stderr 
 from __future__ import annotations
 
 __all__ = [
-    "PersonaError",
-    "InvalidInputError",
-    "NotFoundError",
     "EmbedderMismatchError",
-    "StoreError",
-    "StoreCorruptError",
-    "MissingDependencyError",
+    "InvalidInputError",
     "LLMError",
+    "MissingDependencyError",
+    "NotFoundError",
+    "PersonaError",
+    "StoreCorruptError",
+    "StoreError",
 ]
 
 

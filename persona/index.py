@@ -26,7 +26,7 @@ from .backends.faiss_index import FlatIndex
 from .lexical import BM25Index
 from .store import SQLiteStore, UserRows
 
-__all__ = ["IndexCache", "UserIndex", "Filters"]
+__all__ = ["Filters", "IndexCache", "UserIndex"]
 
 
 @dataclass
@@ -159,8 +159,9 @@ class IndexCache:
         path = self.file_for(user_id)
         rows = self.store.user_rows(user_id, embeddings=False)
         dense = self._load_file(path, dim, embedder_id, mutations, rows.seqs)
-        index = UserIndex(user_id=user_id, dim=dim, dense=dense or FlatIndex(dim), version=version,
-                          mutations=mutations)
+        index = UserIndex(
+            user_id=user_id, dim=dim, dense=dense or FlatIndex(dim), version=version, mutations=mutations
+        )
         covered = len(dense) if dense is not None else 0
         if covered:
             head = UserRows(*(getattr(rows, f)[:covered] for f in _ROW_FIELDS))

@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-__all__ = ["MIGRATIONS", "apply_migrations", "applied_migrations"]
+__all__ = ["MIGRATIONS", "applied_migrations", "apply_migrations"]
 
 Migration = tuple[str, Callable[[sqlite3.Connection], None]]
 

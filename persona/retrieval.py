@@ -15,7 +15,7 @@ import numpy.typing as npt
 from .backends.base import Mask
 from .index import UserIndex
 
-__all__ = ["RankingConfig", "Ranked", "rank"]
+__all__ = ["Ranked", "RankingConfig", "rank"]
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,9 @@ def rank(
 
     out: list[Ranked] = []
     for pos, parts in fused.items():
-        dense_rrf = config.dense_weight / (config.rrf_k + parts["dense_rank"]) if "dense_rank" in parts else 0.0
+        dense_rrf = (
+            config.dense_weight / (config.rrf_k + parts["dense_rank"]) if "dense_rank" in parts else 0.0
+        )
         lexical_rrf = (
             config.lexical_weight / (config.rrf_k + parts["lexical_rank"]) if "lexical_rank" in parts else 0.0
         )

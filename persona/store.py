@@ -7,6 +7,8 @@ deletes checkpoint the WAL, so deleted text does not linger in free pages or the
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import json
 import sqlite3
 import threading
@@ -28,9 +30,7 @@ __all__ = ["DB_NAME", "NewMemory", "SQLiteStore", "UserRows"]
 
 DB_NAME = "persona.db"
 APP_ID = "persona"
-_COLUMNS = (
-    "seq, id, user_id, text, kind, metadata, created_at, updated_at, importance, source, valid_to, superseded_by"
-)
+_COLUMNS = "seq, id, user_id, text, kind, metadata, created_at, updated_at, importance, source, valid_to, superseded_by"
 
 
 @dataclass
@@ -91,11 +91,15 @@ class SQLiteStore:
     def __init__(self, path: Path, *, timeout: float = 30.0) -> None:
         self.path = path
         if path.exists() and not path.is_dir():
-            raise StoreError(f"{path} is a file, not a directory; pass a directory for the store (it will be created).")
+            raise StoreError(
+                f"{path} is a file, not a directory; pass a directory for the store (it will be created)."
+            )
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot create the store directory {path}: {exc}; choose a writable path.") from exc
+            raise StoreError(
+                f"cannot create the store directory {path}: {exc}; choose a writable path."
+            ) from exc
         self.db_path = path / DB_NAME
         self.lock = threading.RLock()
         try:
@@ -135,10 +139,8 @@ class SQLiteStore:
 
     def close(self) -> None:
         with self.lock:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 self.db.close()
-            except sqlite3.Error:
-                pass
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -161,7 +163,9 @@ class SQLiteStore:
 
     def recorded_embedder(self) -> tuple[str, int] | None:
         with self.lock:
-            rows = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('embedder_id', 'embedder_dim')"))
+            rows = dict(
+                self.db.execute("SELECT key, value FROM meta WHERE key IN ('embedder_id', 'embedder_dim')")
+            )
         if "embedder_id" not in rows:
             return None
         return rows["embedder_id"], int(rows.get("embedder_dim", 0))
@@ -244,9 +248,10 @@ class SQLiteStore:
                         out.append((*found, False))
                         continue
                 memory_id = item.id or new_id()
-                if item.id is not None and db.execute(
-                    "SELECT 1 FROM memories WHERE id = ?", (item.id,)
-                ).fetchone():
+                if (
+                    item.id is not None
+                    and db.execute("SELECT 1 FROM memories WHERE id = ?", (item.id,)).fetchone()
+                ):
                     raise InvalidInputError(
                         f"memory id {item.id!r} already exists; forget the user or delete it before importing."
                     )
@@ -346,7 +351,8 @@ class SQLiteStore:
                 (memory_id,),
             )
             db.execute(
-                "UPDATE memories SET superseded_by = NULL, valid_to = NULL WHERE superseded_by = ?", (memory_id,)
+                "UPDATE memories SET superseded_by = NULL, valid_to = NULL WHERE superseded_by = ?",
+                (memory_id,),
             )
             self._history(db, memory, "DELETE", now, with_content=False)
             self._bump(db, memory.user_id, mutation=True)
@@ -356,7 +362,9 @@ class SQLiteStore:
     def forget_user(self, user_id: str) -> int:
         """Erase every row about a user; returns how many memories were erased."""
         with self.write() as db:
-            count = int(db.execute("SELECT COUNT(*) FROM memories WHERE user_id = ?", (user_id,)).fetchone()[0])
+            count = int(
+                db.execute("SELECT COUNT(*) FROM memories WHERE user_id = ?", (user_id,)).fetchone()[0]
+            )
             for table in ("memories", "history", "replies", "feedback", "users"):
                 db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
         self.checkpoint()
@@ -378,9 +386,13 @@ class SQLiteStore:
     def set_embeddings(self, pairs: Sequence[tuple[int, np.ndarray]], embedder: tuple[str, int]) -> None:
         """Replace embeddings (re-embedding) and record the new embedder, in one transaction."""
         with self.write() as db:
-            db.executemany("UPDATE memories SET embedding = ? WHERE seq = ?", [(_blob(v), s) for s, v in pairs])
+            db.executemany(
+                "UPDATE memories SET embedding = ? WHERE seq = ?", [(_blob(v), s) for s, v in pairs]
+            )
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('embedder_id', ?)", (embedder[0],))
-            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('embedder_dim', ?)", (str(embedder[1]),))
+            db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('embedder_dim', ?)", (str(embedder[1]),)
+            )
             db.execute("UPDATE users SET version = version + 1, mutations = mutations + 1")
 
     # -- reads -----------------------------------------------------------------------------------------------
@@ -416,9 +428,9 @@ class SQLiteStore:
         limit: int | None = None,
         include_superseded: bool = True,
         oldest_first: bool = False,
-    ) -> list[Memory]:
+    ) -> builtins.list[Memory]:
         sql = f"SELECT {_COLUMNS} FROM memories WHERE user_id = ?"
-        params: list[Any] = [user_id]
+        params: builtins.list[Any] = [user_id]
         if kind is not None:
             sql += " AND kind = ?"
             params.append(kind)
@@ -438,21 +450,27 @@ class SQLiteStore:
         with self.lock:
             return [_row_to_memory(row) for row in self.db.execute(sql, params)]
 
-    def users(self) -> list[str]:
+    def users(self) -> builtins.list[str]:
         with self.lock:
-            return [row[0] for row in self.db.execute("SELECT DISTINCT user_id FROM memories ORDER BY user_id")]
+            return [
+                row[0] for row in self.db.execute("SELECT DISTINCT user_id FROM memories ORDER BY user_id")
+            ]
 
     def user_state(self, user_id: str) -> tuple[int, int]:
         """(version, mutations) of a user: version grows on every write, mutations on update/delete."""
         with self.lock:
-            row = self.db.execute("SELECT version, mutations FROM users WHERE user_id = ?", (user_id,)).fetchone()
+            row = self.db.execute(
+                "SELECT version, mutations FROM users WHERE user_id = ?", (user_id,)
+            ).fetchone()
         return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
     def count(self, user_id: str | None = None) -> int:
         with self.lock:
             if user_id is None:
                 return int(self.db.execute("SELECT COUNT(*) FROM memories").fetchone()[0])
-            return int(self.db.execute("SELECT COUNT(*) FROM memories WHERE user_id = ?", (user_id,)).fetchone()[0])
+            return int(
+                self.db.execute("SELECT COUNT(*) FROM memories WHERE user_id = ?", (user_id,)).fetchone()[0]
+            )
 
     def counts_by_kind(self) -> dict[str, int]:
         with self.lock:
@@ -478,7 +496,7 @@ class SQLiteStore:
             embeddings=[r[7] for r in rows],
         )
 
-    def iter_texts(self, batch: int = 512) -> Iterator[list[tuple[int, str]]]:
+    def iter_texts(self, batch: int = 512) -> Iterator[builtins.list[tuple[int, str]]]:
         """Every memory's (seq, text), in batches: for re-embedding."""
         last = 0
         while True:
@@ -491,7 +509,7 @@ class SQLiteStore:
             yield [(int(r[0]), str(r[1])) for r in rows]
             last = int(rows[-1][0])
 
-    def history(self, memory_id: str) -> list[HistoryEntry]:
+    def history(self, memory_id: str) -> builtins.list[HistoryEntry]:
         with self.lock:
             rows = self.db.execute(
                 "SELECT memory_id, event, at, text, kind, metadata, importance FROM history "
@@ -502,7 +520,7 @@ class SQLiteStore:
             raise NotFoundError(f"no memory with id {memory_id!r} has any history; check the id.")
         return [_history_entry(r) for r in rows]
 
-    def user_history(self, user_id: str) -> list[HistoryEntry]:
+    def user_history(self, user_id: str) -> builtins.list[HistoryEntry]:
         with self.lock:
             rows = self.db.execute(
                 "SELECT memory_id, event, at, text, kind, metadata, importance FROM history "
@@ -513,17 +531,17 @@ class SQLiteStore:
 
     def _insert_history(self, db: sqlite3.Connection, user_id: str, entries: Sequence[HistoryEntry]) -> None:
         db.executemany(
-                "INSERT INTO history(memory_id, user_id, event, at, text, kind, metadata, importance) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        e.memory_id,
-                        user_id,
-                        e.event,
-                        e.at.isoformat(),
-                        e.text,
-                        e.kind,
-                        None if e.metadata is None else json.dumps(e.metadata, sort_keys=True),
+            "INSERT INTO history(memory_id, user_id, event, at, text, kind, metadata, importance) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    e.memory_id,
+                    user_id,
+                    e.event,
+                    e.at.isoformat(),
+                    e.text,
+                    e.kind,
+                    None if e.metadata is None else json.dumps(e.metadata, sort_keys=True),
                     e.importance,
                 )
                 for e in entries
@@ -532,7 +550,9 @@ class SQLiteStore:
 
     # -- replies and feedback (used by persona.chat) -----------------------------------------------------------
 
-    def record_reply(self, reply_id: str, user_id: str, model: str, memory_ids: list[str], at: datetime) -> None:
+    def record_reply(
+        self, reply_id: str, user_id: str, model: str, memory_ids: builtins.list[str], at: datetime
+    ) -> None:
         with self.write() as db:
             db.execute(
                 "INSERT INTO replies(reply_id, user_id, model, memory_ids, at) VALUES (?, ?, ?, ?, ?)",
@@ -564,10 +584,11 @@ class SQLiteStore:
                 (reply_id, reply["user_id"], rating, comment, at.isoformat()),
             )
 
-    def feedback_rows(self, user_id: str) -> list[dict[str, Any]]:
+    def feedback_rows(self, user_id: str) -> builtins.list[dict[str, Any]]:
         with self.lock:
             rows = self.db.execute(
-                "SELECT reply_id, rating, comment, at FROM feedback WHERE user_id = ? ORDER BY seq", (user_id,)
+                "SELECT reply_id, rating, comment, at FROM feedback WHERE user_id = ? ORDER BY seq",
+                (user_id,),
             ).fetchall()
         return [{"reply_id": r[0], "rating": r[1], "comment": r[2], "at": r[3]} for r in rows]
 

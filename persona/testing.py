@@ -8,6 +8,7 @@ are assertable, unlike a fake that returns one constant vector.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -48,7 +49,7 @@ class FakeEmbedder:
             vec = np.zeros(self._dim)
             for word in words:
                 vec += self._direction(word)
-            for a, b in zip(words, words[1:], strict=False):
+            for a, b in itertools.pairwise(words):
                 vec += 0.5 * self._direction(f"{a} {b}")
             if not words:
                 vec = self._direction("\x00empty")

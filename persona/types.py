@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-__all__ = ["KINDS", "Memory", "Hit", "HistoryEntry", "Kind", "Event"]
+__all__ = ["KINDS", "Event", "HistoryEntry", "Hit", "Kind", "Memory"]
 
 Kind = Literal["fact", "preference", "episode", "profile"]
 KINDS: tuple[str, ...] = ("fact", "preference", "episode", "profile")

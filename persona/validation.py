@@ -12,17 +12,17 @@ from .errors import InvalidInputError
 from .types import KINDS
 
 __all__ = [
+    "MAX_K",
     "MAX_TEXT_CHARS",
     "MAX_USER_ID_CHARS",
-    "MAX_K",
-    "check_user_id",
-    "check_text",
-    "check_kind",
-    "check_metadata",
-    "check_time",
+    "check_filters",
     "check_importance",
     "check_k",
-    "check_filters",
+    "check_kind",
+    "check_metadata",
+    "check_text",
+    "check_time",
+    "check_user_id",
 ]
 
 MAX_TEXT_CHARS = 32_000
@@ -88,7 +88,9 @@ def check_time(value: object, *, what: str, allow_none: bool = True) -> datetime
         try:
             value = datetime.fromisoformat(value)
         except ValueError as exc:
-            raise InvalidInputError(f"{what} must be a datetime or an ISO 8601 string, got {value!r}.") from exc
+            raise InvalidInputError(
+                f"{what} must be a datetime or an ISO 8601 string, got {value!r}."
+            ) from exc
     if not isinstance(value, datetime):
         raise InvalidInputError(f"{what} must be a datetime, got {type(value).__name__}.")
     if value.tzinfo is None:

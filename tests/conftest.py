@@ -79,5 +79,7 @@ def p(store_path: Path, embedder: FakeEmbedder) -> Iterator[Persona]:
 @pytest.fixture
 def data_dir() -> Path:
     if not (DATA_DIR / "locomo" / "locomo_dev.json").exists():
-        pytest.skip(f"benchmark data not found at {DATA_DIR} (set PERSONA_DATA_DIR to the shared/data folder)")
+        pytest.skip(
+            f"benchmark data not found at {DATA_DIR} (set PERSONA_DATA_DIR to the shared/data folder)"
+        )
     return DATA_DIR

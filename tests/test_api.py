@@ -110,8 +110,12 @@ def test_unknown_ids(p: Persona) -> None:
 def test_search_ranks_and_explains(p: Persona) -> None:
     p.add_many(
         "u",
-        ["I am allergic to peanuts", "My favourite city is Lisbon", "I play the cello on weekends",
-         "I work as a nurse at night"],
+        [
+            "I am allergic to peanuts",
+            "My favourite city is Lisbon",
+            "I play the cello on weekends",
+            "I work as a nurse at night",
+        ],
     )
     hits = p.search("u", "which city is my favourite?", k=2)
     assert len(hits) == 2 and all(isinstance(h, Hit) for h in hits)
@@ -124,8 +128,18 @@ def test_search_ranks_and_explains(p: Persona) -> None:
 def test_search_returns_k_when_k_pass_the_filters(p: Persona) -> None:
     # 200 facts that match the query well, 7 episodes that do not: filters apply before ranking.
     p.add_many("u", [f"coffee fact number {i}" for i in range(200)])
-    p.add_many("u", [{"text": f"unrelated walk {i}", "kind": "episode", "metadata": {"tag": "x" if i < 5 else "y"},
-                      "created_at": T0 + timedelta(days=i)} for i in range(7)])
+    p.add_many(
+        "u",
+        [
+            {
+                "text": f"unrelated walk {i}",
+                "kind": "episode",
+                "metadata": {"tag": "x" if i < 5 else "y"},
+                "created_at": T0 + timedelta(days=i),
+            }
+            for i in range(7)
+        ],
+    )
     assert len(p.search("u", "coffee", k=5, kind="episode")) == 5
     tagged = p.search("u", "coffee", k=10, filters={"tag": "x"})
     assert len(tagged) == 5 and all(h.memory.metadata["tag"] == "x" for h in tagged)
@@ -152,7 +166,12 @@ def test_superseded_hidden_unless_asked(p: Persona) -> None:
 
 def test_export_import_round_trip(p: Persona, tmp_path: Path) -> None:
     p.add("u", "fact one", metadata={"a": [1, 2, {"b": None}]}, importance=0.25, created_at=T0)
-    p.add("u", "episode one", kind="episode", created_at=datetime(2023, 1, 1, 8, 30, tzinfo=timezone(timedelta(hours=2))))
+    p.add(
+        "u",
+        "episode one",
+        kind="episode",
+        created_at=datetime(2023, 1, 1, 8, 30, tzinfo=timezone(timedelta(hours=2))),
+    )
     deleted = p.add("u", "to be deleted")
     p.delete(deleted.id)
     p.add("v", "someone else")
@@ -181,8 +200,12 @@ def test_export_import_round_trip(p: Persona, tmp_path: Path) -> None:
         {"format": "persona.export", "schema_version": 99, "user_id": "u", "memories": []},
         {"format": "persona.export", "schema_version": 1, "user_id": "", "memories": []},
         {"format": "persona.export", "schema_version": 1, "user_id": "u", "memories": [{"text": "no id"}]},
-        {"format": "persona.export", "schema_version": 1, "user_id": "u",
-         "memories": [{"id": "a", "text": "ok"}, {"id": "b", "text": ""}]},
+        {
+            "format": "persona.export",
+            "schema_version": 1,
+            "user_id": "u",
+            "memories": [{"id": "a", "text": "ok"}, {"id": "b", "text": ""}],
+        },
     ],
 )
 def test_import_rejects_malformed_and_imports_nothing(p: Persona, bad: dict[str, object]) -> None:
@@ -281,8 +304,18 @@ def test_async_twins(p: Persona) -> None:
 
 def test_public_names_are_complete() -> None:
     exported = {name for name in dir(persona) if not name.startswith("_")} - {
-        "annotations", "client", "errors", "types", "retrieval", "store", "index", "lexical", "validation",
-        "migrations", "backends", "testing",
+        "annotations",
+        "client",
+        "errors",
+        "types",
+        "retrieval",
+        "store",
+        "index",
+        "lexical",
+        "validation",
+        "migrations",
+        "backends",
+        "testing",
     }
     assert exported <= set(persona.__all__), exported - set(persona.__all__)
     for name in persona.__all__:

@@ -20,7 +20,10 @@ from persona.testing import FakeEmbedder
 
 def run_child(code: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         check=True,
     )
 
@@ -72,7 +75,8 @@ def test_a_reader_sees_another_processes_writes(store_path: Path) -> None:
             with Persona(sys.argv[1], embedder=FakeEmbedder()) as q:
                 q.delete(sys.argv[2])
             """,
-            str(store_path), other.id,
+            str(store_path),
+            other.id,
         )  # deleted elsewhere: the cached index must not return it
         assert other.id not in {h.memory.id for h in p.search("alice", "remembers", k=10)}
         assert len(p.search("alice", "remembers", k=10)) == 5
@@ -95,7 +99,9 @@ with Persona(path, embedder=FakeEmbedder(dim=128)) as p:
 
 @pytest.mark.parametrize("delay", [0.3, 1.1])
 def test_kill_9_in_the_middle_of_add_many(store_path: Path, delay: float) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", KILLED, str(store_path)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED, str(store_path)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     committed = [int(proc.stdout.readline())]  # at least one batch committed
     time.sleep(delay)

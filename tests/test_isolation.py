@@ -11,16 +11,34 @@ from hypothesis import strategies as st
 from persona import Persona
 from persona.testing import FakeEmbedder
 
-WORDS = ["apple", "river", "violin", "paris", "peanut", "jazz", "garden", "nurse", "tea", "train", "snow", "cat"]
+WORDS = [
+    "apple",
+    "river",
+    "violin",
+    "paris",
+    "peanut",
+    "jazz",
+    "garden",
+    "nurse",
+    "tea",
+    "train",
+    "snow",
+    "cat",
+]
 text = st.lists(st.sampled_from(WORDS), min_size=1, max_size=6).map(" ".join)
 users = st.sampled_from(["alice", "bob", "carol"])
 op = st.tuples(users, text, st.sampled_from(["fact", "episode", "preference"]))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ops=st.lists(op, min_size=1, max_size=40), queries=st.lists(st.tuples(users, text), min_size=1, max_size=5),
-       k=st.integers(1, 50))
-def test_search_never_crosses_users(ops: list[tuple[str, str, str]], queries: list[tuple[str, str]], k: int) -> None:
+@given(
+    ops=st.lists(op, min_size=1, max_size=40),
+    queries=st.lists(st.tuples(users, text), min_size=1, max_size=5),
+    k=st.integers(1, 50),
+)
+def test_search_never_crosses_users(
+    ops: list[tuple[str, str, str]], queries: list[tuple[str, str]], k: int
+) -> None:
     with tempfile.TemporaryDirectory() as tmp, Persona(Path(tmp), embedder=FakeEmbedder()) as p:
         for user, words, kind in ops:
             p.add(user, words, kind=kind)
@@ -32,8 +50,11 @@ def test_search_never_crosses_users(ops: list[tuple[str, str, str]], queries: li
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(mine=st.lists(text, min_size=1, max_size=15, unique=True), theirs=st.lists(text, min_size=1, max_size=30),
-       query=text)
+@given(
+    mine=st.lists(text, min_size=1, max_size=15, unique=True),
+    theirs=st.lists(text, min_size=1, max_size=30),
+    query=text,
+)
 def test_ranking_does_not_depend_on_other_users(mine: list[str], theirs: list[str], query: str) -> None:
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         with Persona(Path(a), embedder=FakeEmbedder()) as alone:

@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Embedder", "VectorIndex", "Vectors", "Mask"]
+__all__ = ["Embedder", "Mask", "VectorIndex", "Vectors"]
 
 Vectors = npt.NDArray[np.float32]
 Mask = npt.NDArray[np.bool_]
