@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import hashlib
 import os
@@ -77,6 +76,7 @@ class Persona:
         *,
         embedder: Embedder | str | Path | None = None,
         reembed: bool = False,
+        progress: bool = False,
         clock: Callable[[], datetime] | None = None,
         ranking: RankingConfig | None = None,
         model: str | None = None,
@@ -122,7 +122,7 @@ class Persona:
                         f"re-embed every memory: Persona(path, embedder={self._embedder.id!r}, reembed=True) "
                         "(CLI: persona reindex --embedder NAME)."
                     )
-                self.reembed()
+                self.reembed(progress=progress)
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -531,6 +531,29 @@ class Persona:
         self._cache.drop(files=True)
         return len(pairs)
 
+    def count(self, user_id: str | None = None) -> int:
+        """How many memories a user has (all users when None). Cheap: loads no model."""
+        self._check_open()
+        return self._store.count(None if user_id is None else check_user_id(user_id))
+
+    def check(self, *, repair: bool = False) -> dict[str, Any]:
+        """Check the store: SQLite integrity, embeddings present, index files readable and fresh.
+
+        Returns ``{"integrity": "ok" | message, "missing_embeddings": n, "stale_indexes": [user ids]}``;
+        with ``repair=True`` stale or unreadable index files are rebuilt (memories are never touched).
+        """
+        self._check_open()
+        report = self._store.check()
+        stale = [u for u in self._store.users() if not self._cache.file_is_fresh(u)]
+        report["stale_indexes"] = stale
+        if repair and stale:
+            embedder = self.embedder
+            for user_id in stale:
+                self._cache.drop(user_id, files=True)
+                self._cache.get(user_id, embedder.dim, embedder.id)
+            report["repaired"] = stale
+        return report
+
     def stats(self) -> dict[str, Any]:
         """Users, memories by kind, store size and index state (cheap: loads no model)."""
         self._check_open()
@@ -548,12 +571,18 @@ class Persona:
     # -- async twins -----------------------------------------------------------------------------------------
 
     async def aadd(self, user_id: str, text: str, **kwargs: Any) -> Memory:
+        import asyncio
+
         return await asyncio.to_thread(self.add, user_id, text, **kwargs)
 
     async def aadd_many(self, user_id: str, items: Iterable[str | Mapping[str, Any]]) -> builtins.list[Memory]:
+        import asyncio
+
         return await asyncio.to_thread(self.add_many, user_id, items)
 
     async def asearch(self, user_id: str, query: str, **kwargs: Any) -> builtins.list[Hit]:
+        import asyncio
+
         return await asyncio.to_thread(self.search, user_id, query, **kwargs)
 
 

@@ -190,6 +190,16 @@ class IndexCache:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
+    def file_is_fresh(self, user_id: str) -> bool:
+        """Whether the user's index file exists, reads, and matches the store (users under 2 rows need none)."""
+        rows = self.store.user_rows(user_id, embeddings=False)
+        recorded = self.store.recorded_embedder()
+        if recorded is None or len(rows.seqs) == 0:
+            return True
+        _version, mutations = self.store.user_state(user_id)
+        dense = self._load_file(self.file_for(user_id), recorded[1], recorded[0], mutations, rows.seqs)
+        return dense is not None and len(dense) == len(rows.seqs)
+
     def _save_file(self, index: UserIndex, embedder_id: str) -> None:
         if not bool(index.alive.all()):
             return  # positions no longer match the store's rows; the next full build writes a clean file

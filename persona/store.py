@@ -138,9 +138,8 @@ class SQLiteStore:
             self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('app', ?)", (APP_ID,))
 
     def close(self) -> None:
-        with self.lock:
-            with contextlib.suppress(sqlite3.Error):
-                self.db.close()
+        with self.lock, contextlib.suppress(sqlite3.Error):
+            self.db.close()
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -591,6 +590,12 @@ class SQLiteStore:
                 (user_id,),
             ).fetchall()
         return [{"reply_id": r[0], "rating": r[1], "comment": r[2], "at": r[3]} for r in rows]
+
+    def check(self) -> dict[str, Any]:
+        with self.lock:
+            rows = [r[0] for r in self.db.execute("PRAGMA integrity_check")]
+            missing = int(self.db.execute("SELECT COUNT(*) FROM memories WHERE embedding IS NULL").fetchone()[0])
+        return {"integrity": "ok" if rows == ["ok"] else "; ".join(rows), "missing_embeddings": missing}
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.path.glob(DB_NAME + "*") if p.is_file())

@@ -232,3 +232,14 @@ def test_import_persona_stays_light() -> None:
     )
     result = json.loads(out.stdout)
     assert result["heavy"] == []
+
+
+def test_check_reports_and_repairs_stale_indexes(store_path: Path) -> None:
+    with Persona(store_path, embedder=FakeEmbedder()) as p:
+        p.add_many("u", [f"memory {i}" for i in range(10)])
+        report = p.check()
+        assert report["integrity"] == "ok" and report["missing_embeddings"] == 0
+        assert report["stale_indexes"] == ["u"]  # never searched: no index file yet
+        assert p.check(repair=True)["repaired"] == ["u"]
+        assert p.check()["stale_indexes"] == []
+        assert p.count("u") == 10 and p.count() == 10

@@ -1,0 +1,192 @@
+"""Printing for the CLI: JSON for scripts, rich tables for people, and the parsers for option values."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from persona.types import HistoryEntry, Hit, Memory
+
+__all__ = [
+    "JsonFlag",
+    "console",
+    "emit_json",
+    "history_table",
+    "hits_table",
+    "human_size",
+    "memories_table",
+    "memory_table",
+    "parse_json_value",
+    "parse_pairs",
+    "parse_when",
+    "short_time",
+]
+
+JsonFlag = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Print JSON instead of a table, for scripts (shapes: docs/cli.md). Example: --json"
+    ),
+]
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A rich console on the current stdout (or stderr); no syntax highlighting of data."""
+    return Console(stderr=stderr, highlight=False)
+
+
+def emit_json(data: Any) -> None:
+    """Print ``data`` as indented JSON (UTF-8 kept as is) on stdout; datetimes and such as strings."""
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+# -- option values -------------------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_when(value: str) -> datetime:
+    """An ISO 8601 date or time (naive = UTC), or a duration ago: ``30m``, ``12h``, ``7d``, ``2w``."""
+    text = value.strip()
+    match = _DURATION.match(text)
+    if match:
+        return datetime.now(timezone.utc) - timedelta(**{_UNITS[match[2]]: float(match[1])})
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is neither an ISO 8601 date/time (2024-05-01, 2024-05-01T14:30) nor a duration ago "
+            "(30m, 12h, 7d, 2w)."
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+def parse_json_value(text: str) -> Any:
+    """``text`` parsed as JSON when it is valid JSON (0.2, true, [1,2]), else the string itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_pairs(values: Iterable[str], *, what: str, typed: bool = False) -> dict[str, Any]:
+    """``["k=v", ...]`` as a dict; values stay strings unless ``typed`` (then JSON values are parsed)."""
+    out: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{what} must look like key=value, got {item!r}.")
+        out[key.strip()] = parse_json_value(raw) if typed else raw
+    return out
+
+
+# -- formatting ----------------------------------------------------------------------------------------------
+
+
+def short_time(value: datetime | None) -> str:
+    """A datetime as ``YYYY-MM-DD HH:MM`` in UTC (empty for None)."""
+    if value is None:
+        return ""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def human_size(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"  # pragma: no cover
+
+
+def _meta(metadata: Mapping[str, Any] | None) -> Text:
+    if not metadata:
+        return Text("")
+    return Text(", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in metadata.items()))
+
+
+def _memory_text(memory: Memory, extra: str = "") -> Text:
+    """The text cell: the memory's text, then its metadata (and ``extra``) dimmed on the next line."""
+    text = Text(memory.text, style="" if memory.current else "dim")
+    notes = [n for n in (_meta(memory.metadata).plain, "" if memory.current else "superseded", extra) if n]
+    if notes:
+        text.append("\n" + "  ".join(notes), style="dim")
+    return text
+
+
+def memories_table(memories: Sequence[Memory]) -> Table:
+    """One row per memory: id, kind, created date, text (metadata on a second, dim line)."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("id", no_wrap=True, style="cyan")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("created", no_wrap=True)
+    table.add_column("text", overflow="fold", ratio=1, min_width=20)
+    for m in memories:
+        table.add_row(
+            m.id, m.kind, m.created_at.astimezone(timezone.utc).strftime("%Y-%m-%d"), _memory_text(m)
+        )
+    return table
+
+
+def hits_table(hits: Sequence[Hit], *, explain: bool = False) -> Table:
+    """One row per hit, best first; ``explain`` adds each part of the score under the text."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("id", no_wrap=True, style="cyan")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("text", overflow="fold", ratio=1, min_width=20)
+    for hit in hits:
+        parts = "  ".join(f"{name}={value:.3g}" for name, value in hit.parts.items()) if explain else ""
+        table.add_row(f"{hit.score:.3f}", hit.memory.id, hit.memory.kind, _memory_text(hit.memory, parts))
+    return table
+
+
+def memory_table(memory: Memory) -> Table:
+    """One memory as a two-column field/value table."""
+    table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    rows: list[tuple[str, str | Text]] = [
+        ("id", memory.id),
+        ("user", Text(memory.user_id)),
+        ("kind", memory.kind),
+        ("text", Text(memory.text)),
+        ("metadata", _meta(memory.metadata)),
+        ("importance", f"{memory.importance:.2f}"),
+        ("source", Text(memory.source)),
+        ("created", short_time(memory.created_at)),
+        ("updated", short_time(memory.updated_at)),
+    ]
+    if not memory.current:
+        rows.append(("superseded by", f"{memory.superseded_by} (valid to {short_time(memory.valid_to)})"))
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def history_table(entries: Sequence[HistoryEntry]) -> Table:
+    """A memory's history, oldest first."""
+    table = Table(title="history", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("at (UTC)", no_wrap=True)
+    table.add_column("event")
+    table.add_column("kind")
+    table.add_column("text", overflow="fold", ratio=1)
+    table.add_column("metadata", overflow="fold")
+    for entry in entries:
+        table.add_row(
+            short_time(entry.at),
+            entry.event,
+            entry.kind or "",
+            Text(entry.text if entry.text is not None else "(purged)"),
+            _meta(entry.metadata),
+        )
+    return table
