@@ -54,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from persona._env import ensure_offline_env
-    from persona.backends.embedders import OnnxEmbedder, _bundled_model_dir, default_embedder
+    from persona.backends.embedders import _bundled_model_dir, default_embedder
+    from persona.backends.onnx_embedder import OnnxEmbedder
 
     ensure_offline_env()
     turns, questions = load_texts(args.data)

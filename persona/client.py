@@ -95,24 +95,22 @@ class Persona:
         self._embedder_spec = embedder
         self._embedder: Embedder | None = None
         if embedder is not None and not isinstance(embedder, (str, Path)):
-            if not isinstance(embedder, Embedder):
+            from .backends.embedders import resolve_embedder  # light: loads no model
+
+            try:
+                self._embedder = resolve_embedder(embedder)
+            except InvalidInputError:
                 self._store.close()
-                raise InvalidInputError(
-                    "embedder must be an Embedder (id, dim, embed()), a sentence-transformers model name or path, "
-                    f"or None; got {type(embedder).__name__}."
-                )
-            self._embedder = embedder
+                raise
         self._embedder_lock = threading.Lock()
         self._closed = False
         self._on_close: list[Callable[[], None]] = []
         recorded = self._store.recorded_embedder()
         if embedder is not None and recorded is not None:
-            if isinstance(embedder, (str, Path)):
+            if self._embedder is None:
                 from .backends.embedders import resolve_embedder
 
                 self._embedder = resolve_embedder(embedder)
-            else:
-                self._embedder = embedder
             if self._embedder.id != recorded[0]:
                 if not reembed:
                     self._store.close()

@@ -313,3 +313,8 @@ def test_public_names_are_complete() -> None:
     assert exported <= set(persona.__all__), exported - set(persona.__all__)
     for name in persona.__all__:
         assert hasattr(persona, name)
+
+
+def test_an_object_that_is_not_an_embedder_is_refused(store_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="embedder"):
+        Persona(store_path, embedder=object())  # type: ignore[arg-type]

@@ -16,12 +16,12 @@ import pytest
 from persona.backends.base import Embedder, Vectors
 from persona.backends.embedders import (
     DEFAULT_MODEL_ID,
-    OnnxEmbedder,
     SentenceTransformerEmbedder,
     _bundled_model_dir,
     default_embedder,
     resolve_embedder,
 )
+from persona.backends.onnx_embedder import OnnxEmbedder
 from persona.errors import InvalidInputError, MissingDependencyError, PersonaError
 
 DATA_DIR = Path(os.environ.get("PERSONA_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
