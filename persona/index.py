@@ -24,6 +24,7 @@ import numpy.typing as npt
 from .backends.base import Mask
 from .backends.faiss_index import FlatIndex
 from .lexical import BM25Index
+from .neighbours import MentionIndex, link_previous
 from .store import SQLiteStore, UserRows
 
 __all__ = ["Filters", "IndexCache", "UserIndex"]
@@ -56,6 +57,12 @@ class UserIndex:
     version: int = 0
     mutations: int = 0
     position: dict[int, int] = field(default_factory=dict)
+    links: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """The position each memory follows in its conversation, or -1 (see persona.neighbours)."""
+    mentions: MentionIndex = field(default_factory=MentionIndex)
+    context_norms: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    """Cached |v_i + mix * v_link(i)| for the ranking's context mix (``context_mix``), by position."""
+    context_mix: float = float("nan")
 
     @property
     def max_seq(self) -> int:
@@ -77,6 +84,10 @@ class UserIndex:
         self.alive = np.concatenate([self.alive, np.ones(len(rows.seqs), dtype=bool)])
         for offset, seq in enumerate(rows.seqs):
             self.position[seq] = start + offset
+        self.links = np.concatenate(
+            [self.links, link_previous(self.kinds, self.metadata, self.created_ts, start)]
+        )
+        self.mentions.add(start, rows.metadata)
 
     def mask(self, filters: Filters) -> Mask | None:
         """Which positions may be returned; None means all of them."""
@@ -238,10 +249,9 @@ class IndexCache:
                 return
             if alive is not None:
                 index.alive[position] = alive
-            if "kind" in fields:
-                index.kinds[position] = fields["kind"]
-            if "metadata" in fields:
-                index.metadata[position] = fields["metadata"]
+            if "kind" in fields or "metadata" in fields:
+                self._users.pop(user_id, None)  # links and mentions derive from them: rebuild
+                return
             if "current" in fields:
                 index.current[position] = fields["current"]
             index.version, index.mutations = version, mutations

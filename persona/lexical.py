@@ -18,9 +18,16 @@ __all__ = ["STOPWORDS", "BM25Index", "tokenize"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
-STOPWORDS = frozenset(
-    ["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "s", "t", "don", "didn", "doesn", "isn", "wasn", "weren", "won", "ll", "re", "ve", "d", "m", "o", "y"]
-)
+_STOPWORDS_TEXT = """
+    a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have
+    having he her here hers herself him himself his how i if in into is it its itself just me more most
+    my myself no nor not now of off on once only or other our ours ourselves out over own same she
+    should so some such than that the their theirs them themselves then there these they this those
+    through to too under until up very was we were what when where which while who whom why will with
+    would you your yours yourself yourselves s t don didn doesn isn wasn weren won ll re ve d m o y
+"""
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 
 def _stem(word: str) -> str:
@@ -65,6 +72,18 @@ class BM25Index:
             length = sum(counts.values())
             self._lengths.append(length)
             self._total += length
+
+    def idf_total(self, query: str | Sequence[str]) -> float:
+        """The summed IDF of the query's distinct terms: what a document matching every term about once
+        scores, so BM25 scores divided by it are comparable across queries (terms absent here count fully)."""
+        n = len(self._lengths)
+        terms = set(tokenize(query) if isinstance(query, str) else query)
+        return sum(
+            math.log(
+                1.0 + (n - len(self._postings.get(t, ())) + 0.5) / (len(self._postings.get(t, ())) + 0.5)
+            )
+            for t in terms
+        )
 
     def scores(self, query: str | Sequence[str]) -> npt.NDArray[np.float64]:
         """BM25 score of every document for the query (0 where no term matches)."""

@@ -1,8 +1,21 @@
-"""Hybrid ranking over one user's index: dense cosine similarity fused with BM25.
+"""Hybrid ranking over one user's index: score-aware fusion of dense similarity and BM25.
 
 Filters are applied before ranking (as a mask over the user's positions), so a search returns k
-results whenever k memories pass the filters. The fusion is reciprocal-rank fusion of the dense and the
-lexical rankings, each list weighted; every part of the score is reported in ``Hit.parts``.
+results whenever k memories pass the filters. Every memory gets
+
+    score = dense_weight * dense + lexical_weight * lexical
+
+* ``dense``: cosine similarity, min-max scaled over the memories that pass the filters. A memory that
+  follows another in its conversation (see `persona.neighbours`) is also matched as the pair: the cosine
+  with ``v + context_mix * v_previous`` (computed from the stored vectors, no extra embedding), and keeps
+  the better of the two.
+* ``lexical``: BM25, plus ``neighbour_lexical`` times the previous memory's BM25 (an answer borrows its
+  question's words), times ``1 + mention_boost`` for memories whose metadata values the query names, then
+  divided by the summed IDF of the query's terms (so a query whose words barely match anything gets a
+  small lexical part rather than a top score of 1) and capped at ``lexical_cap``.
+
+The defaults were chosen on the LoCoMo and PrefEval development data (eval/retrieval.py; the ablation table
+is in docs/retrieval.md). Every part of the score is reported in ``Hit.parts``.
 """
 
 from __future__ import annotations
@@ -22,11 +35,16 @@ __all__ = ["Ranked", "RankingConfig", "rank"]
 class RankingConfig:
     """How dense and lexical evidence are combined (defaults measured in eval/retrieval.py)."""
 
-    dense_weight: float = 1.0
-    lexical_weight: float = 1.0
-    rrf_k: float = 60.0
-    candidates: int = 100
-    """How many candidates each ranker contributes before fusion (at least k)."""
+    dense_weight: float = 0.5
+    lexical_weight: float = 0.5
+    context_mix: float = 0.5
+    """Weight of the previous memory's vector in a memory's context key (0 turns context keys off)."""
+    neighbour_lexical: float = 0.5
+    """Share of the previous memory's BM25 score a memory inherits (0 turns it off)."""
+    mention_boost: float = 1.0
+    """Lexical boost for memories carrying a metadata value the query names (0 turns it off)."""
+    lexical_cap: float = 1.5
+    """Upper bound of the IDF-normalised lexical score."""
 
 
 @dataclass(frozen=True)
@@ -44,40 +62,65 @@ def rank(
     mask: Mask | None,
     config: RankingConfig = RankingConfig(),
 ) -> list[Ranked]:
-    if len(index) == 0:
+    n = len(index)
+    if n == 0 or k < 1:
         return []
-    depth = max(config.candidates, k)
-    dense_pos, dense_scores = index.dense.search(query_vector, depth, mask)
-    lexical_all = index.bm25.scores(query_text)
-    if mask is not None:
-        lexical_all = np.where(mask[: len(lexical_all)], lexical_all, 0.0)
-    nonzero = np.flatnonzero(lexical_all > 0)
-    if len(nonzero) > depth:
-        top = nonzero[np.argpartition(-lexical_all[nonzero], depth - 1)[:depth]]
-    else:
-        top = nonzero
-    lexical_pos = top[np.argsort(-lexical_all[top], kind="stable")].tolist()
+    allowed = np.ones(n, dtype=bool) if mask is None else np.asarray(mask[:n], dtype=bool)
+    candidates = np.flatnonzero(allowed)
+    if len(candidates) == 0:
+        return []
+    links = np.where(index.links >= 0, index.links, 0)
+    linked = (index.links >= 0) & index.alive[links]
 
-    fused: dict[int, dict[str, float]] = {}
-    for rank_, (pos, score) in enumerate(zip(dense_pos, dense_scores, strict=True)):
-        fused.setdefault(pos, {})["dense"] = float(score)
-        fused[pos]["dense_rank"] = float(rank_ + 1)
-    for rank_, pos in enumerate(lexical_pos):
-        fused.setdefault(pos, {})["lexical"] = float(lexical_all[pos])
-        fused[pos]["lexical_rank"] = float(rank_ + 1)
+    own = index.dense.scores(query_vector).astype(np.float64)
+    dense = own
+    if config.context_mix > 0:
+        norms = _context_norms(index, config.context_mix).astype(np.float64)
+        paired = np.where(linked, (own + config.context_mix * own[links]) / norms, own)
+        dense = np.maximum(own, paired)
+    lo, hi = float(dense[candidates].min()), float(dense[candidates].max())
+    dense_scaled = (dense - lo) / max(hi - lo, 1e-9)
 
+    bm25 = index.bm25.scores(query_text)
+    lexical = bm25.copy()
+    if config.neighbour_lexical > 0:
+        lexical += np.where(linked, config.neighbour_lexical * bm25[links], 0.0)
+    mentioned = index.mentions.mentioned(query_text, n) if config.mention_boost > 0 else None
+    if mentioned is not None:
+        lexical *= 1.0 + config.mention_boost * mentioned
+    lexical_scaled = np.minimum(lexical / max(index.bm25.idf_total(query_text), 1e-9), config.lexical_cap)
+
+    fused = config.dense_weight * dense_scaled + config.lexical_weight * lexical_scaled
+    scores = fused[candidates]
+    top = np.argpartition(-scores, k - 1)[:k] if len(candidates) > k else np.arange(len(candidates))
+    top = top[np.lexsort((-own[candidates[top]], -scores[top]))]
     out: list[Ranked] = []
-    for pos, parts in fused.items():
-        dense_rrf = (
-            config.dense_weight / (config.rrf_k + parts["dense_rank"]) if "dense_rank" in parts else 0.0
-        )
-        lexical_rrf = (
-            config.lexical_weight / (config.rrf_k + parts["lexical_rank"]) if "lexical_rank" in parts else 0.0
-        )
-        parts.setdefault("dense", 0.0)
-        parts.setdefault("lexical", 0.0)
-        parts["dense_rrf"] = dense_rrf
-        parts["lexical_rrf"] = lexical_rrf
-        out.append(Ranked(position=pos, score=dense_rrf + lexical_rrf, parts=parts))
-    out.sort(key=lambda r: (-r.score, -r.parts["dense"]))
-    return out[:k]
+    for i in top.tolist():
+        pos = int(candidates[i])
+        parts = {
+            "dense": float(own[pos]),
+            "dense_context": float(dense[pos]),
+            "lexical": float(bm25[pos]),
+            "lexical_context": float(lexical[pos]),
+            "mentioned": float(mentioned[pos]) if mentioned is not None else 0.0,
+        }
+        out.append(Ranked(position=pos, score=float(fused[pos]), parts=parts))
+    return out
+
+
+def _context_norms(index: UserIndex, mix: float) -> npt.NDArray[np.float32]:
+    """|v_i + mix * v_link(i)| for every position (1 where unlinked), cached on the index."""
+    n = len(index)
+    if index.context_mix != mix:
+        index.context_norms = np.zeros(0, dtype=np.float32)
+        index.context_mix = mix
+    done = len(index.context_norms)
+    if done < n:
+        vectors = index.dense.vectors()
+        links = index.links[done:n]
+        own = vectors[done:n]
+        prev = vectors[np.where(links >= 0, links, 0)]
+        norms = np.linalg.norm(own + mix * prev, axis=1).astype(np.float32)
+        norms = np.where(links >= 0, np.maximum(norms, 1e-6), 1.0).astype(np.float32)
+        index.context_norms = np.concatenate([index.context_norms, norms])
+    return index.context_norms

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .base import Mask, Vectors
 
@@ -66,6 +67,30 @@ class FlatIndex:
             scores, positions = self._index.search(q, min(k, allowed), params=params)
         keep = positions[0] >= 0
         return positions[0][keep].tolist(), scores[0][keep].tolist()
+
+    def scores(self, query: Vectors) -> npt.NDArray[np.float32]:
+        """The inner product of the query with every stored vector, by position (no sorting)."""
+        n = len(self)
+        if n == 0:
+            return np.zeros(0, dtype=np.float32)
+        # FAISS's single-threaded SIMD kernel: numpy's BLAS mat-vec spreads over threads and slows down
+        # several-fold when the machine is busy (measured 1.7-3.0 ms vs 4-18 ms for 10k x 384 on 2 cores).
+        faiss = _faiss()
+        xb = self.vectors()
+        q = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+        out = np.empty(n, dtype=np.float32)
+        faiss.fvec_inner_products_ny(faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(xb), self.dim, n)
+        return out
+
+    def vectors(self) -> npt.NDArray[np.float32]:
+        """A read-only view of the stored vectors (n x dim); valid until the next ``add``."""
+        n = len(self)
+        if n == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        flat = _faiss().rev_swig_ptr(self._index.get_xb(), n * self.dim)
+        view: npt.NDArray[np.float32] = np.asarray(flat).reshape(n, self.dim)
+        view.flags.writeable = False
+        return view
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
