@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,10 @@ from .validation import (
     check_time,
     check_user_id,
 )
+
+if TYPE_CHECKING:
+    from .chat import AsyncReplyStream, Feedback, Reply, ReplyStream
+    from .prompting import RenderedPrompt
 
 __all__ = ["EXPORT_FORMAT", "EXPORT_SCHEMA_VERSION", "Persona", "default_path"]
 
@@ -380,9 +384,9 @@ class Persona:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int | None = None,
-        include_superseded: bool = True,
+        include_superseded: bool = False,
     ) -> builtins.list[Memory]:
-        """A user's memories, newest first (by created_at)."""
+        """A user's memories, newest first (by created_at); superseded ones only when asked for."""
         self._check_open()
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise InvalidInputError(f"limit must be a positive integer, got {limit!r}.")
@@ -448,6 +452,99 @@ class Persona:
             for seq, r in zip(seqs, ranked, strict=True)
             if seq in memories
         ]
+
+    # -- prompting and chat (persona.prompting, persona.chat) -----------------------------------------------
+
+    def prompt(
+        self,
+        user_id: str,
+        message: str,
+        *,
+        strategy: str = "hybrid",
+        model: str | None = None,
+        max_prompt_tokens: int | None = None,
+        history: Sequence[Mapping[str, Any]] | None = None,
+    ) -> RenderedPrompt:
+        """Render the user's memories and ``message`` into chat messages that fit the token budget."""
+        self._check_open()
+        from .prompting import build_prompt
+
+        return build_prompt(
+            self,
+            user_id,
+            message,
+            strategy=strategy,
+            model=model,
+            max_prompt_tokens=max_prompt_tokens,
+            history=history,
+        )
+
+    def chat(
+        self,
+        user_id: str,
+        message: str,
+        *,
+        model: str | None = None,
+        strategy: str = "hybrid",
+        stream: bool = False,
+        learn: bool = True,
+        max_prompt_tokens: int | None = None,
+        history: Sequence[Mapping[str, Any]] | None = None,
+        **llm_kwargs: Any,
+    ) -> Reply | ReplyStream:
+        """Answer ``message`` with the personalized prompt through litellm, and learn from the turn."""
+        self._check_open()
+        from .chat import chat
+
+        return chat(
+            self,
+            user_id,
+            message,
+            model=model,
+            strategy=strategy,
+            stream=stream,
+            learn=learn,
+            max_prompt_tokens=max_prompt_tokens,
+            history=history,
+            **llm_kwargs,
+        )
+
+    async def achat(
+        self,
+        user_id: str,
+        message: str,
+        *,
+        model: str | None = None,
+        strategy: str = "hybrid",
+        stream: bool = False,
+        learn: bool = True,
+        max_prompt_tokens: int | None = None,
+        history: Sequence[Mapping[str, Any]] | None = None,
+        **llm_kwargs: Any,
+    ) -> Reply | AsyncReplyStream:
+        """The async twin of `chat`."""
+        self._check_open()
+        from .chat import achat
+
+        return await achat(
+            self,
+            user_id,
+            message,
+            model=model,
+            strategy=strategy,
+            stream=stream,
+            learn=learn,
+            max_prompt_tokens=max_prompt_tokens,
+            history=history,
+            **llm_kwargs,
+        )
+
+    def feedback(self, reply_id: str, rating: float, *, comment: str | None = None) -> Feedback:
+        """Rate a reply in [-1, 1]: recorded, nudges the importance of the memories it used."""
+        self._check_open()
+        from .chat import feedback
+
+        return feedback(self, reply_id, rating, comment=comment)
 
     # -- export / import -------------------------------------------------------------------------------------
 
@@ -573,7 +670,9 @@ class Persona:
 
         return await asyncio.to_thread(self.add, user_id, text, **kwargs)
 
-    async def aadd_many(self, user_id: str, items: Iterable[str | Mapping[str, Any]]) -> builtins.list[Memory]:
+    async def aadd_many(
+        self, user_id: str, items: Iterable[str | Mapping[str, Any]]
+    ) -> builtins.list[Memory]:
         import asyncio
 
         return await asyncio.to_thread(self.add_many, user_id, items)

@@ -9,7 +9,9 @@ The tree::
     ├── StoreError                    the store directory cannot be used
     │   └── StoreCorruptError         the database is not a persona store, or it is damaged
     ├── MissingDependencyError        an optional extra is not installed (also an ImportError)
-    └── LLMError                      a call to a language model failed (subclasses in persona.llm)
+    └── LLMError                      a call to a language model failed (subclasses in persona.backends.llm:
+                                      missing API key, unknown model, unreachable, timeout, rate limit,
+                                      context window exceeded, malformed response)
 
 Every message says what to do next. The CLI turns these into one line on stderr and exit code 1.
 """

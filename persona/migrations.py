@@ -76,8 +76,14 @@ def _initial(db: sqlite3.Connection) -> None:
     )
 
 
+def _kind_time_index(db: sqlite3.Connection) -> None:
+    # list(kind=...) and the prompt strategies read a user's memories of one kind by time.
+    db.execute("CREATE INDEX memories_user_kind_time ON memories(user_id, kind, created_ts)")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _initial),
+    ("002_memories_user_kind_time", _kind_time_index),
 ]
 
 

@@ -1,0 +1,499 @@
+"""Prompt strategies: Jinja2 templates that lay out what persona knows about a user, fitted to a token budget.
+
+A strategy is a template file: the built-ins (``none``, ``recent``, ``retrieved``, ``profile``, ``hybrid``, the
+default, and ``full``) live in ``templates/`` (``persona/templates`` in the wheel). Add one by dropping
+``<name>.j2`` into the store's ``templates/`` directory, a directory passed as ``template_dirs`` or listed in
+``$PERSONA_TEMPLATES`` (``os.pathsep``-separated), or pass the path of a ``.j2`` file as the strategy. A header comment declares the
+sections, their shares of the budget (in the order they are filled) and options::
+
+    {#- persona
+    description: Profile + retrieved + recent turns.
+    sections: conversation=0.2 profile=0.3 retrieved=0.35 recent=0.15
+    k: 8
+    -#}
+
+Sections: ``profile`` (current facts/preferences/profile: profile first, then by importance, then newest;
+``profile_limit``), ``retrieved`` (the top ``k`` hits for the message), ``recent`` (the last ``recent_turns``
+episodes), ``history`` (every current memory) and ``conversation`` (the caller's ``history`` messages). Without
+a header, the sections are those the template uses, with equal shares.
+
+Budget: the messages never exceed ``max_prompt_tokens`` (default: a share of the model's context window).
+Each section fills up to its share, then the room left goes to the others in order; memories are included
+whole, by rank (recent turns and history newest first, shown oldest first). ``RenderedPrompt.left_out`` says
+what did not fit. Templates render in Jinja2's immutable sandbox with ``StrictUndefined``; memory text is data
+(never parsed as template code), flattened to one line, with ``<user_memories>`` tags inside it defused.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .backends.tokens import (
+    MESSAGE_OVERHEAD,
+    REPLY_OVERHEAD,
+    Section,
+    TokenCounter,
+    count_messages,
+    counter_for,
+    pack,
+)
+from .errors import InvalidInputError
+from .types import Memory
+
+if TYPE_CHECKING:
+    import jinja2
+
+__all__ = [
+    "SECTIONS",
+    "Item",
+    "RenderedPrompt",
+    "Strategy",
+    "build_prompt",
+    "list_strategies",
+    "load_strategy",
+    "resolve_model",
+    "template_dirs",
+]
+
+SECTIONS = ("profile", "retrieved", "recent", "history", "conversation")
+_MEMORY_SECTIONS = SECTIONS[:4]
+_HEADER = re.compile(r"\A\s*\{#-?\s*persona\b(?P<body>.*?)-?#\}", re.S)
+_TAG = re.compile(r"<(\s*/?\s*user_memories)", re.I)
+_PROFILE_ORDER = {"profile": 0, "preference": 1, "fact": 2}
+
+
+# -- results -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    """A prompt ready for a chat model, and what went into it."""
+
+    messages: list[dict[str, str]]
+    """OpenAI chat format: the system message, the caller's conversation, the user's message last."""
+    tokens: int
+    """Tokens of ``messages``, counted with ``tokenizer``; never more than ``budget``."""
+    budget: int
+    section_tokens: dict[str, int]
+    """Tokens per part: ``instructions`` (the template's own text), each section, ``message``; sums to tokens."""
+    memory_ids: list[str]
+    """The memories included, in the order they appear."""
+    left_out: dict[str, list[str]]
+    """Per section, the memories that were candidates but did not fit (best ranked first)."""
+    left_out_messages: int
+    """How many of the caller's ``history`` messages did not fit (the oldest ones)."""
+    strategy: str
+    model: str
+    tokenizer: str
+
+    @property
+    def system(self) -> str:
+        return self.messages[0]["content"] if self.messages and self.messages[0]["role"] == "system" else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable dict of every field."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Item:
+    """A memory as a template sees it (text already made safe to print)."""
+
+    id: str
+    text: str
+    kind: str
+    date: str
+    time: str
+    role: str
+    importance: float
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A parsed strategy template."""
+
+    name: str
+    path: Path
+    description: str
+    sections: tuple[tuple[str, float], ...]
+    options: Mapping[str, str] = field(default_factory=dict)
+
+    def option(self, key: str, default: int) -> int:
+        try:
+            return max(1, int(self.options.get(key, default)))
+        except ValueError:
+            return default
+
+
+# -- finding and parsing templates -----------------------------------------------------------------------------
+
+
+def _packaged_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if (candidate / "hybrid.j2").is_file():
+            return candidate
+    return here / "templates"
+
+
+def template_dirs(extra: Sequence[str | os.PathLike[str]] | None = None) -> tuple[Path, ...]:
+    """Where strategies are looked up, first match wins: ``extra``, ``$PERSONA_TEMPLATES``, the built-ins."""
+    dirs = [Path(d).expanduser() for d in extra or ()]
+    dirs += [Path(d).expanduser() for d in os.environ.get("PERSONA_TEMPLATES", "").split(os.pathsep) if d]
+    dirs.append(_packaged_dir())
+    return tuple(dict.fromkeys(dirs))
+
+
+@lru_cache(maxsize=16)
+def _environment(search: tuple[Path, ...]) -> jinja2.Environment:
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    return ImmutableSandboxedEnvironment(
+        loader=jinja2.FileSystemLoader([str(d) for d in search]),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=True,
+    )
+
+
+@lru_cache(maxsize=64)
+def _parse_header(name: str, path: Path, source: str) -> Strategy:
+    import jinja2
+    import jinja2.meta
+
+    match = _HEADER.match(source)
+    options: dict[str, str] = {}
+    for line in (match.group("body") if match else "").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip():
+            options[key.strip()] = value.strip()
+    sections: list[tuple[str, float]] = []
+    for part in options.pop("sections", "").replace(",", " ").split():
+        sec, _, share = part.partition("=")
+        try:
+            if sec not in SECTIONS:
+                raise ValueError(sec)
+            sections.append((sec, float(share or 1)))
+        except ValueError:
+            names = ", ".join(SECTIONS)
+            raise InvalidInputError(
+                f"strategy {name!r} ({path}): bad section {part!r}; use name=share, names: {names}."
+            ) from None
+    if not match or not sections:
+        used = jinja2.meta.find_undeclared_variables(jinja2.Environment().parse(source))
+        sections = [("conversation", 0.25)] + [(s, 1.0) for s in _MEMORY_SECTIONS if s in used]
+    return Strategy(name, path, options.pop("description", ""), tuple(sections), options)
+
+
+def _find(strategy: str | os.PathLike[str], dirs: tuple[Path, ...]) -> tuple[str, Path, tuple[Path, ...]]:
+    raw = os.fspath(strategy)
+    as_path = Path(raw).expanduser()
+    if raw.endswith(".j2") or os.sep in raw or (os.altsep and os.altsep in raw):
+        if not as_path.is_file():
+            raise InvalidInputError(f"strategy template {raw!r} does not exist; pass a path to a .j2 file.")
+        return as_path.stem, as_path.resolve(), (as_path.resolve().parent, *dirs)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", raw):
+        raise InvalidInputError(
+            f"invalid strategy {raw!r}; use a name like 'hybrid' or a path to a .j2 file."
+        )
+    for folder in dirs:
+        candidate = folder / f"{raw}.j2"
+        if candidate.is_file():
+            return raw, candidate, dirs
+    available = ", ".join(sorted(list_strategies(dirs)))
+    raise InvalidInputError(f"unknown strategy {raw!r}; available: {available}. Add one as <dir>/{raw}.j2.")
+
+
+def load_strategy(
+    strategy: str | os.PathLike[str], dirs: Sequence[str | os.PathLike[str]] | None = None
+) -> tuple[Strategy, jinja2.Template]:
+    """The strategy called ``strategy`` (or the template file at that path) and its compiled template."""
+    import jinja2
+
+    search = template_dirs(dirs)
+    name, path, search = _find(strategy, search)
+    env = _environment(search)
+    try:
+        template = env.get_template(path.name)  # the first match on the search path: the file found above
+        info = _parse_header(name, path, path.read_text(encoding="utf-8"))
+    except jinja2.TemplateSyntaxError as exc:
+        raise InvalidInputError(f"strategy {name!r} ({path}), line {exc.lineno}: {exc.message}") from exc
+    return info, template
+
+
+def list_strategies(dirs: Sequence[str | os.PathLike[str]] | None = None) -> dict[str, str]:
+    """Every strategy that can be named, with its description (a user's template hides a built-in one)."""
+    found: dict[str, str] = {}
+    for folder in reversed(template_dirs(dirs)):
+        for file in sorted(folder.glob("*.j2")) if folder.is_dir() else ():
+            if file.stem.startswith("_"):
+                continue
+            match = _HEADER.match(file.read_text(encoding="utf-8"))
+            desc = re.search(r"^\s*description:\s*(.+)$", match.group("body"), re.M) if match else None
+            found[file.stem] = desc.group(1).strip() if desc else ""
+    return dict(sorted(found.items()))
+
+
+# -- candidates ----------------------------------------------------------------------------------------------
+
+
+def _safe(text: str) -> str:
+    """Memory text as one inert line: whitespace collapsed, delimiter tags defused."""
+    return _TAG.sub(r"‹\1", " ".join(text.split()))
+
+
+def _item(memory: Memory, score: float | None = None) -> Item:
+    created = memory.created_at.astimezone(timezone.utc)
+    role = memory.metadata.get("role", "") if isinstance(memory.metadata, dict) else ""
+    return Item(
+        id=memory.id,
+        text=_safe(memory.text),
+        kind=memory.kind,
+        date=created.strftime("%Y-%m-%d"),
+        time=created.strftime("%Y-%m-%d %H:%M"),
+        role=role if isinstance(role, str) else "",
+        importance=memory.importance,
+        score=score,
+    )
+
+
+def _candidates(p: Any, user_id: str, message: str, strat: Strategy, skip: set[str]) -> dict[str, list[Item]]:
+    """Per memory section, the candidates best first."""
+    wanted = {name for name, _ in strat.sections}
+    out: dict[str, list[Item]] = {}
+    if "retrieved" in wanted:
+        hits = p.search(user_id, message, k=strat.option("k", 10))
+        out["retrieved"] = [_item(h.memory, h.score) for h in hits]
+    if "profile" in wanted:
+        limit = strat.option("profile_limit", 100)
+        found: list[Memory] = []
+        for kind in ("profile", "preference", "fact"):
+            found += p.list(user_id, kind=kind, limit=limit, include_superseded=False)
+        found.sort(key=lambda m: (_PROFILE_ORDER.get(m.kind, 3), -m.importance, -m.created_at.timestamp()))
+        condensed: dict[str, Memory] = {}  # near-identical texts once, the best ranked
+        for m in found:
+            condensed.setdefault(" ".join(re.findall(r"\w+", m.text.lower())), m)
+        out["profile"] = [_item(m) for m in condensed.values()]
+    if "recent" in wanted:
+        episodes = p.list(
+            user_id, kind="episode", limit=strat.option("recent_turns", 20), include_superseded=False
+        )
+        out["recent"] = [_item(m) for m in episodes if " ".join(m.text.split()) not in skip]
+    if "history" in wanted:
+        out["history"] = [_item(m) for m in p.list(user_id, include_superseded=False)]
+    return out
+
+
+# -- rendering -----------------------------------------------------------------------------------------------
+
+
+def _dummy(key: str, text: str, kind: str = "preference") -> Item:
+    return Item(key, text, kind, "2000-01-01", "2000-01-01 00:00", "assistant", 0.5, 1.0)
+
+
+@dataclass
+class _Renderer:
+    template: jinja2.Template
+    context: dict[str, Any]
+    counter: TokenCounter
+
+    def system(self, sections: Mapping[str, Sequence[Item]]) -> str:
+        import jinja2
+
+        values = {s: list(sections.get(s, ())) for s in _MEMORY_SECTIONS}
+        try:
+            return self.template.render(**self.context, **values).strip()
+        except jinja2.TemplateError as exc:
+            raise InvalidInputError(f"strategy template failed to render: {exc}") from exc
+
+    def tokens(self, sections: Mapping[str, Sequence[Item]]) -> int:
+        return self.counter.count(self.system(sections))
+
+
+_LAYOUT: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], tuple[int, int]]] = weakref.WeakKeyDictionary()
+
+
+def _layout_costs(r: _Renderer, section: str, base: int) -> tuple[int, int]:
+    """(heading, per item) tokens a section's layout adds around its memories' text (cached per template)."""
+    known = _LAYOUT.setdefault(r.template, {})
+    key = (section, str(getattr(r.counter, "name", id(r.counter))))
+    if key in known:
+        return known[key]
+    a, b = _dummy("a", "alpha beta gamma delta"), _dummy("b", "epsilon zeta eta")
+    e = _dummy("e", "iota mu", "episode")
+    one = r.tokens({section: [a]})
+    two = r.tokens({section: [a, b]})
+    mixed = r.tokens({section: [a, e]})
+    per_item = max(two - one - r.counter.count(b.text), mixed - one - r.counter.count(e.text), 0)
+    heading = max(one - base - r.counter.count(a.text) - per_item, 0)
+    known[key] = (heading, per_item + 1)  # +1: token merges across boundaries
+    return known[key]
+
+
+def resolve_model(p: Any, model: str | None) -> str:
+    """``model``, else the Persona's ``model`` setting, else ``$PERSONA_MODEL``, else ``local/smollm2``."""
+    from .backends.llm import default_model
+
+    return model or getattr(p, "model", None) or default_model()
+
+
+def _check_history(history: Sequence[Mapping[str, Any]] | None) -> list[dict[str, str]]:
+    out = []
+    for i, msg in enumerate(history or ()):
+        role, content = msg.get("role"), msg.get("content")
+        if role not in ("user", "assistant", "system") or not isinstance(content, str):
+            raise InvalidInputError(
+                f"history[{i}] must be {{'role': 'user'|'assistant'|'system', 'content': str}}, got {msg!r}."
+            )
+        out.append({"role": str(role), "content": content})
+    return out
+
+
+def build_prompt(
+    p: Any,
+    user_id: str,
+    message: str,
+    *,
+    strategy: str | os.PathLike[str] = "hybrid",
+    model: str | None = None,
+    max_prompt_tokens: int | None = None,
+    history: Sequence[Mapping[str, Any]] | None = None,
+    template_dirs: Sequence[str | os.PathLike[str]] | None = None,
+    counter: TokenCounter | None = None,
+) -> RenderedPrompt:
+    """Render ``strategy`` for ``user_id``'s ``message`` within the budget. ``p`` is the ``Persona``."""
+    from .backends.tokens import default_budget
+
+    if not isinstance(message, str) or not message.strip():
+        raise InvalidInputError("message must be a non-empty string.")
+    if max_prompt_tokens is not None and (not isinstance(max_prompt_tokens, int) or max_prompt_tokens < 1):
+        raise InvalidInputError(f"max_prompt_tokens must be a positive integer, got {max_prompt_tokens!r}.")
+    conversation = _check_history(history)
+    model_name = resolve_model(p, model)
+    counter = counter or counter_for(model_name)
+    budget = max_prompt_tokens or default_budget(model_name, counter)
+    home = [Path(p.path) / "templates"] if isinstance(getattr(p, "path", None), (str, Path)) else []
+    dirs = [*(template_dirs or ()), *(getattr(p, "template_dirs", None) or ()), *home]
+    strat, template = load_strategy(strategy, dirs)
+
+    now = p.now().astimezone(timezone.utc).strftime("%A %Y-%m-%d %H:%M UTC")
+    renderer = _Renderer(template, {"now": now, "user_id": user_id, "message": message}, counter)
+    base = renderer.tokens({})
+    message_cost = counter.count(message) + MESSAGE_OVERHEAD + REPLY_OVERHEAD
+    fixed = base + MESSAGE_OVERHEAD + message_cost
+    if fixed > budget:
+        raise InvalidInputError(
+            f"the message and the strategy's fixed text need {fixed} tokens, more than the budget of {budget}; "
+            "shorten the message or raise max_prompt_tokens."
+        )
+
+    skip = {" ".join(message.split())} | {" ".join(m["content"].split()) for m in conversation}
+    pools = _candidates(p, user_id, message, strat, skip)
+    plan: list[Section] = []
+    for name, share in strat.sections:
+        if name == "conversation":
+            turns = [
+                (f"msg:{i}", counter.count(m["content"]) + MESSAGE_OVERHEAD, m)
+                for i, m in enumerate(conversation)
+            ]
+            plan.append(Section(name, share, turns[::-1], contiguous=True))
+            continue
+        heading, per_item = _layout_costs(renderer, name, base)
+        items = pools.get(name, [])
+        lines = [(it.id, counter.count(it.text) + per_item, it) for it in items]
+        plan.append(Section(name, share, lines, heading=heading, contiguous=name == "recent"))
+
+    # The part of every heading that all memory sections share (the rules and the delimiters) is paid once.
+    memory_plan = [s for s in plan if s.name != "conversation"]
+    shared = min((s.heading for s in memory_plan), default=0)
+    for section in memory_plan:
+        section.heading -= shared
+    any_memory = any(s.candidates for s in memory_plan)
+    log: list[tuple[str, int]] = []
+    pack(plan, max(0, budget - fixed - (shared if any_memory else 0)), log)
+    by_name = {s.name: s for s in plan}
+
+    def assemble() -> tuple[dict[str, list[Item]], list[dict[str, str]]]:
+        shown: dict[str, list[Item]] = {}
+        for s in plan:
+            if s.name != "conversation":
+                picked = s.payloads()  # best first; recent and history are newest first, shown oldest first
+                shown[s.name] = picked[::-1] if s.name in ("recent", "history") else picked
+        convo = by_name["conversation"].payloads()[::-1] if "conversation" in by_name else []
+        system = renderer.system(shown)
+        return shown, [{"role": "system", "content": system}, *convo, {"role": "user", "content": message}]
+
+    shown, messages = assemble()
+    tokens = count_messages(counter, messages)
+    for top_up in (True, False):
+        while tokens > budget and log:  # estimates were short: drop the last memory added, re-check exactly
+            name, index = log.pop()
+            by_name[name].chosen.remove(index)
+            shown, messages = assemble()
+            tokens = count_messages(counter, messages)
+        if not top_up or tokens >= budget:
+            break
+        added = len(log)  # estimates were generous: offer the exact room left, once
+        pack(plan, budget - tokens, log, topping_up=True)
+        if len(log) == added:
+            break
+        shown, messages = assemble()
+        tokens = count_messages(counter, messages)
+
+    return _result(strat, model_name, counter, budget, tokens, plan, shown, messages)
+
+
+def _result(
+    strat: Strategy,
+    model: str,
+    counter: TokenCounter,
+    budget: int,
+    tokens: int,
+    plan: list[Section],
+    shown: dict[str, list[Item]],
+    messages: list[dict[str, str]],
+) -> RenderedPrompt:
+    per: dict[str, int] = {}
+    for section in plan:  # each memory line as estimated while packing (text + layout), and its heading
+        if section.chosen:
+            own = sum(section.candidates[i][1] for i in section.chosen)
+            per[section.name] = own + (section.heading if section.name != "conversation" else 0)
+    per["message"] = counter.count(messages[-1]["content"]) + MESSAGE_OVERHEAD + REPLY_OVERHEAD
+    section_tokens = {"instructions": tokens - sum(per.values()), **per}
+
+    order = {"profile": 0, "retrieved": 1, "recent": 2, "history": 3}
+    memory_ids = [it.id for name in sorted(shown, key=order.__getitem__) for it in shown[name]]
+    left_messages = sum(len(s.candidates) - len(s.chosen) for s in plan if s.name == "conversation")
+    left_out: dict[str, list[str]] = {}
+    included = set(memory_ids)
+    for s in plan:
+        chosen = set(s.chosen)
+        missing = [
+            key for i, (key, _, _) in enumerate(s.candidates) if i not in chosen and key not in included
+        ]
+        if missing and s.name != "conversation":
+            left_out[s.name] = missing
+    return RenderedPrompt(
+        messages=messages,
+        tokens=tokens,
+        budget=budget,
+        section_tokens=section_tokens,
+        memory_ids=memory_ids,
+        left_out=left_out,
+        left_out_messages=left_messages,
+        strategy=strat.name,
+        model=model,
+        tokenizer=str(getattr(counter, "name", type(counter).__name__)),
+    )
