@@ -34,7 +34,6 @@ MEMORY_FIELDS = {
     "superseded_by",
 }
 """The documented memory object (docs/cli.md); a change here is a breaking change for scripts."""
-needs_prompting = pytest.mark.skipif(not hasattr(Persona, "prompt"), reason="prompting not landed")
 
 
 @pytest.fixture
@@ -330,7 +329,6 @@ def test_strategy_help_names_every_builtin_strategy() -> None:
     assert set(STRATEGIES) == set(prompting.list_strategies())
 
 
-@needs_prompting
 def test_prompt(run: Run) -> None:
     memory = add(run, "alice", "I am allergic to peanuts")
     rendered = data(run("prompt", "alice", "what should I avoid eating?", "--json"))
@@ -338,7 +336,6 @@ def test_prompt(run: Run) -> None:
     assert "tokens" in ok(run("prompt", "alice", "what should I avoid eating?", "--budget", "500"))
 
 
-@needs_prompting
 def test_chat_through_the_runner(run: Run) -> None:
     add(run, "alice", "I am allergic to peanuts")
     out = ok(
@@ -354,7 +351,6 @@ def test_chat_through_the_runner(run: Run) -> None:
     assert out.count("Avoid peanuts.") == 2 and "1 memories used" in out
 
 
-@needs_prompting
 def test_chat_in_a_real_terminal(tmp_path: Path) -> None:
     pexpect = pytest.importorskip("pexpect")
     env = {
@@ -436,3 +432,17 @@ def test_python_dash_m_persona(tmp_path: Path) -> None:
         [sys.executable, "-m", "persona", "show", "nope"], env=env, capture_output=True, text=True, timeout=60
     )
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("Error: ")
+
+
+def test_list_hides_superseded_memories_unless_asked(run: Run) -> None:
+    old = add(run, "alice", "I live in Paris")
+    new = add(run, "alice", "I live in Berlin")
+    from persona import Persona
+    from persona.testing import FakeEmbedder
+
+    with Persona(embedder=FakeEmbedder()) as p:  # the store is $PERSONA_HOME, as for the CLI
+        p.supersede(old["id"], new["id"])
+    assert [m["id"] for m in data(run("list", "alice", "--json"))] == [new["id"]]
+    listed = data(run("list", "alice", "--superseded", "--json"))
+    assert {m["id"] for m in listed} == {old["id"], new["id"]}
+    assert next(m for m in listed if m["id"] == old["id"])["superseded_by"] == new["id"]

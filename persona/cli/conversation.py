@@ -11,8 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from persona import Persona
-from persona.errors import MissingDependencyError, PersonaError
+from persona.errors import PersonaError
 
 from ._app import one_line, open_store
 from ._output import JsonFlag, console, emit_json, parse_pairs
@@ -48,16 +47,6 @@ Model = Annotated[
         "Example: -m gpt-4o-mini",
     ),
 ]
-
-
-def _method(p: Persona, name: str) -> Callable[..., Any]:
-    """``p.prompt`` / ``p.chat``, or a clear error while this persona has no prompting."""
-    method = getattr(p, name, None)
-    if method is None:
-        raise MissingDependencyError(
-            f"this persona version has no Persona.{name}() yet; upgrade persona to use persona {name}."
-        )
-    return method  # type: ignore[no-any-return]
 
 
 def _print_prompt(data: Mapping[str, Any]) -> None:
@@ -121,9 +110,7 @@ def prompt(
     Example: persona prompt alice "what should I cook tonight?" --strategy hybrid --budget 2000
     """
     with open_store(ctx, embed=True) as p:
-        rendered = _method(p, "prompt")(
-            user, message, strategy=strategy, model=model, max_prompt_tokens=budget
-        )
+        rendered = p.prompt(user, message, strategy=strategy, model=model, max_prompt_tokens=budget)
     data: dict[str, Any] = rendered.to_dict()
     if json:
         emit_json(data)
@@ -174,7 +161,7 @@ def chat(
     out = console()
     history: list[dict[str, str]] = []
     with open_store(ctx, embed=True) as p:
-        send = _method(p, "chat")
+        send = p.chat
         out.print(Text(f"chatting as {user!r}; /exit or Ctrl-D to leave, Ctrl-C stops a reply", style="dim"))
         while True:
             try:

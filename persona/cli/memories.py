@@ -114,9 +114,17 @@ def list_(
         int | None,
         typer.Option("--limit", "-n", min=1, show_default=False, help="At most N memories. Example: -n 20"),
     ] = None,
+    superseded: Annotated[
+        bool,
+        typer.Option(
+            "--superseded",
+            help="Also list memories a newer one replaced (they carry valid_to and superseded_by). "
+            "Example: persona list alice --superseded",
+        ),
+    ] = False,
     json: JsonFlag = False,
 ) -> None:
-    """List a user's memories, newest first.
+    """List a user's current memories, newest first.
 
     JSON: an array of memory objects (id, user_id, text, kind, metadata, created_at, updated_at, importance,
     source, valid_to, superseded_by).
@@ -124,7 +132,9 @@ def list_(
     Example: persona list alice --kind preference --since 7d
     """
     with open_store(ctx) as p:
-        memories = p.list(user, kind=kind, since=since, until=until, limit=limit)
+        memories = p.list(
+            user, kind=kind, since=since, until=until, limit=limit, include_superseded=superseded
+        )
     if json:
         emit_json([m.to_dict() for m in memories])
     elif memories:
