@@ -337,11 +337,10 @@ def _delta(chunk: Any) -> str:
 
 
 @dataclass
-class TextStream:
-    """An iterator of text chunks. Once exhausted: ``text``, ``usage``, ``latency``, ``done``."""
+class _StreamState:
+    """What a text stream accumulates; the sync and async streams below only differ in how they iterate."""
 
     model: str
-    _chunks: Iterator[Any]
     _call: _Call
     started: float = field(default_factory=time.perf_counter)
     parts: list[str] = field(default_factory=list)
@@ -352,6 +351,28 @@ class TextStream:
     @property
     def text(self) -> str:
         return "".join(self.parts)
+
+    def _finish(self) -> None:
+        self.done = True
+        self.latency = time.perf_counter() - self.started
+
+    def _error(self, exc: Exception) -> BaseException:
+        return map_error(exc, self.model, self._call.kwargs.get("api_base"))[0]
+
+    def _accept(self, chunk: Any) -> str:
+        """Record a chunk; returns its text ('' for chunks without any)."""
+        self.usage = _usage(chunk) or self.usage
+        text = _delta(chunk)
+        if text:
+            self.parts.append(text)
+        return text
+
+
+@dataclass
+class TextStream(_StreamState):
+    """An iterator of text chunks. Once exhausted: ``text``, ``usage``, ``latency``, ``done``."""
+
+    _chunks: Iterator[Any] = field(default_factory=lambda: iter(()))
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -361,17 +382,14 @@ class TextStream:
             try:
                 chunk = next(self._chunks)
             except StopIteration:
-                self.done = True
-                self.latency = time.perf_counter() - self.started
+                self._finish()
                 raise
             except PersonaError:
                 raise
             except Exception as exc:
-                raise map_error(exc, self.model, self._call.kwargs.get("api_base"))[0] from exc
-            self.usage = _usage(chunk) or self.usage
-            text = _delta(chunk)
+                raise self._error(exc) from exc
+            text = self._accept(chunk)
             if text:
-                self.parts.append(text)
                 return text
 
     def close(self) -> None:
@@ -380,22 +398,16 @@ class TextStream:
             close()
 
 
+async def _no_chunks() -> AsyncIterator[Any]:
+    return
+    yield  # pragma: no cover
+
+
 @dataclass
-class AsyncTextStream:
+class AsyncTextStream(_StreamState):
     """The async twin of ``TextStream``."""
 
-    model: str
-    _chunks: AsyncIterator[Any]
-    _call: _Call
-    started: float = field(default_factory=time.perf_counter)
-    parts: list[str] = field(default_factory=list)
-    usage: dict[str, int] = field(default_factory=dict)
-    latency: float = 0.0
-    done: bool = False
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
+    _chunks: AsyncIterator[Any] = field(default_factory=_no_chunks)
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self
@@ -405,17 +417,14 @@ class AsyncTextStream:
             try:
                 chunk = await self._chunks.__anext__()
             except StopAsyncIteration:
-                self.done = True
-                self.latency = time.perf_counter() - self.started
+                self._finish()
                 raise
             except PersonaError:
                 raise
             except Exception as exc:
-                raise map_error(exc, self.model, self._call.kwargs.get("api_base"))[0] from exc
-            self.usage = _usage(chunk) or self.usage
-            text = _delta(chunk)
+                raise self._error(exc) from exc
+            text = self._accept(chunk)
             if text:
-                self.parts.append(text)
                 return text
 
     async def aclose(self) -> None:
@@ -439,7 +448,7 @@ def stream(
     chunks = call.run(
         lambda: iter(litellm.completion(model=call.model, messages=call.messages, stream=True, **call.kwargs))
     )
-    return TextStream(call.model, chunks, call, started=started)
+    return TextStream(call.model, call, started=started, _chunks=chunks)
 
 
 async def astream(
@@ -462,4 +471,4 @@ async def astream(
         return response.__aiter__()  # type: ignore[no-any-return]
 
     chunks = await call.arun(open_stream)
-    return AsyncTextStream(call.model, chunks, call, started=started)
+    return AsyncTextStream(call.model, call, started=started, _chunks=chunks)
