@@ -25,6 +25,7 @@ from .backends.base import Mask
 from .backends.faiss_index import FlatIndex
 from .lexical import BM25Index
 from .neighbours import MentionIndex, link_previous
+from .salience import stated_preferences
 from .store import SQLiteStore, UserRows
 
 __all__ = ["Filters", "IndexCache", "UserIndex"]
@@ -63,6 +64,8 @@ class UserIndex:
     context_norms: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     """Cached |v_i + mix * v_link(i)| for the ranking's context mix (``context_mix``), by position."""
     context_mix: float = float("nan")
+    preferences: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """Which memories state a lasting preference (see persona.salience), by position."""
 
     @property
     def max_seq(self) -> int:
@@ -88,6 +91,7 @@ class UserIndex:
             [self.links, link_previous(self.kinds, self.metadata, self.created_ts, start)]
         )
         self.mentions.add(start, rows.metadata)
+        self.preferences = np.concatenate([self.preferences, stated_preferences(rows.texts, rows.kinds)])
 
     def mask(self, filters: Filters) -> Mask | None:
         """Which positions may be returned; None means all of them."""

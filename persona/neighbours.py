@@ -3,8 +3,11 @@ the metadata values a query can mention.
 
 * Links: an episode often only makes sense after the one before it (an answer after its question). Each
   episode is linked to the user's previous memory (in insertion order) when that is an episode of the
-  same conversation: the same ``session`` metadata value when either has one, else
-  ``created_at`` within `LINK_WINDOW_SECONDS`. Ranking lets a memory borrow evidence from its predecessor.
+  same conversation: the same ``session`` metadata value when either has one, else a ``created_at`` later
+  than the previous one's by at most `LINK_WINDOW_SECONDS`. Memories sharing one timestamp are a batch
+  dated together (an import, a list of facts), not a dialogue, and stay unlinked: chaining unrelated
+  memories costs recall (PrefEval's filler, docs/retrieval.md). Ranking lets a memory borrow evidence from
+  its predecessor.
 * Mentions: string metadata values (a speaker's name, a place, a project) that a query names. Ranking
   favours the memories carrying a value the query mentions, when that singles out part of the user's
   memories.
@@ -32,8 +35,8 @@ EPISODE = "episode"
 SESSION_KEY = "session"
 """The metadata field naming the conversation a memory belongs to (optional)."""
 
-LINK_WINDOW_SECONDS = 3600.0
-"""Without a session, consecutive memories this close in ``created_at`` are one conversation."""
+LINK_WINDOW_SECONDS = 600.0
+"""Without a session, a memory dated this soon (and strictly) after the previous one continues its conversation."""
 
 _HAS_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
@@ -54,7 +57,7 @@ def link_previous(
         if a is not None or b is not None:
             linked = a == b
         else:
-            linked = abs(float(created_ts[i]) - float(created_ts[j])) <= LINK_WINDOW_SECONDS
+            linked = 0.0 < float(created_ts[i]) - float(created_ts[j]) <= LINK_WINDOW_SECONDS
         if linked:
             out[i - start] = j
     return out

@@ -14,6 +14,10 @@ results whenever k memories pass the filters. Every memory gets
   divided by the summed IDF of the query's terms (so a query whose words barely match anything gets a
   small lexical part rather than a top score of 1) and capped at ``lexical_cap``.
 
+Two bounded priors are then added: ``preference_boost`` to memories that state a preference when the query
+asks for advice (`persona.salience`), and ``date_boost`` to memories dated within a calendar date the
+query names (`persona.timeref`).
+
 The defaults were chosen on the LoCoMo and PrefEval development data (eval/retrieval.py; the ablation table
 is in docs/retrieval.md). Every part of the score is reported in ``Hit.parts``.
 """
@@ -27,6 +31,8 @@ import numpy.typing as npt
 
 from .backends.base import Mask
 from .index import UserIndex
+from .salience import seeks_advice
+from .timeref import dated_near, query_dates
 
 __all__ = ["Ranked", "RankingConfig", "rank"]
 
@@ -45,6 +51,12 @@ class RankingConfig:
     """Lexical boost for memories carrying a metadata value the query names (0 turns it off)."""
     lexical_cap: float = 1.5
     """Upper bound of the IDF-normalised lexical score."""
+    preference_boost: float = 0.3
+    """Added to memories that state a preference when the query asks for advice (0 turns it off)."""
+    date_boost: float = 0.2
+    """Added to memories dated within a calendar date the query names (0 turns it off)."""
+    date_slack_days: tuple[float, float] = (1.0, 7.0)
+    """How far before and after the named date a memory still counts as dated there."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,12 @@ def rank(
     lexical_scaled = np.minimum(lexical / max(index.bm25.idf_total(query_text), 1e-9), config.lexical_cap)
 
     fused = config.dense_weight * dense_scaled + config.lexical_weight * lexical_scaled
+    advice = config.preference_boost > 0 and seeks_advice(query_text)
+    if advice:
+        fused = fused + config.preference_boost * index.preferences
+    dated = _dated(index, query_text, config) if config.date_boost > 0 else None
+    if dated is not None:
+        fused = fused + config.date_boost * dated
     scores = fused[candidates]
     top = np.argpartition(-scores, k - 1)[:k] if len(candidates) > k else np.arange(len(candidates))
     top = top[np.lexsort((-own[candidates[top]], -scores[top]))]
@@ -103,9 +121,21 @@ def rank(
             "lexical": float(bm25[pos]),
             "lexical_context": float(lexical[pos]),
             "mentioned": float(mentioned[pos]) if mentioned is not None else 0.0,
+            "preference": float(advice and index.preferences[pos]),
+            "dated": float(dated[pos]) if dated is not None else 0.0,
         }
         out.append(Ranked(position=pos, score=float(fused[pos]), parts=parts))
     return out
+
+
+def _dated(index: UserIndex, query: str, config: RankingConfig) -> npt.NDArray[np.bool_] | None:
+    """The memories dated within a date the query names, or None when it names none (or all are)."""
+    windows = query_dates(query)
+    if not windows:
+        return None
+    before, after = config.date_slack_days
+    near = dated_near(windows, index.created_ts, before_days=before, after_days=after)
+    return near if near.any() and not near.all() else None
 
 
 def _context_norms(index: UserIndex, mix: float) -> npt.NDArray[np.float32]:

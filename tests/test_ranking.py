@@ -42,6 +42,13 @@ def test_links_follow_session_then_time_and_only_episodes() -> None:
     assert link_previous(kinds, meta, ts, start=4).tolist() == [-1, 4]
 
 
+def test_memories_dated_together_are_not_a_dialogue() -> None:
+    kinds = ["episode"] * 4
+    meta: list[dict[str, object]] = [{}, {}, {}, {}]
+    assert link_previous(kinds, meta, np.array([5.0, 5.0, 5.0, 60.0])).tolist() == [-1, -1, -1, 2]
+    assert link_previous(kinds, meta, np.array([0.0, 10.0, 5000.0, 4990.0])).tolist() == [-1, 0, -1, -1]
+
+
 def test_mentions_single_out_values_the_query_names() -> None:
     mentions = MentionIndex()
     mentions.add(0, [{"speaker": "Ann Lee"}, {"speaker": "Bob"}, {"speaker": "Ann Lee", "n": 3}])
