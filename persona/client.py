@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -15,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .backends.base import Embedder, Vectors
-from .errors import EmbedderMismatchError, InvalidInputError, NotFoundError, StoreError
+from .errors import EmbedderMismatchError, InvalidInputError, StoreError
 from .index import Filters, IndexCache
+from .records import content_hash, prepare_item
 from .retrieval import RankingConfig, rank
 from .store import NewMemory, SQLiteStore
+from .transfer import EXPORT_FORMAT, EXPORT_SCHEMA_VERSION, export_data, parse_export
 from .types import HistoryEntry, Hit, Memory
 from .validation import (
     check_filters,
@@ -37,9 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["EXPORT_FORMAT", "EXPORT_SCHEMA_VERSION", "Persona", "default_path"]
 
-EXPORT_FORMAT = "persona.export"
-EXPORT_SCHEMA_VERSION = 1
-DEFAULT_IMPORTANCE = 0.5
 EMBED_BATCH = 256
 
 
@@ -51,10 +49,6 @@ def default_path() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("persona", appauthor=False))
-
-
-def _hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _utcnow() -> datetime:
@@ -180,39 +174,6 @@ class Persona:
 
     # -- writing ---------------------------------------------------------------------------------------------
 
-    def _prepare(self, item: object, index: int | None = None) -> NewMemory:
-        where = "" if index is None else f"item {index}: "
-        if isinstance(item, str):
-            item = {"text": item}
-        if not isinstance(item, Mapping):
-            raise InvalidInputError(f"{where}each item must be a string or a dict with 'text', got {item!r}.")
-        unknown = set(item) - {"text", "kind", "metadata", "created_at", "importance", "source"}
-        if unknown:
-            raise InvalidInputError(
-                f"{where}unknown field(s) {sorted(unknown)}; allowed: text, kind, metadata, "
-                "created_at, importance, source."
-            )
-        try:
-            text = check_text(item.get("text"))
-            kind = check_kind(item.get("kind", "fact"))
-            metadata = check_metadata(item.get("metadata"))
-            created = check_time(item.get("created_at"), what="created_at") or self.now()
-            importance = check_importance(item.get("importance"))
-            source = item.get("source", "api")
-            if not isinstance(source, str) or not source:
-                raise InvalidInputError(f"source must be a non-empty string, got {source!r}.")
-        except InvalidInputError as exc:
-            raise InvalidInputError(f"{where}{exc}") from None
-        return NewMemory(
-            text=text,
-            kind=str(kind),
-            metadata=metadata,
-            created_at=created,
-            importance=DEFAULT_IMPORTANCE if importance is None else importance,
-            source=source,
-            content_hash=_hash(text),
-        )
-
     def _insert(
         self,
         user_id: str,
@@ -239,13 +200,18 @@ class Persona:
             return self._embed(texts)
         from tqdm.auto import tqdm
 
+        # Chunks of similar length pad least: sort once over the whole input, embed, then restore the order
+        # (measured 250 -> 330 texts/s on LoCoMo turns with the default embedder).
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         parts: list[Vectors] = []
         with tqdm(total=len(texts), desc="embedding", unit="text", disable=not progress) as bar:
             for start in range(0, len(texts), EMBED_BATCH):
-                chunk = texts[start : start + EMBED_BATCH]
+                chunk = [texts[i] for i in order[start : start + EMBED_BATCH]]
                 parts.append(self._embed(chunk))
                 bar.update(len(chunk))
-        return np.concatenate(parts)
+        out = np.empty_like(np.concatenate(parts))
+        out[np.asarray(order)] = np.concatenate(parts)
+        return out
 
     def add(
         self,
@@ -261,7 +227,7 @@ class Persona:
         """Remember one thing about a user. An exact duplicate fact/preference/profile returns the existing one."""
         self._check_open()
         user_id = check_user_id(user_id)
-        item = self._prepare(
+        item = prepare_item(
             {
                 "text": text,
                 "kind": kind,
@@ -269,7 +235,8 @@ class Persona:
                 "created_at": created_at,
                 "importance": importance,
                 "source": source,
-            }
+            },
+            self.now(),
         )
         return self._insert(user_id, [item])[0]
 
@@ -281,7 +248,8 @@ class Persona:
         user_id = check_user_id(user_id)
         if isinstance(items, (str, bytes, Mapping)):
             raise InvalidInputError("items must be a list of strings or dicts; for one memory use add().")
-        prepared = [self._prepare(item, i) for i, item in enumerate(items)]
+        now = self.now()
+        prepared = [prepare_item(item, now, i) for i, item in enumerate(items)]
         if not prepared:
             return []
         return self._insert(user_id, prepared, progress=progress)
@@ -302,7 +270,7 @@ class Persona:
         embedding = None
         if text is not None:
             changes["text"] = check_text(text)
-            changes["content_hash"] = _hash(changes["text"])
+            changes["content_hash"] = content_hash(changes["text"])
         if metadata is not None:
             changes["metadata"] = check_metadata(metadata)
         if kind is not None:
@@ -551,56 +519,13 @@ class Persona:
     def export_user(self, user_id: str) -> dict[str, Any]:
         """Everything about a user as JSON-serializable data; ``import_user`` restores it exactly."""
         self._check_open()
-        user_id = check_user_id(user_id)
-        memories = self._store.list(user_id, oldest_first=True)
-        return {
-            "format": EXPORT_FORMAT,
-            "schema_version": EXPORT_SCHEMA_VERSION,
-            "user_id": user_id,
-            "memories": [m.to_dict() for m in memories],
-            "history": [h.to_dict() for h in self._store.user_history(user_id)],
-        }
+        return export_data(self._store, check_user_id(user_id))
 
     def import_user(self, data: Mapping[str, Any], *, progress: bool = False) -> builtins.list[Memory]:
         """Restore what ``export_user`` wrote (all or nothing). Memory ids must not exist in this store."""
         self._check_open()
-        if not isinstance(data, Mapping) or data.get("format") != EXPORT_FORMAT:
-            raise InvalidInputError("not a persona export: expected a dict with format 'persona.export'.")
-        if data.get("schema_version") != EXPORT_SCHEMA_VERSION:
-            raise InvalidInputError(
-                f"export schema_version {data.get('schema_version')!r} is not supported "
-                f"(this persona reads {EXPORT_SCHEMA_VERSION}); upgrade persona."
-            )
-        user_id = check_user_id(data.get("user_id"))
-        raw = data.get("memories")
-        if not isinstance(raw, list):
-            raise InvalidInputError("export 'memories' must be a list.")
-        items: builtins.list[NewMemory] = []
-        for i, entry in enumerate(raw):
-            if not isinstance(entry, Mapping):
-                raise InvalidInputError(f"memory {i}: must be an object.")
-            if entry.get("user_id", user_id) != user_id:
-                raise InvalidInputError(f"memory {i}: belongs to {entry.get('user_id')!r}, not {user_id!r}.")
-            item = self._prepare(
-                {
-                    k: entry[k]
-                    for k in ("text", "kind", "metadata", "created_at", "importance", "source")
-                    if k in entry
-                },
-                i,
-            )
-            memory_id = entry.get("id")
-            if not isinstance(memory_id, str) or not memory_id:
-                raise InvalidInputError(f"memory {i}: missing 'id'.")
-            item.id = memory_id
-            item.updated_at = check_time(entry.get("updated_at"), what=f"memory {i} updated_at")
-            item.valid_to = check_time(entry.get("valid_to"), what=f"memory {i} valid_to")
-            item.superseded_by = entry.get("superseded_by")
-            items.append(item)
-        history = [_history_from_dict(h, i) for i, h in enumerate(data.get("history") or [])]
+        user_id, items, history = parse_export(data, self.now())
         if not items:
-            if history:
-                raise InvalidInputError("export has history but no memories; nothing to import.")
             return []
         return self._insert(user_id, items, progress=progress, imported_history=history)
 
@@ -685,25 +610,3 @@ class Persona:
 
 def _ts(value: datetime | None) -> float | None:
     return None if value is None else value.timestamp()
-
-
-def _history_from_dict(entry: object, i: int) -> HistoryEntry:
-    if not isinstance(entry, Mapping):
-        raise InvalidInputError(f"history entry {i}: must be an object.")
-    try:
-        at = check_time(entry["at"], what=f"history entry {i} at", allow_none=False)
-        assert at is not None
-        return HistoryEntry(
-            memory_id=str(entry["memory_id"]),
-            event=str(entry["event"]),
-            at=at,
-            text=entry.get("text"),
-            kind=entry.get("kind"),
-            metadata=entry.get("metadata"),
-            importance=entry.get("importance"),
-        )
-    except KeyError as exc:
-        raise InvalidInputError(f"history entry {i}: missing {exc}.") from None
-
-
-_ = NotFoundError  # re-exported through persona.errors; imported here for type checkers reading the docs

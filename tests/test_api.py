@@ -318,3 +318,14 @@ def test_public_names_are_complete() -> None:
 def test_an_object_that_is_not_an_embedder_is_refused(store_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="embedder"):
         Persona(store_path, embedder=object())  # type: ignore[arg-type]
+
+
+def test_add_many_keeps_each_text_with_its_own_vector(p: Persona, embedder: FakeEmbedder) -> None:
+    texts = [("word " * (i % 37 + 1)) + f"unique{i}" for i in range(700)]  # lengths vary: embedded out of order
+    memories = p.add_many("u", [{"text": t, "kind": "episode"} for t in texts])
+    assert [m.text for m in memories] == texts
+    import numpy as np
+
+    rows = p._store.user_rows("u")
+    stored = np.frombuffer(b"".join(b for b in rows.embeddings if b), dtype="<f4").reshape(len(texts), -1)
+    assert np.allclose(stored, FakeEmbedder().embed(rows.texts), atol=1e-6)

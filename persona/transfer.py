@@ -1,0 +1,82 @@
+"""Export and import of one user's memories and history: a versioned, JSON-serializable format."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from .errors import InvalidInputError
+from .records import ITEM_FIELDS, prepare_item
+from .store import NewMemory, SQLiteStore
+from .types import HistoryEntry
+from .validation import check_time, check_user_id
+
+__all__ = ["EXPORT_FORMAT", "EXPORT_SCHEMA_VERSION", "export_data", "parse_export"]
+
+EXPORT_FORMAT = "persona.export"
+EXPORT_SCHEMA_VERSION = 1
+
+
+def export_data(store: SQLiteStore, user_id: str) -> dict[str, Any]:
+    """Every memory (oldest first) and history entry of a user; deterministic, so exports compare equal."""
+    return {
+        "format": EXPORT_FORMAT,
+        "schema_version": EXPORT_SCHEMA_VERSION,
+        "user_id": user_id,
+        "memories": [m.to_dict() for m in store.list(user_id, oldest_first=True)],
+        "history": [h.to_dict() for h in store.user_history(user_id)],
+    }
+
+
+def parse_export(data: object, now: datetime) -> tuple[str, list[NewMemory], list[HistoryEntry]]:
+    """Validate an export completely before anything is written: (user_id, memories, history)."""
+    if not isinstance(data, Mapping) or data.get("format") != EXPORT_FORMAT:
+        raise InvalidInputError("not a persona export: expected a dict with format 'persona.export'.")
+    if data.get("schema_version") != EXPORT_SCHEMA_VERSION:
+        raise InvalidInputError(
+            f"export schema_version {data.get('schema_version')!r} is not supported "
+            f"(this persona reads {EXPORT_SCHEMA_VERSION}); upgrade persona."
+        )
+    user_id = check_user_id(data.get("user_id"))
+    raw = data.get("memories")
+    if not isinstance(raw, list):
+        raise InvalidInputError("export 'memories' must be a list.")
+    items: list[NewMemory] = []
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, Mapping):
+            raise InvalidInputError(f"memory {i}: must be an object.")
+        if entry.get("user_id", user_id) != user_id:
+            raise InvalidInputError(f"memory {i}: belongs to {entry.get('user_id')!r}, not {user_id!r}.")
+        item = prepare_item({k: entry[k] for k in ITEM_FIELDS if k in entry}, now, i)
+        memory_id = entry.get("id")
+        if not isinstance(memory_id, str) or not memory_id:
+            raise InvalidInputError(f"memory {i}: missing 'id'.")
+        item.id = memory_id
+        item.updated_at = check_time(entry.get("updated_at"), what=f"memory {i} updated_at")
+        item.valid_to = check_time(entry.get("valid_to"), what=f"memory {i} valid_to")
+        item.superseded_by = entry.get("superseded_by")
+        items.append(item)
+    history = [_history_entry(h, i) for i, h in enumerate(data.get("history") or [])]
+    if history and not items:
+        raise InvalidInputError("export has history but no memories; nothing to import.")
+    return user_id, items, history
+
+
+def _history_entry(entry: object, i: int) -> HistoryEntry:
+    if not isinstance(entry, Mapping):
+        raise InvalidInputError(f"history entry {i}: must be an object.")
+    try:
+        at = check_time(entry["at"], what=f"history entry {i} at", allow_none=False)
+        assert at is not None
+        return HistoryEntry(
+            memory_id=str(entry["memory_id"]),
+            event=str(entry["event"]),
+            at=at,
+            text=entry.get("text"),
+            kind=entry.get("kind"),
+            metadata=entry.get("metadata"),
+            importance=entry.get("importance"),
+        )
+    except KeyError as exc:
+        raise InvalidInputError(f"history entry {i}: missing {exc}.") from None
