@@ -82,7 +82,7 @@ def bench_ingest(texts: list[str], tmp: Path) -> dict[str, float]:
 
 def build_store(path: Path, users: int, per_user: int, target_texts: list[str]) -> None:
     from persona import Persona
-    from persona.client import _hash
+    from persona.records import content_hash as _hash
     from persona.store import NewMemory
 
     if (path / "built.json").exists():
