@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .backends.base import Embedder, Vectors
+from .backends.base import Embedder, Reranker, Vectors
 from .errors import EmbedderMismatchError, InvalidInputError, StoreError
 from .index import Filters, IndexCache
 from .records import content_hash, prepare_item
-from .retrieval import RankingConfig, rank
+from .retrieval import RankingConfig, rank, rerank
 from .store import NewMemory, SQLiteStore
 from .transfer import EXPORT_FORMAT, EXPORT_SCHEMA_VERSION, export_data, parse_export
 from .types import HistoryEntry, Hit, Memory
@@ -66,6 +66,8 @@ class Persona:
     an `Embedder`, a sentence-transformers model name or path, or None: the embedder the store was built
     with, else the bundled all-MiniLM-L6-v2. ``reembed=True`` re-embeds every memory when the store was
     built with another embedder. ``clock`` returns the current time (timezone-aware) and is injectable.
+    ``reranker`` (a `Reranker`, or a cross-encoder name or path; none by default) re-orders the top
+    ``rerank_depth`` hits of every search by its score.
     """
 
     def __init__(
@@ -80,9 +82,17 @@ class Persona:
         model: str | None = None,
         extract_model: str | None = None,
         cache_users: int = 64,
+        reranker: Reranker | str | Path | None = None,
+        rerank_depth: int = 30,
     ) -> None:
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise InvalidInputError(f"path must be a directory path, got {type(path).__name__}.")
+        if isinstance(rerank_depth, bool) or not isinstance(rerank_depth, int) or rerank_depth < 1:
+            raise InvalidInputError(f"rerank_depth must be a positive integer, got {rerank_depth!r}.")
+        from .backends.rerankers import resolve_reranker  # light: loads no model
+
+        self.reranker = resolve_reranker(reranker)
+        self.rerank_depth = rerank_depth
         self.path = Path(path).expanduser() if path is not None else default_path()
         self._store = SQLiteStore(self.path)
         self._cache = IndexCache(self._store, self.path / "index", capacity=cache_users)
@@ -410,16 +420,19 @@ class Persona:
     ) -> builtins.list[Hit]:
         """Search with an already embedded query (benchmarks time retrieval without the embedding)."""
         embedder_id = self.embedder.id
+        reranker = self.reranker
+        depth = k if reranker is None else max(k, self.rerank_depth)
         with self._cache._lock:
             index = self._cache.get(user_id, int(vector.shape[0]), embedder_id)
-            ranked = rank(index, vector, query, k, index.mask(spec or Filters()), self.ranking)
+            ranked = rank(index, vector, query, depth, index.mask(spec or Filters()), self.ranking)
             seqs = [index.seqs[r.position] for r in ranked]
         memories = self._store.get_by_seqs(seqs)
-        return [
+        hits = [
             Hit(memory=memories[seq], score=r.score, parts=r.parts)
             for seq, r in zip(seqs, ranked, strict=True)
             if seq in memories
         ]
+        return hits if reranker is None else rerank(reranker, query, hits, k)
 
     # -- prompting and chat (persona.prompting, persona.chat) -----------------------------------------------
 

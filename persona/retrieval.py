@@ -20,21 +20,28 @@ query names (`persona.timeref`).
 
 The defaults were chosen on the LoCoMo and PrefEval development data (eval/retrieval.py; the ablation table
 is in docs/retrieval.md). Every part of the score is reported in ``Hit.parts``.
+
+An optional second stage, `rerank`, re-orders the first stage's top hits by a `Reranker` (e.g. a
+cross-encoder) when the user configures one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
-from .backends.base import Mask
+from .backends.base import Mask, Reranker
+from .errors import InvalidInputError
 from .index import UserIndex
 from .salience import seeks_advice
 from .timeref import dated_near, query_dates
+from .types import Hit
 
-__all__ = ["Ranked", "RankingConfig", "rank"]
+__all__ = ["Ranked", "RankingConfig", "rank", "rerank"]
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,33 @@ def rank(
         }
         out.append(Ranked(position=pos, score=float(fused[pos]), parts=parts))
     return out
+
+
+def rerank(reranker: Reranker, query: str, hits: Sequence[Hit], k: int) -> list[Hit]:
+    """The k best of ``hits`` by the reranker's score of their texts, ties broken by the first-stage score.
+
+    Each returned hit's ``score`` is the reranker's; ``parts`` gains ``rerank`` (the same) and ``fused``
+    (the first-stage score). A NaN score ranks last.
+    """
+    if not hits or k < 1:
+        return []
+    scores = [float(s) for s in reranker.score(query, [hit.memory.text for hit in hits])]
+    if len(scores) != len(hits):
+        raise InvalidInputError(
+            f"reranker {reranker.id!r} returned {len(scores)} scores for {len(hits)} texts; "
+            "score(query, texts) must return one score per text."
+        )
+    keyed = [
+        (-math.inf if math.isnan(s) else s, hit.score, i)
+        for i, (s, hit) in enumerate(zip(scores, hits, strict=True))
+    ]
+    keyed.sort(key=lambda t: (-t[0], -t[1], t[2]))
+    return [
+        replace(
+            hits[i], score=scores[i], parts={**hits[i].parts, "rerank": scores[i], "fused": hits[i].score}
+        )
+        for _, _, i in keyed[:k]
+    ]
 
 
 def _dated(index: UserIndex, query: str, config: RankingConfig) -> npt.NDArray[np.bool_] | None:

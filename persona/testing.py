@@ -3,6 +3,9 @@
 ``FakeEmbedder`` hashes each word (and word bigram) to a fixed random direction and sums them, so
 texts that share words are close and texts that share none are nearly orthogonal: similarity results
 are assertable, unlike a fake that returns one constant vector.
+
+``FakeReranker`` scores a text by how often it says a keyword (or the query's words), so the order a
+reranked search must return is known in advance.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 
 from .backends.base import Vectors
 
-__all__ = ["FakeEmbedder"]
+__all__ = ["FakeEmbedder", "FakeReranker"]
 
 _WORD = re.compile(r"\w+")
 
@@ -55,3 +58,23 @@ class FakeEmbedder:
                 vec = self._direction("\x00empty")
             out[row] = vec / (np.linalg.norm(vec) or 1.0)
         return out
+
+
+class FakeReranker:
+    """Scores each text by how many times it contains ``keyword`` as a word (case-insensitive), or, without
+    a keyword, how many times it says any of the query's words. ``calls`` records every (query, texts) it scored.
+    """
+
+    def __init__(self, keyword: str | None = None, *, name: str = "fake") -> None:
+        self.keyword = keyword.lower() if keyword is not None else None
+        self._id = f"{name}-rerank"
+        self.calls: list[tuple[str, list[str]]] = []
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    def score(self, query: str, texts: Sequence[str]) -> list[float]:
+        self.calls.append((query, list(texts)))
+        wanted = {self.keyword} if self.keyword is not None else {w.lower() for w in _WORD.findall(query)}
+        return [float(sum(w.lower() in wanted for w in _WORD.findall(text))) for text in texts]

@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Embedder", "Mask", "VectorIndex", "Vectors"]
+__all__ = ["Embedder", "Mask", "Reranker", "VectorIndex", "Vectors"]
 
 Vectors = npt.NDArray[np.float32]
 Mask = npt.NDArray[np.bool_]
@@ -47,3 +47,17 @@ class VectorIndex(Protocol):
     def __len__(self) -> int: ...
 
     def save(self, path: Path) -> None: ...
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """Scores how well each text answers a query, for an optional second ranking stage (e.g. a cross-encoder).
+
+    ``score`` returns one float per text, in order; higher is better. Scores only need to be comparable
+    within one call. ``id`` names the model.
+    """
+
+    @property
+    def id(self) -> str: ...
+
+    def score(self, query: str, texts: Sequence[str]) -> Sequence[float]: ...
