@@ -434,6 +434,38 @@ class Persona:
         ]
         return hits if reranker is None else rerank(reranker, query, hits, k)
 
+    def stated_preferences(self, user_id: str, *, limit: int = 50) -> builtins.list[Memory]:
+        """Episodes in which the user states a preference, aversion or constraint ("I prefer ...", "I'm
+        allergic to ..."; see `persona.salience`), newest first, current only; assistant turns excluded.
+
+        The profile strategy adds them to the user's facts and preferences, so what a user said in passing
+        reaches prompts even when nothing was extracted from it.
+        """
+        self._check_open()
+        user_id = check_user_id(user_id)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidInputError(f"limit must be a positive integer, got {limit!r}.")
+        if self._store.user_state(user_id) == (0, 0):
+            return []
+        embedder = self.embedder
+        with self._cache._lock:
+            index = self._cache.get(user_id, embedder.dim, embedder.id)
+            episodes = np.fromiter((k == "episode" for k in index.kinds), dtype=bool, count=len(index))
+            positions = np.flatnonzero(index.preferences & index.alive & index.current & episodes)
+            seqs = [index.seqs[i] for i in positions[::-1]]
+        found: builtins.list[Memory] = []
+        for start in range(0, len(seqs), limit):
+            memories = self._store.get_by_seqs(seqs[start : start + limit])
+            found += [
+                memories[q]
+                for q in seqs[start : start + limit]
+                if q in memories and memories[q].metadata.get("role") != "assistant"
+            ]
+            if len(found) >= limit:
+                break
+        found.sort(key=lambda m: m.created_at, reverse=True)
+        return found[:limit]
+
     # -- prompting and chat (persona.prompting, persona.chat) -----------------------------------------------
 
     def prompt(

@@ -13,7 +13,7 @@ sections, their shares of the budget (in the order they are filled) and options:
     -#}
 
 Sections: ``profile`` (current facts/preferences/profile: profile first, then by importance, then newest;
-``profile_limit``), ``retrieved`` (the top ``k`` hits for the message), ``recent`` (the last ``recent_turns``
+``profile_limit``; then episodes that state a preference, unless ``profile_episodes: 0``), ``retrieved`` (the top ``k`` hits for the message), ``recent`` (the last ``recent_turns``
 episodes), ``history`` (every current memory) and ``conversation`` (the caller's ``history`` messages). Without
 a header, the sections are those the template uses, with equal shares.
 
@@ -281,6 +281,9 @@ def _candidates(p: Any, user_id: str, message: str, strat: Strategy, skip: set[s
         found: list[Memory] = []
         for kind in ("profile", "preference", "fact"):
             found += p.list(user_id, kind=kind, limit=limit, include_superseded=False)
+        if str(strat.options.get("profile_episodes", "1")).lower() not in ("0", "false", "no"):
+            # preferences stated in turns that nothing was extracted from (Persona.stated_preferences)
+            found += p.stated_preferences(user_id, limit=limit)
         found.sort(key=lambda m: (_PROFILE_ORDER.get(m.kind, 3), -m.importance, -m.created_at.timestamp()))
         condensed: dict[str, Memory] = {}  # near-identical texts once, the best ranked
         for m in found:

@@ -252,3 +252,26 @@ def test_the_persona_model_setting_is_the_default(tmp_path: Path) -> None:
     with Persona(tmp_path / "s", embedder=FakeEmbedder(), model="gpt-4o-mini") as p:
         assert build_prompt(p, "u", "hi").model == "gpt-4o-mini"
         assert build_prompt(p, "u", "hi", model="gpt-4").model == "gpt-4"
+
+
+def test_profile_carries_preferences_stated_in_turns(tmp_path: Path) -> None:
+    from persona import Persona
+    from persona.testing import FakeEmbedder
+
+    with Persona(tmp_path / "s", embedder=FakeEmbedder()) as p:
+        p.add_many(
+            "u",
+            [
+                {"text": "I'm allergic to shellfish, so no seafood for me.", "kind": "episode"},
+                {"text": "We watched the match yesterday.", "kind": "episode"},
+                {"text": "I prefer trains to planes.", "kind": "episode", "metadata": {"role": "assistant"}},
+                {"text": "The user lives in Oslo.", "kind": "profile"},
+            ],
+        )
+        texts = [m.text for m in p.stated_preferences("u")]
+        assert texts == ["I'm allergic to shellfish, so no seafood for me."]
+        rendered = p.prompt("u", "Plan a dinner for me", strategy="profile", model="gpt-4o-mini")
+        system = rendered.messages[0]["content"]
+        assert "allergic to shellfish" in system and "lives in Oslo" in system
+        assert "watched the match" not in system and "trains to planes" not in system
+        assert p.stated_preferences("nobody") == []
