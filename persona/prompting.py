@@ -70,6 +70,14 @@ _TAG = re.compile(r"<(\s*/?\s*user_memories)", re.I)
 _PROFILE_ORDER = {"profile": 0, "preference": 1, "fact": 2}
 
 
+def _profile_order(m: Memory) -> tuple[int, float, float]:
+    """Profile, preferences, facts (by importance, newest first), then stated preferences from episodes,
+    the most concise first: a condensed profile prefers "I'm vegan" over a long turn that mentions a like."""
+    if m.kind == "episode":
+        return (len(_PROFILE_ORDER), float(len(m.text)), -m.created_at.timestamp())
+    return (_PROFILE_ORDER.get(m.kind, len(_PROFILE_ORDER)), -m.importance, -m.created_at.timestamp())
+
+
 # -- results -------------------------------------------------------------------------------------------------
 
 
@@ -284,7 +292,7 @@ def _candidates(p: Any, user_id: str, message: str, strat: Strategy, skip: set[s
         if str(strat.options.get("profile_episodes", "1")).lower() not in ("0", "false", "no"):
             # preferences stated in turns that nothing was extracted from (Persona.stated_preferences)
             found += p.stated_preferences(user_id, limit=limit)
-        found.sort(key=lambda m: (_PROFILE_ORDER.get(m.kind, 3), -m.importance, -m.created_at.timestamp()))
+        found.sort(key=_profile_order)
         condensed: dict[str, Memory] = {}  # near-identical texts once, the best ranked
         for m in found:
             condensed.setdefault(" ".join(re.findall(r"\w+", m.text.lower())), m)
