@@ -13,7 +13,8 @@ sections, their shares of the budget (in the order they are filled) and options:
     -#}
 
 Sections: ``profile`` (current facts/preferences/profile: profile first, then by importance, then newest;
-``profile_limit``; then episodes that state a preference, unless ``profile_episodes: 0``), ``retrieved`` (the top ``k`` hits for the message), ``recent`` (the last ``recent_turns``
+``profile_limit``; then, when the message asks for advice, episodes that state a preference, unless
+``profile_episodes: 0``), ``retrieved`` (the top ``k`` hits for the message), ``recent`` (the last ``recent_turns``
 episodes), ``history`` (every current memory) and ``conversation`` (the caller's ``history`` messages). Without
 a header, the sections are those the template uses, with equal shares.
 
@@ -46,6 +47,7 @@ from .backends.tokens import (
     pack,
 )
 from .errors import InvalidInputError
+from .salience import seeks_advice
 from .types import Memory
 
 if TYPE_CHECKING:
@@ -289,8 +291,13 @@ def _candidates(p: Any, user_id: str, message: str, strat: Strategy, skip: set[s
         found: list[Memory] = []
         for kind in ("profile", "preference", "fact"):
             found += p.list(user_id, kind=kind, limit=limit, include_superseded=False)
-        if str(strat.options.get("profile_episodes", "1")).lower() not in ("0", "false", "no"):
-            # preferences stated in turns that nothing was extracted from (Persona.stated_preferences)
+        if str(strat.options.get("profile_episodes", "1")).lower() not in (
+            "0",
+            "false",
+            "no",
+        ) and seeks_advice(message):
+            # Preferences stated in turns that nothing was extracted from (Persona.stated_preferences): only
+            # when the message asks for advice, where they matter; otherwise they would crowd out retrieval.
             found += p.stated_preferences(user_id, limit=limit)
         found.sort(key=_profile_order)
         condensed: dict[str, Memory] = {}  # near-identical texts once, the best ranked

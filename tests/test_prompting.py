@@ -270,8 +270,12 @@ def test_profile_carries_preferences_stated_in_turns(tmp_path: Path) -> None:
         )
         texts = [m.text for m in p.stated_preferences("u")]
         assert texts == ["I'm allergic to shellfish, so no seafood for me."]
-        rendered = p.prompt("u", "Plan a dinner for me", strategy="profile", model="gpt-4o-mini")
+        rendered = p.prompt("u", "What should I cook for dinner?", strategy="profile", model="gpt-4o-mini")
         system = rendered.messages[0]["content"]
         assert "allergic to shellfish" in system and "lives in Oslo" in system
         assert "watched the match" not in system and "trains to planes" not in system
+        # not asking for advice: only the explicit profile, the turns are left to retrieval
+        plain = p.prompt("u", "When did we watch the match?", strategy="profile", model="gpt-4o-mini")
+        assert "lives in Oslo" in plain.messages[0]["content"]
+        assert "allergic to shellfish" not in plain.messages[0]["content"]
         assert p.stated_preferences("nobody") == []
