@@ -15,6 +15,7 @@ restated older fact instead of storing it twice.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from typing import Any
 
 from .errors import LLMError, PersonaError
 from .types import Memory
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "ExtractionFailed",
@@ -386,8 +389,8 @@ def extract(message: str, *, model: str | None = None, **llm_kwargs: Any) -> lis
     if model:
         try:
             return extract_llm(message, model=model, **llm_kwargs)
-        except (ExtractionFailed, LLMError):
-            pass
+        except (ExtractionFailed, LLMError) as exc:
+            logger.warning("LLM extraction with %s failed (%s); using the rule-based extractor", model, exc)
     return extract_rules(message)
 
 
