@@ -18,6 +18,7 @@ from .errors import EmbedderMismatchError, InvalidInputError, StoreError
 from .index import Filters, IndexCache
 from .records import content_hash, prepare_item
 from .retrieval import RankingConfig, rank, rerank
+from .segments import segment_spans
 from .store import NewMemory, SQLiteStore
 from .transfer import EXPORT_FORMAT, EXPORT_SCHEMA_VERSION, export_data, parse_export
 from .types import HistoryEntry, Hit, Memory
@@ -192,9 +193,10 @@ class Persona:
         progress: bool = False,
         imported_history: Sequence[HistoryEntry] | None = None,
     ) -> list[Memory]:
-        vectors = self._embed_all([i.text for i in items], progress=progress)
-        for item, vector in zip(items, vectors, strict=True):
+        vectors, keys = self._embed_with_keys([i.text for i in items], progress=progress)
+        for item, vector, item_keys in zip(items, vectors, keys, strict=True):
             item.embedding = vector
+            item.key_embeddings = item_keys
         embedder = self.embedder
         rows = self._store.insert_many(
             user_id,
@@ -204,6 +206,61 @@ class Persona:
             imported_history=imported_history,
         )
         return [memory for memory, _seq, _inserted in rows]
+
+    def _embed_with_keys(
+        self, texts: builtins.list[str], *, progress: bool = False
+    ) -> tuple[Vectors, builtins.list[Vectors]]:
+        """Each text's vector and its extra search keys (one per sentence, `persona.segments`).
+
+        An embedder with ``embed_segments`` pools the keys from the texts' own forward pass (late chunking:
+        no extra encoding); any other embeds each sentence as a text of its own.
+        """
+        spans = [segment_spans(text) for text in texts]
+        late = getattr(self.embedder, "embed_segments", None)
+        if callable(late):
+            return self._embed_late(late, texts, spans, progress=progress)
+        per_text = [
+            [" ".join(text[a:b] for a, b in parts) for parts in found]
+            for text, found in zip(texts, spans, strict=True)
+        ]
+        flat = [segment for found in per_text for segment in found]
+        vectors = self._embed_all([*texts, *flat], progress=progress)
+        own, rest = vectors[: len(texts)], vectors[len(texts) :]
+        keys: builtins.list[Vectors] = []
+        start = 0
+        for found in per_text:
+            keys.append(rest[start : start + len(found)])
+            start += len(found)
+        return own, keys
+
+    def _embed_late(
+        self,
+        late: Any,
+        texts: builtins.list[str],
+        spans: builtins.list[builtins.list[tuple[tuple[int, int], ...]]],
+        *,
+        progress: bool,
+    ) -> tuple[Vectors, builtins.list[Vectors]]:
+        from tqdm.auto import tqdm
+
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad least
+        own: builtins.list[Vectors | None] = [None] * len(texts)
+        keys: builtins.list[Vectors] = [np.zeros((0, 0), dtype=np.float32)] * len(texts)
+        show = progress and len(texts) > EMBED_BATCH
+        with tqdm(total=len(texts), desc="embedding", unit="text", disable=not show) as bar:
+            for start in range(0, len(texts), EMBED_BATCH):
+                chunk = order[start : start + EMBED_BATCH]
+                vectors, chunk_keys = late([texts[i] for i in chunk], [spans[i] for i in chunk])
+                if len(vectors) != len(chunk) or len(chunk_keys) != len(chunk):
+                    raise EmbedderMismatchError(
+                        f"embedder {self.embedder.id!r} returned {len(vectors)} vectors and {len(chunk_keys)} "
+                        f"key sets for {len(chunk)} texts."
+                    )
+                for row, i in enumerate(chunk):
+                    own[i] = np.asarray(vectors[row], dtype=np.float32)
+                    keys[i] = np.asarray(chunk_keys[row], dtype=np.float32)
+                bar.update(len(chunk))
+        return np.stack([v for v in own if v is not None]), keys
 
     def _embed_all(self, texts: list[str], *, progress: bool) -> Vectors:
         if len(texts) <= EMBED_BATCH:
@@ -290,9 +347,13 @@ class Persona:
         if not changes:
             raise InvalidInputError("nothing to update: pass text=, metadata=, kind= or importance=.")
         self._store.get(memory_id)  # NotFoundError before any embedding work
+        key_embeddings = None
         if text is not None:
-            embedding = self._embed([changes["text"]])[0]
-        memory, seq = self._store.update(memory_id, changes, now=self.now(), embedding=embedding)
+            own, keys = self._embed_with_keys([changes["text"]])
+            embedding, key_embeddings = own[0], keys[0]
+        memory, seq = self._store.update(
+            memory_id, changes, now=self.now(), embedding=embedding, key_embeddings=key_embeddings
+        )
         if text is not None:
             self._cache.drop(memory.user_id)
         else:
@@ -581,20 +642,23 @@ class Persona:
         self._check_open()
         from tqdm.auto import tqdm
 
-        pairs: builtins.list[tuple[int, np.ndarray]] = []
+        rows: builtins.list[tuple[int, np.ndarray, np.ndarray | None]] = []
         total = self._store.count()
         dim = 0
         with tqdm(total=total, desc="re-embedding", unit="memory", disable=not progress) as bar:
             for batch in self._store.iter_texts():
-                vectors = self._embed([text for _seq, text in batch])
+                vectors, keys = self._embed_with_keys([text for _seq, text in batch])
                 dim = int(vectors.shape[1])
-                pairs.extend((seq, vec) for (seq, _text), vec in zip(batch, vectors, strict=True))
+                rows.extend(
+                    (seq, vec, item_keys)
+                    for (seq, _text), vec, item_keys in zip(batch, vectors, keys, strict=True)
+                )
                 bar.update(len(batch))
         if dim == 0:
             dim = self.embedder.dim
-        self._store.set_embeddings(pairs, (self.embedder.id, dim))
+        self._store.set_embeddings(rows, (self.embedder.id, dim))
         self._cache.drop(files=True)
-        return len(pairs)
+        return len(rows)
 
     def count(self, user_id: str | None = None) -> int:
         """How many memories a user has (all users when None). Cheap: loads no model."""
@@ -604,8 +668,10 @@ class Persona:
     def check(self, *, repair: bool = False) -> dict[str, Any]:
         """Check the store: SQLite integrity, embeddings present, index files readable and fresh.
 
-        Returns ``{"integrity": "ok" | message, "missing_embeddings": n, "stale_indexes": [user ids]}``;
-        with ``repair=True`` stale or unreadable index files are rebuilt (memories are never touched).
+        Returns ``{"integrity": "ok" | message, "missing_embeddings": n, "missing_keys": n,
+        "stale_indexes": [user ids]}``; ``missing_keys`` counts memories written before sentence keys existed
+        (they rank on their whole text only; `reembed` adds the keys). With ``repair=True`` stale or
+        unreadable index files are rebuilt (memories are never touched).
         """
         self._check_open()
         report = self._store.check()

@@ -26,6 +26,7 @@ from .backends.faiss_index import FlatIndex
 from .lexical import BM25Index
 from .neighbours import MentionIndex, link_previous
 from .salience import stated_preferences
+from .segments import log_lengths, question_shares
 from .store import SQLiteStore, UserRows
 
 __all__ = ["Filters", "IndexCache", "UserIndex"]
@@ -66,6 +67,18 @@ class UserIndex:
     context_mix: float = float("nan")
     preferences: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     """Which memories state a lasting preference (see persona.salience), by position."""
+    keys: FlatIndex | None = None
+    """Extra search keys (sentence vectors, see persona.segments), in position order of their owners."""
+    key_owner: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    question_share: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    log_length: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    group: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """The conversation each memory belongs to: a chain of links (persona.neighbours), numbered from 0."""
+    group_sums: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 0)))
+    """Per conversation, the sum of its memories' vectors."""
+    group_units: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    """Cached unit-length conversation centroids (recomputed when ``group_units_for`` != len)."""
+    group_units_for: int = -1
 
     @property
     def max_seq(self) -> int:
@@ -92,6 +105,51 @@ class UserIndex:
         )
         self.mentions.add(start, rows.metadata)
         self.preferences = np.concatenate([self.preferences, stated_preferences(rows.texts, rows.kinds)])
+        self.question_share = np.concatenate([self.question_share, question_shares(rows.texts)])
+        self.log_length = np.concatenate([self.log_length, log_lengths(rows.texts)])
+        self._append_keys(start, rows.keys)
+        self._append_groups(start)
+
+    def _append_keys(self, start: int, blobs: list[bytes | None]) -> None:
+        owners: list[int] = []
+        parts: list[npt.NDArray[np.float32]] = []
+        for offset, blob in enumerate(blobs):
+            if not blob:
+                continue
+            rows = np.frombuffer(blob, dtype="<f4").reshape(-1, self.dim)
+            owners.extend([start + offset] * len(rows))
+            parts.append(rows)
+        if not parts:
+            return
+        if self.keys is None:
+            self.keys = FlatIndex(self.dim)
+        self.keys.add(np.concatenate(parts))
+        self.key_owner = np.concatenate([self.key_owner, np.asarray(owners, dtype=np.int64)])
+
+    def _append_groups(self, start: int) -> None:
+        n = len(self.seqs)
+        vectors = self.dense.vectors()
+        groups = np.empty(n - start, dtype=np.int64)
+        sums = [self.group_sums] if len(self.group_sums) else []
+        count = len(self.group_sums)
+        fresh: list[npt.NDArray[np.float64]] = []
+        for i in range(start, n):
+            link = int(self.links[i])
+            if link >= 0:
+                g = int(self.group[link]) if link < start else int(groups[link - start])
+            else:
+                g = count + len(fresh)
+                fresh.append(np.zeros(self.dim))
+            groups[i - start] = g
+            if g < count:
+                sums[0][g] += vectors[i]
+            else:
+                fresh[g - count] += vectors[i]
+        self.group = np.concatenate([self.group, groups])
+        if fresh:
+            sums.append(np.stack(fresh))
+        if sums:
+            self.group_sums = np.concatenate(sums) if len(sums) > 1 else sums[0]
 
     def mask(self, filters: Filters) -> Mask | None:
         """Which positions may be returned; None means all of them."""
@@ -280,4 +338,4 @@ class IndexCache:
             return {"cached_users": len(self._users), "index_files": len(files)}
 
 
-_ROW_FIELDS = ("seqs", "ids", "texts", "kinds", "created_ts", "metadata", "current", "embeddings")
+_ROW_FIELDS = ("seqs", "ids", "texts", "kinds", "created_ts", "metadata", "current", "embeddings", "keys")

@@ -81,9 +81,16 @@ def _kind_time_index(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX memories_user_kind_time ON memories(user_id, kind, created_ts)")
 
 
+def _segment_keys(db: sqlite3.Connection) -> None:
+    # Extra search keys per memory (persona.segments): float32 vectors, row after row; '' when the text has
+    # none, NULL when they were never computed (memories written before this migration; reembed fills them).
+    db.execute("ALTER TABLE memories ADD COLUMN key_embeddings BLOB")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _initial),
     ("002_memories_user_kind_time", _kind_time_index),
+    ("003_memory_key_embeddings", _segment_keys),
 ]
 
 

@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .backends.base import Mask, Reranker
+from .backends.faiss_index import inner_products
 from .errors import InvalidInputError
 from .index import UserIndex
 from .salience import seeks_advice
@@ -48,12 +49,18 @@ __all__ = ["Ranked", "RankingConfig", "rank", "rerank"]
 class RankingConfig:
     """How dense and lexical evidence are combined (defaults measured in eval/retrieval.py)."""
 
-    dense_weight: float = 0.5
-    lexical_weight: float = 0.5
+    dense_weight: float = 0.6
+    lexical_weight: float = 0.4
     context_mix: float = 0.5
     """Weight of the previous memory's vector in a memory's context key (0 turns context keys off)."""
+    segment_keys: bool = True
+    """Match a memory by its best sentence as well as by its whole text (keys from persona.segments)."""
+    conversation_dense: float = 0.5
+    """Weight of the query's similarity to the centroid of the memory's conversation, added to dense."""
     neighbour_lexical: float = 0.5
     """Share of the previous memory's BM25 score a memory inherits (0 turns it off)."""
+    next_lexical: float = 0.5
+    """Share of the next memory's BM25 score a memory inherits (a question borrows its answer's words)."""
     mention_boost: float = 1.0
     """Lexical boost for memories carrying a metadata value the query names (0 turns it off)."""
     lexical_cap: float = 1.5
@@ -64,6 +71,12 @@ class RankingConfig:
     """Added to memories dated within a calendar date the query names (0 turns it off)."""
     date_slack_days: tuple[float, float] = (1.0, 7.0)
     """How far before and after the named date a memory still counts as dated there."""
+    question_penalty: float = 0.3
+    """Subtracted in proportion to the share of a memory's sentences that are questions."""
+    length_prior: float = 0.08
+    """Added per unit of log(1 + words) to memories that are part of a conversation (linked to a turn
+    before or after them): in a dialogue, the turns that carry facts are the longer ones. Standalone
+    memories (facts, preferences, notes) get no length prior."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,11 @@ def rank(
         norms = _context_norms(index, config.context_mix).astype(np.float64)
         paired = np.where(linked, (own + config.context_mix * own[links]) / norms, own)
         dense = np.maximum(own, paired)
+    if config.segment_keys and index.keys is not None:
+        dense = _best_key(index, query_vector, dense)
+    conversation = _conversation_scores(index, query_vector) if config.conversation_dense > 0 else None
+    if conversation is not None:
+        dense = dense + config.conversation_dense * conversation
     lo, hi = float(dense[candidates].min()), float(dense[candidates].max())
     dense_scaled = (dense - lo) / max(hi - lo, 1e-9)
 
@@ -104,12 +122,21 @@ def rank(
     lexical = bm25.copy()
     if config.neighbour_lexical > 0:
         lexical += np.where(linked, config.neighbour_lexical * bm25[links], 0.0)
+    if config.next_lexical > 0:
+        follower = _followers(index)
+        has_next = (follower >= 0) & index.alive[np.where(follower >= 0, follower, 0)]
+        lexical += np.where(has_next, config.next_lexical * bm25[np.where(has_next, follower, 0)], 0.0)
     mentioned = index.mentions.mentioned(query_text, n) if config.mention_boost > 0 else None
     if mentioned is not None:
         lexical *= 1.0 + config.mention_boost * mentioned
     lexical_scaled = np.minimum(lexical / max(index.bm25.idf_total(query_text), 1e-9), config.lexical_cap)
 
     fused = config.dense_weight * dense_scaled + config.lexical_weight * lexical_scaled
+    if config.length_prior > 0:
+        in_dialogue = linked | (_followers(index) >= 0)
+        fused = fused + config.length_prior * in_dialogue * index.log_length
+    if config.question_penalty > 0:
+        fused = fused - config.question_penalty * index.question_share
     advice = config.preference_boost > 0 and seeks_advice(query_text)
     if advice:
         fused = fused + config.preference_boost * index.preferences
@@ -130,6 +157,8 @@ def rank(
             "mentioned": float(mentioned[pos]) if mentioned is not None else 0.0,
             "preference": float(advice and index.preferences[pos]),
             "dated": float(dated[pos]) if dated is not None else 0.0,
+            "conversation": float(conversation[pos]) if conversation is not None else 0.0,
+            "question": float(index.question_share[pos]),
         }
         out.append(Ranked(position=pos, score=float(fused[pos]), parts=parts))
     return out
@@ -170,6 +199,42 @@ def _dated(index: UserIndex, query: str, config: RankingConfig) -> npt.NDArray[n
     before, after = config.date_slack_days
     near = dated_near(windows, index.created_ts, before_days=before, after_days=after)
     return near if near.any() and not near.all() else None
+
+
+def _best_key(
+    index: UserIndex, query_vector: npt.NDArray[np.float32], dense: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """``dense`` raised to the query's best match among each memory's extra keys."""
+    assert index.keys is not None
+    scores = index.keys.scores(query_vector)
+    owner = index.key_owner
+    starts = np.flatnonzero(np.concatenate([[True], owner[1:] != owner[:-1]]))
+    best = np.maximum.reduceat(scores, starts).astype(np.float64)
+    out = dense.copy()
+    owners = owner[starts]
+    out[owners] = np.maximum(out[owners], best)
+    return out
+
+
+def _conversation_scores(index: UserIndex, query_vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+    """Per memory, the cosine of the query with its conversation's centroid (persona.index ``group``)."""
+    n = len(index)
+    if index.group_units_for != n:
+        sums = index.group_sums
+        norms = np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
+        index.group_units = np.ascontiguousarray(sums / norms, dtype=np.float32)
+        index.group_units_for = n
+    per_group = inner_products(index.group_units, query_vector)
+    return per_group[index.group].astype(np.float64)
+
+
+def _followers(index: UserIndex) -> npt.NDArray[np.int64]:
+    """Per position, the memory that follows it in its conversation (the inverse of ``links``), or -1."""
+    n = len(index)
+    follower = np.full(n, -1, dtype=np.int64)
+    linked = np.flatnonzero(index.links >= 0)
+    follower[index.links[linked]] = linked
+    return follower
 
 
 def _context_norms(index: UserIndex, mix: float) -> npt.NDArray[np.float32]:

@@ -45,6 +45,8 @@ class NewMemory:
     source: str
     content_hash: str
     embedding: np.ndarray | None = None
+    key_embeddings: np.ndarray | None = None
+    """Extra search keys (persona.segments), shape (n, dim); None or n == 0 when the text has none."""
     id: str | None = None
     updated_at: datetime | None = None
     valid_to: datetime | None = None
@@ -63,6 +65,8 @@ class UserRows:
     metadata: list[dict[str, Any]]
     current: list[bool]
     embeddings: list[bytes | None]
+    keys: list[bytes | None]
+    """Each memory's extra search keys (float32 rows): b"" when it has none, None when never computed."""
 
 
 def _row_to_memory(row: sqlite3.Row | tuple[Any, ...]) -> Memory:
@@ -257,8 +261,8 @@ class SQLiteStore:
                 updated = item.updated_at or now
                 cursor = db.execute(
                     "INSERT INTO memories(id, user_id, text, kind, metadata, created_at, created_ts, updated_at, "
-                    "importance, source, content_hash, embedding, valid_to, superseded_by) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "importance, source, content_hash, embedding, key_embeddings, valid_to, superseded_by) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         memory_id,
                         user_id,
@@ -272,6 +276,7 @@ class SQLiteStore:
                         item.source,
                         item.content_hash,
                         None if item.embedding is None else _blob(item.embedding),
+                        None if item.embedding is None else _keys_blob(item.key_embeddings),
                         item.valid_to.isoformat() if item.valid_to else None,
                         item.superseded_by,
                     ),
@@ -309,6 +314,7 @@ class SQLiteStore:
         *,
         now: datetime,
         embedding: np.ndarray | None = None,
+        key_embeddings: np.ndarray | None = None,
         event: str = "UPDATE",
     ) -> tuple[Memory, int]:
         """Apply ``changes`` (text, kind, metadata, importance, valid_to, superseded_by, content_hash)."""
@@ -325,8 +331,8 @@ class SQLiteStore:
                 sets.append(f"{field} = ?")
                 params.append(value)
             if embedding is not None:
-                sets.append("embedding = ?")
-                params.append(_blob(embedding))
+                sets.append("embedding = ?, key_embeddings = ?")
+                params.extend([_blob(embedding), _keys_blob(key_embeddings)])
             try:
                 db.execute(f"UPDATE memories SET {', '.join(sets)} WHERE id = ?", (*params, memory_id))
             except sqlite3.IntegrityError as exc:
@@ -382,11 +388,14 @@ class SQLiteStore:
                 threading.Event().wait(0.02)
         return False
 
-    def set_embeddings(self, pairs: Sequence[tuple[int, np.ndarray]], embedder: tuple[str, int]) -> None:
-        """Replace embeddings (re-embedding) and record the new embedder, in one transaction."""
+    def set_embeddings(
+        self, rows: Sequence[tuple[int, np.ndarray, np.ndarray | None]], embedder: tuple[str, int]
+    ) -> None:
+        """Replace (seq, embedding, key embeddings) rows (re-embedding) and record the embedder, in one transaction."""
         with self.write() as db:
             db.executemany(
-                "UPDATE memories SET embedding = ? WHERE seq = ?", [(_blob(v), s) for s, v in pairs]
+                "UPDATE memories SET embedding = ?, key_embeddings = ? WHERE seq = ?",
+                [(_blob(v), _keys_blob(keys), s) for s, v, keys in rows],
             )
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('embedder_id', ?)", (embedder[0],))
             db.execute(
@@ -480,7 +489,8 @@ class SQLiteStore:
         blob = "embedding" if embeddings else "NULL"
         with self.lock:
             rows = self.db.execute(
-                f"SELECT seq, id, text, kind, created_ts, metadata, superseded_by, {blob} FROM memories "
+                f"SELECT seq, id, text, kind, created_ts, metadata, superseded_by, {blob}, key_embeddings "
+                "FROM memories "
                 "WHERE user_id = ? AND seq > ? ORDER BY seq",
                 (user_id, after_seq),
             ).fetchall()
@@ -493,6 +503,7 @@ class SQLiteStore:
             metadata=[json.loads(r[5]) for r in rows],
             current=[r[6] is None for r in rows],
             embeddings=[r[7] for r in rows],
+            keys=[r[8] for r in rows],
         )
 
     def iter_texts(self, batch: int = 512) -> Iterator[builtins.list[tuple[int, str]]]:
@@ -594,8 +605,17 @@ class SQLiteStore:
     def check(self) -> dict[str, Any]:
         with self.lock:
             rows = [r[0] for r in self.db.execute("PRAGMA integrity_check")]
-            missing = int(self.db.execute("SELECT COUNT(*) FROM memories WHERE embedding IS NULL").fetchone()[0])
-        return {"integrity": "ok" if rows == ["ok"] else "; ".join(rows), "missing_embeddings": missing}
+            missing = int(
+                self.db.execute("SELECT COUNT(*) FROM memories WHERE embedding IS NULL").fetchone()[0]
+            )
+            no_keys = int(
+                self.db.execute("SELECT COUNT(*) FROM memories WHERE key_embeddings IS NULL").fetchone()[0]
+            )
+        return {
+            "integrity": "ok" if rows == ["ok"] else "; ".join(rows),
+            "missing_embeddings": missing,
+            "missing_keys": no_keys,
+        }
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.path.glob(DB_NAME + "*") if p.is_file())
@@ -611,6 +631,13 @@ def _history_entry(row: tuple[Any, ...]) -> HistoryEntry:
         metadata=None if row[5] is None else json.loads(row[5]),
         importance=row[6],
     )
+
+
+def _keys_blob(keys: np.ndarray | None) -> bytes:
+    """Key vectors as bytes: b"" for none (computed, the text has no segments)."""
+    if keys is None or len(keys) == 0:
+        return b""
+    return np.ascontiguousarray(keys, dtype="<f4").tobytes()
 
 
 def _blob(vector: np.ndarray) -> bytes:

@@ -214,7 +214,11 @@ def test_migrations_are_named_and_recorded(store_path: Path) -> None:
     Persona(store_path, embedder=FakeEmbedder()).close()
     Persona(store_path, embedder=FakeEmbedder()).close()
     db = sqlite3.connect(store_path / "persona.db")
-    assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == ["001_initial", "002_memories_user_kind_time"]
+    assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == [
+        "001_initial",
+        "002_memories_user_kind_time",
+        "003_memory_key_embeddings",
+    ]
 
 
 def test_import_persona_stays_light() -> None:

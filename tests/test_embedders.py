@@ -99,6 +99,37 @@ def test_onnx_matches_sentence_transformers(
 
 
 @pytest.mark.slow
+def test_late_chunked_segments_agree_between_onnx_and_sentence_transformers(
+    onnx_embedder: OnnxEmbedder, st_embedder: SentenceTransformerEmbedder
+) -> None:
+    from persona.segments import segment_spans
+
+    split = [t for t in _sentences() if segment_spans(t)][:60]
+    texts = [*split, "one short text", "word " * 400 + ". Tail here ok."]
+    spans = [segment_spans(t) for t in texts]
+    fast_own, fast_keys = onnx_embedder.embed_segments(texts, spans)
+    ref_own, ref_keys = st_embedder.embed_segments(texts, spans)
+    assert float(np.abs(fast_own - onnx_embedder.embed(texts)).max()) < 1e-5  # the same vectors as embed()
+    assert float(np.abs(fast_own - ref_own).max()) < 1e-4
+    assert len(fast_keys) == len(ref_keys) == len(texts)
+    for text, found, fast, ref in zip(texts, spans, fast_keys, ref_keys, strict=True):
+        if text.startswith("word "):
+            assert len(found) == 2 and len(fast) == len(ref) == 1  # the tail sentence was cut off
+            continue
+        if not found:
+            assert len(fast) == len(ref) == 0
+            continue
+        assert fast.shape == ref.shape == (len(found), 384)
+        assert float(np.abs(fast - ref).max()) < 1e-4
+        np.testing.assert_allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+    # a sentence key is closer to its own sentence embedded alone than to the other sentences of the text
+    text, found, keys = texts[0], spans[0], fast_keys[0]
+    alone = onnx_embedder.embed([" ".join(text[a:b] for a, b in parts) for parts in found])
+    similarity = keys @ alone.T
+    assert all(int(np.argmax(similarity[i])) == i for i in range(len(found)))
+
+
+@pytest.mark.slow
 def test_ids_dims_and_normalised_rows(
     onnx_embedder: OnnxEmbedder, st_embedder: SentenceTransformerEmbedder
 ) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from persona._env import ensure_offline_env
-from persona.backends.base import Embedder, Vectors
+from persona.backends.base import Embedder, SegmentSpans, Vectors, pool_segments
 from persona.errors import InvalidInputError, MissingDependencyError
 
 __all__ = [
@@ -113,6 +113,14 @@ def _no_progress_bars() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
+def _check_segment_input(texts: Sequence[str], spans: Sequence[SegmentSpans]) -> list[str]:
+    """The texts, checked, when there is one span list per text (for ``embed_segments``)."""
+    items = _check_texts(texts)
+    if len(spans) != len(items):
+        raise InvalidInputError(f"embed_segments got {len(items)} texts but {len(spans)} span lists.")
+    return items
+
+
 def _as_vectors(array: Any, dim: int) -> Vectors:
     """A C-contiguous float32 array of shape (n, dim)."""
     out = np.ascontiguousarray(np.asarray(array, dtype=np.float32))
@@ -171,6 +179,38 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return _as_vectors(vectors, self._dim)
+
+    def embed_segments(
+        self, texts: Sequence[str], spans: Sequence[SegmentSpans]
+    ) -> tuple[Vectors, list[Vectors]]:
+        """``embed(texts)`` and each text's segment vectors, pooled from the same forward pass (see
+        `persona.backends.base.SegmentEmbedder`)."""
+        items = _check_segment_input(texts, spans)
+        model = self._load()
+        assert self._dim is not None
+        if not items:
+            return np.zeros((0, self._dim), dtype=np.float32), []
+        outputs = model.encode(
+            items,
+            batch_size=self.batch_size,
+            output_value=None,
+            convert_to_numpy=False,
+            show_progress_bar=False,
+        )
+        tokenized = model.tokenizer(
+            items, return_offsets_mapping=True, truncation=True, max_length=model.max_seq_length
+        )
+        own = np.stack([np.asarray(o["sentence_embedding"].float().cpu(), dtype=np.float32) for o in outputs])
+        own /= np.maximum(np.linalg.norm(own, axis=1, keepdims=True), 1e-12)
+        keys: list[Vectors] = []
+        for i, out in enumerate(outputs):
+            if not spans[i]:
+                keys.append(np.zeros((0, self._dim), dtype=np.float32))
+                continue
+            offsets = [tuple(o) for o in tokenized["offset_mapping"][i]]
+            tokens = out["token_embeddings"][: len(offsets)].float().cpu().numpy()
+            keys.append(pool_segments(tokens, offsets, spans[i]))
+        return _as_vectors(own, self._dim), keys
 
     def _source(self) -> str:
         """What to hand to ``SentenceTransformer``: the bundled directory for the default model."""

@@ -28,13 +28,14 @@ from typing import Any
 import numpy as np
 
 from persona._env import ensure_offline_env
-from persona.backends.base import Vectors
+from persona.backends.base import SegmentSpans, Vectors, pool_segments
 from persona.backends.embedders import (
     _BUNDLED_PIP,
     DEFAULT_MODEL_ID,
     SentenceTransformerEmbedder,
     _as_vectors,
     _bundled_model_dir,
+    _check_segment_input,
     _check_texts,
     _is_default_model,
     _model_id,
@@ -48,7 +49,7 @@ logger = logging.getLogger(__name__)
 
 _CACHE_ENV = "PERSONA_CACHE_DIR"
 # Bump when the exported graph changes: old cache entries are then ignored (and re-exported).
-_EXPORT_VERSION = 1
+_EXPORT_VERSION = 2  # 2: also outputs token_embeddings (late chunking)
 _OPSET = 17
 _SUPPORTED_MODULES = {"Transformer", "Pooling", "Normalize"}
 
@@ -163,7 +164,8 @@ def _export_onnx(layout: _ModelLayout) -> bytes:
     """Export the transformer with mean pooling and L2 normalisation built in; returns the ONNX bytes.
 
     Inputs ``input_ids``, ``attention_mask`` (and ``token_type_ids`` when the model has them), dynamic
-    batch and sequence axes; output ``sentence_embedding`` (batch, dim). Needs torch, transformers, onnx.
+    batch and sequence axes; outputs ``sentence_embedding`` (batch, dim) and ``token_embeddings`` (batch,
+    sequence, dim: the contextual token vectors, for late chunking). Needs torch, transformers, onnx.
     """
     if importlib.util.find_spec("onnx") is None:  # torch's exporter needs it to write the file
         raise MissingDependencyError("Exporting the ONNX model needs the onnx package: pip install onnx")
@@ -195,7 +197,7 @@ def _export_onnx(layout: _ModelLayout) -> bytes:
             hidden = self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             mean = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(mean, p=2.0, dim=1)
+            return torch.nn.functional.normalize(mean, p=2.0, dim=1), hidden
 
     pad = layout.pad_id
     ids = torch.tensor([[5, 6, 7, 8], [5, 6, 7, pad]], dtype=torch.long)
@@ -204,6 +206,7 @@ def _export_onnx(layout: _ModelLayout) -> bytes:
     names = ["input_ids", "attention_mask", "token_type_ids"][: len(args)]
     axes: dict[str, dict[int, str]] = {name: {0: "batch", 1: "sequence"} for name in names}
     axes["sentence_embedding"] = {0: "batch"}
+    axes["token_embeddings"] = {0: "batch", 1: "sequence"}
     buffer: Any = io.BytesIO()  # torch's stubs say path-only; the exporter accepts a binary file
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about shapes that are constant for this model
@@ -212,7 +215,7 @@ def _export_onnx(layout: _ModelLayout) -> bytes:
             args,
             buffer,
             input_names=names,
-            output_names=["sentence_embedding"],
+            output_names=["sentence_embedding", "token_embeddings"],
             dynamic_axes=axes,
             opset_version=_OPSET,
             do_constant_folding=True,
@@ -309,8 +312,34 @@ class OnnxEmbedder:
             out[chunk] = self._run([ids[i] for i in chunk])
         return out
 
-    def _run(self, batch: list[list[int]]) -> Any:
-        """One ONNX Runtime call on token id lists, right-padded to the longest."""
+    def embed_segments(
+        self, texts: Sequence[str], spans: Sequence[SegmentSpans]
+    ) -> tuple[Vectors, list[Vectors]]:
+        """``embed(texts)`` and each text's segment vectors, pooled from the same forward pass (see
+        `persona.backends.base.SegmentEmbedder`)."""
+        items = _check_segment_input(texts, spans)
+        if not self._ensure_loaded():
+            assert self._torch is not None
+            return self._torch.embed_segments(items, spans)
+        layout = self._model_layout()
+        if layout.lower_case:
+            items = [text.lower() for text in items]
+        encodings = self._tokenizer.encode_batch(items) if items else []
+        order = sorted(range(len(items)), key=lambda i: len(encodings[i].ids), reverse=True)
+        out = np.empty((len(items), layout.dim), dtype=np.float32)
+        keys: list[Vectors] = [np.zeros((0, layout.dim), dtype=np.float32)] * len(items)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            pooled, tokens = self._run([encodings[i].ids for i in chunk], tokens=True)
+            out[chunk] = pooled
+            for row, i in enumerate(chunk):
+                if spans[i]:
+                    keys[i] = pool_segments(tokens[row], encodings[i].offsets, spans[i])
+        return out, keys
+
+    def _run(self, batch: list[list[int]], *, tokens: bool = False) -> Any:
+        """One ONNX Runtime call on token id lists, right-padded to the longest; with ``tokens``, returns
+        (sentence embeddings, token embeddings)."""
         width = max(len(row) for row in batch)
         input_ids = np.full((len(batch), width), self._model_layout().pad_id, dtype=np.int64)
         attention_mask = np.zeros((len(batch), width), dtype=np.int64)
@@ -320,6 +349,8 @@ class OnnxEmbedder:
         feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(attention_mask)
+        if tokens:
+            return self._session.run(["sentence_embedding", "token_embeddings"], feeds)
         return self._session.run(["sentence_embedding"], feeds)[0]
 
     # -- loading

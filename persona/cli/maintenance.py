@@ -90,6 +90,18 @@ def _check_store(p: Persona) -> Check:
     )
 
 
+def _check_keys(p: Persona) -> Check:
+    missing = int(p.check()["missing_keys"])
+    if missing:
+        return Check(
+            "sentence keys",
+            "warn",
+            f"{missing} memories were written before sentence keys existed and match on their whole text "
+            "only; add the keys with: persona reindex",
+        )
+    return Check("sentence keys", "ok", "every memory has its sentence keys")
+
+
 def _check_embedder(p: Persona) -> Check:
     recorded = p.stats().get("embedder")
     embedder = p.embedder
@@ -155,7 +167,7 @@ def _store_checks(path: Path | None, wanted: Embedder | str | None, *, quick: bo
     except Exception as exc:
         return [Check("store", "fail", one_line(exc))]
     with p:
-        checks = [_run("store", lambda: _check_store(p))]
+        checks = [_run("store", lambda: _check_store(p)), _run("sentence keys", lambda: _check_keys(p))]
         if quick:
             return [*checks, Check("embedder", "skip", "--quick"), Check("index", "skip", "--quick")]
         checks.append(_run("embedder", lambda: _check_embedder(p)))

@@ -37,7 +37,7 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from persona.backends.base import Embedder, Vectors
+from persona.backends.base import Embedder, SegmentSpans, Vectors
 
 from .datasets import CATEGORY_NAMES, Conversation, FillerConversation, PreferenceItem, QAItem, Session, Turn
 from .metrics import GroupScores, QuestionResult, percentile, score_groups
@@ -112,6 +112,24 @@ class CachingEmbedder:
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self._cache: dict[str, Vectors] = {}
+        self._keys: dict[tuple[str, str], tuple[Vectors, Vectors]] = {}
+        if callable(getattr(inner, "embed_segments", None)):  # only then may Persona take the late path
+            self.embed_segments = self._embed_segments
+
+    def _embed_segments(
+        self, texts: Sequence[str], spans: Sequence[SegmentSpans]
+    ) -> tuple[Vectors, list[Vectors]]:
+        """The wrapped embedder's ``embed_segments``, remembered per (text, spans)."""
+        keyed = [(t, repr(s)) for t, s in zip(texts, spans, strict=True)]
+        missing = [i for i, key in enumerate(keyed) if key not in self._keys]
+        if missing:
+            own, keys = self.inner.embed_segments(  # type: ignore[attr-defined]
+                [texts[i] for i in missing], [spans[i] for i in missing]
+            )
+            for row, i in enumerate(missing):
+                self._keys[keyed[i]] = (np.asarray(own[row], dtype=np.float32), keys[row])
+        found = [self._keys[key] for key in keyed]
+        return np.stack([f[0] for f in found]), [f[1] for f in found]
 
     @property
     def id(self) -> str:
