@@ -79,6 +79,9 @@ class UserIndex:
     group_units: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     """Cached unit-length conversation centroids (recomputed when ``group_units_for`` != len)."""
     group_units_for: int = -1
+    group_sizes: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    key_starts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Where each memory's run of keys starts in ``key_owner`` (keys are stored in owner order)."""
 
     @property
     def max_seq(self) -> int:
@@ -125,31 +128,31 @@ class UserIndex:
             self.keys = FlatIndex(self.dim)
         self.keys.add(np.concatenate(parts))
         self.key_owner = np.concatenate([self.key_owner, np.asarray(owners, dtype=np.int64)])
+        owner = self.key_owner
+        self.key_starts = np.flatnonzero(np.concatenate([[True], owner[1:] != owner[:-1]]))
 
     def _append_groups(self, start: int) -> None:
+        """Extend the conversation numbering and sums. A link always points to the previous position
+        (persona.neighbours.link_previous), so a conversation is a run of linked positions."""
         n = len(self.seqs)
-        vectors = self.dense.vectors()
-        groups = np.empty(n - start, dtype=np.int64)
-        sums = [self.group_sums] if len(self.group_sums) else []
+        if n == start:
+            return
         count = len(self.group_sums)
-        fresh: list[npt.NDArray[np.float64]] = []
-        for i in range(start, n):
-            link = int(self.links[i])
-            if link >= 0:
-                g = int(self.group[link]) if link < start else int(groups[link - start])
-            else:
-                g = count + len(fresh)
-                fresh.append(np.zeros(self.dim))
-            groups[i - start] = g
-            if g < count:
-                sums[0][g] += vectors[i]
-            else:
-                fresh[g - count] += vectors[i]
+        fresh = self.links[start:n] < 0
+        groups = count + np.cumsum(fresh, dtype=np.int64) - 1
+        if not fresh[0]:  # continues the conversation of the position before this batch
+            head = int(np.argmax(fresh)) if fresh.any() else n - start
+            groups[:head] = self.group[start - 1]
+        vectors = np.asarray(self.dense.vectors()[start:n], dtype=np.float64)
+        runs = np.flatnonzero(np.concatenate([[True], groups[1:] != groups[:-1]]))
+        run_sums = vectors if len(runs) == len(groups) else np.add.reduceat(vectors, runs, axis=0)
+        sums = np.zeros((count + int(fresh.sum()), self.dim))
+        if count:
+            sums[:count] = self.group_sums
+        np.add.at(sums, groups[runs], run_sums)
+        self.group_sums = sums
         self.group = np.concatenate([self.group, groups])
-        if fresh:
-            sums.append(np.stack(fresh))
-        if sums:
-            self.group_sums = np.concatenate(sums) if len(sums) > 1 else sums[0]
+        self.group_sizes = np.bincount(self.group, minlength=len(sums))
 
     def mask(self, filters: Filters) -> Mask | None:
         """Which positions may be returned; None means all of them."""

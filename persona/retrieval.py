@@ -112,7 +112,7 @@ def rank(
         dense = np.maximum(own, paired)
     if config.segment_keys and index.keys is not None:
         dense = _best_key(index, query_vector, dense)
-    conversation = _conversation_scores(index, query_vector) if config.conversation_dense > 0 else None
+    conversation = _conversation_scores(index, query_vector, own) if config.conversation_dense > 0 else None
     if conversation is not None:
         dense = dense + config.conversation_dense * conversation
     lo, hi = float(dense[candidates].min()), float(dense[candidates].max())
@@ -207,18 +207,22 @@ def _best_key(
     """``dense`` raised to the query's best match among each memory's extra keys."""
     assert index.keys is not None
     scores = index.keys.scores(query_vector)
-    owner = index.key_owner
-    starts = np.flatnonzero(np.concatenate([[True], owner[1:] != owner[:-1]]))
+    starts = index.key_starts
     best = np.maximum.reduceat(scores, starts).astype(np.float64)
     out = dense.copy()
-    owners = owner[starts]
+    owners = index.key_owner[starts]
     out[owners] = np.maximum(out[owners], best)
     return out
 
 
-def _conversation_scores(index: UserIndex, query_vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-    """Per memory, the cosine of the query with its conversation's centroid (persona.index ``group``)."""
+def _conversation_scores(
+    index: UserIndex, query_vector: npt.NDArray[np.float32], own: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Per memory, the cosine of the query with its conversation's centroid (persona.index ``group``);
+    a memory alone in its conversation is its own centroid (``own``)."""
     n = len(index)
+    if len(index.group_sums) == n:
+        return own
     if index.group_units_for != n:
         sums = index.group_sums
         norms = np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
