@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .backends.base import Embedder, Reranker, Vectors
+from .encoding import embed_checked, embed_with_keys
 from .errors import EmbedderMismatchError, InvalidInputError, StoreError
 from .index import Filters, IndexCache
 from .records import content_hash, prepare_item
 from .retrieval import RankingConfig, rank, rerank
-from .segments import segment_spans
 from .store import NewMemory, SQLiteStore
 from .transfer import EXPORT_FORMAT, EXPORT_SCHEMA_VERSION, export_data, parse_export
 from .types import HistoryEntry, Hit, Memory
@@ -38,8 +38,6 @@ if TYPE_CHECKING:
     from .prompting import RenderedPrompt
 
 __all__ = ["EXPORT_FORMAT", "EXPORT_SCHEMA_VERSION", "Persona", "default_path"]
-
-EMBED_BATCH = 256
 
 
 def default_path() -> Path:
@@ -176,12 +174,7 @@ class Persona:
             raise StoreError("this Persona is closed; open a new one with Persona(path).")
 
     def _embed(self, texts: Sequence[str]) -> Vectors:
-        vectors = self.embedder.embed(list(texts))
-        if vectors.shape[0] != len(texts):
-            raise EmbedderMismatchError(
-                f"embedder {self.embedder.id!r} returned {vectors.shape[0]} vectors for {len(texts)} texts."
-            )
-        return np.asarray(vectors, dtype=np.float32)
+        return embed_checked(self.embedder, texts)
 
     # -- writing ---------------------------------------------------------------------------------------------
 
@@ -193,7 +186,7 @@ class Persona:
         progress: bool = False,
         imported_history: Sequence[HistoryEntry] | None = None,
     ) -> list[Memory]:
-        vectors, keys = self._embed_with_keys([i.text for i in items], progress=progress)
+        vectors, keys = embed_with_keys(self.embedder, [i.text for i in items], progress=progress)
         for item, vector, item_keys in zip(items, vectors, keys, strict=True):
             item.embedding = vector
             item.key_embeddings = item_keys
@@ -206,79 +199,6 @@ class Persona:
             imported_history=imported_history,
         )
         return [memory for memory, _seq, _inserted in rows]
-
-    def _embed_with_keys(
-        self, texts: builtins.list[str], *, progress: bool = False
-    ) -> tuple[Vectors, builtins.list[Vectors]]:
-        """Each text's vector and its extra search keys (one per sentence, `persona.segments`).
-
-        An embedder with ``embed_segments`` pools the keys from the texts' own forward pass (late chunking:
-        no extra encoding); any other embeds each sentence as a text of its own.
-        """
-        spans = [segment_spans(text) for text in texts]
-        late = getattr(self.embedder, "embed_segments", None)
-        if callable(late):
-            return self._embed_late(late, texts, spans, progress=progress)
-        per_text = [
-            [" ".join(text[a:b] for a, b in parts) for parts in found]
-            for text, found in zip(texts, spans, strict=True)
-        ]
-        flat = [segment for found in per_text for segment in found]
-        vectors = self._embed_all([*texts, *flat], progress=progress)
-        own, rest = vectors[: len(texts)], vectors[len(texts) :]
-        keys: builtins.list[Vectors] = []
-        start = 0
-        for found in per_text:
-            keys.append(rest[start : start + len(found)])
-            start += len(found)
-        return own, keys
-
-    def _embed_late(
-        self,
-        late: Any,
-        texts: builtins.list[str],
-        spans: builtins.list[builtins.list[tuple[tuple[int, int], ...]]],
-        *,
-        progress: bool,
-    ) -> tuple[Vectors, builtins.list[Vectors]]:
-        from tqdm.auto import tqdm
-
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad least
-        own: builtins.list[Vectors | None] = [None] * len(texts)
-        keys: builtins.list[Vectors] = [np.zeros((0, 0), dtype=np.float32)] * len(texts)
-        show = progress and len(texts) > EMBED_BATCH
-        with tqdm(total=len(texts), desc="embedding", unit="text", disable=not show) as bar:
-            for start in range(0, len(texts), EMBED_BATCH):
-                chunk = order[start : start + EMBED_BATCH]
-                vectors, chunk_keys = late([texts[i] for i in chunk], [spans[i] for i in chunk])
-                if len(vectors) != len(chunk) or len(chunk_keys) != len(chunk):
-                    raise EmbedderMismatchError(
-                        f"embedder {self.embedder.id!r} returned {len(vectors)} vectors and {len(chunk_keys)} "
-                        f"key sets for {len(chunk)} texts."
-                    )
-                for row, i in enumerate(chunk):
-                    own[i] = np.asarray(vectors[row], dtype=np.float32)
-                    keys[i] = np.asarray(chunk_keys[row], dtype=np.float32)
-                bar.update(len(chunk))
-        return np.stack([v for v in own if v is not None]), keys
-
-    def _embed_all(self, texts: list[str], *, progress: bool) -> Vectors:
-        if len(texts) <= EMBED_BATCH:
-            return self._embed(texts)
-        from tqdm.auto import tqdm
-
-        # Chunks of similar length pad least: sort once over the whole input, embed, then restore the order
-        # (measured 250 -> 330 texts/s on LoCoMo turns with the default embedder).
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        parts: list[Vectors] = []
-        with tqdm(total=len(texts), desc="embedding", unit="text", disable=not progress) as bar:
-            for start in range(0, len(texts), EMBED_BATCH):
-                chunk = [texts[i] for i in order[start : start + EMBED_BATCH]]
-                parts.append(self._embed(chunk))
-                bar.update(len(chunk))
-        out = np.empty_like(np.concatenate(parts))
-        out[np.asarray(order)] = np.concatenate(parts)
-        return out
 
     def add(
         self,
@@ -349,7 +269,7 @@ class Persona:
         self._store.get(memory_id)  # NotFoundError before any embedding work
         key_embeddings = None
         if text is not None:
-            own, keys = self._embed_with_keys([changes["text"]])
+            own, keys = embed_with_keys(self.embedder, [changes["text"]])
             embedding, key_embeddings = own[0], keys[0]
         memory, seq = self._store.update(
             memory_id, changes, now=self.now(), embedding=embedding, key_embeddings=key_embeddings
@@ -647,7 +567,7 @@ class Persona:
         dim = 0
         with tqdm(total=total, desc="re-embedding", unit="memory", disable=not progress) as bar:
             for batch in self._store.iter_texts():
-                vectors, keys = self._embed_with_keys([text for _seq, text in batch])
+                vectors, keys = embed_with_keys(self.embedder, [text for _seq, text in batch])
                 dim = int(vectors.shape[1])
                 rows.extend(
                     (seq, vec, item_keys)
