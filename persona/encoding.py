@@ -92,9 +92,18 @@ def _embed_late(
                     f"embedder {embedder_id!r} returned {len(vectors)} vectors and {len(chunk_keys)} "
                     f"key sets for {len(chunk)} texts."
                 )
+            dim = int(np.shape(vectors)[1])
             for row, i in enumerate(chunk):
                 own[i] = np.asarray(vectors[row], dtype=np.float32)
-                keys[i] = np.asarray(chunk_keys[row], dtype=np.float32)
+                found = np.asarray(chunk_keys[row], dtype=np.float32)
+                if found.size == 0:
+                    found = np.zeros((0, dim), dtype=np.float32)
+                if found.ndim != 2 or found.shape[1] != dim or found.shape[0] > len(spans[i]):
+                    raise EmbedderMismatchError(
+                        f"embedder {embedder_id!r} returned segment vectors of shape {found.shape} for a text "
+                        f"with {len(spans[i])} segments and {dim}-dim vectors."
+                    )
+                keys[i] = found
             bar.update(len(chunk))
     return np.stack([v for v in own if v is not None]), keys
 

@@ -275,3 +275,20 @@ def test_keys_and_conversations_are_rebuilt_identically_from_the_store(tmp_path:
         p._cache.drop(files=True)
         rebuilt = ranking(p)
     assert incremental == from_file == rebuilt
+
+
+class BadLateFake(LateFake):
+    def embed_segments(
+        self, texts: Sequence[str], spans: Sequence[SegmentSpans]
+    ) -> tuple[Vectors, list[Vectors]]:
+        own, keys = super().embed_segments(texts, spans)
+        return own, [k[:, :10] for k in keys]  # wrong dimension
+
+
+def test_segment_vectors_of_the_wrong_shape_are_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    from persona.errors import EmbedderMismatchError
+
+    with Persona(tmp_path / "s", embedder=BadLateFake()) as p:
+        with pytest.raises(EmbedderMismatchError, match="segment vectors"):
+            p.add("u", "I adopted a kitten named Miso. She sleeps on my keyboard all day.")
+        assert p.count("u") == 0
