@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .backends.base import Embedder, SegmentSpans, Vectors
+from .backends.base import Embedder, Vectors
 from .errors import EmbedderMismatchError
-from .segments import segment_spans
+from .segments import Span, segment_spans, segment_text
 
 __all__ = ["EMBED_BATCH", "embed_checked", "embed_in_batches", "embed_with_keys"]
 
@@ -53,12 +53,12 @@ def embed_with_keys(
 ) -> tuple[Vectors, list[Vectors]]:
     """Each text's vector and its sentence keys (an array of 0 or more rows per text)."""
     spans = [segment_spans(text) for text in texts]
+    # SegmentEmbedder's method, found without isinstance (which would evaluate ``dim`` and may load a model)
     late = getattr(embedder, "embed_segments", None)
     if callable(late):
         return _embed_late(embedder.id, late, texts, spans, progress=progress)
     per_text = [
-        [" ".join(text[a:b] for a, b in parts) for parts in found]
-        for text, found in zip(texts, spans, strict=True)
+        [segment_text(text, parts) for parts in found] for text, found in zip(texts, spans, strict=True)
     ]
     vectors = embed_in_batches(
         embedder, [*texts, *(s for found in per_text for s in found)], progress=progress
@@ -74,9 +74,9 @@ def embed_with_keys(
 
 def _embed_late(
     embedder_id: str,
-    late: Callable[[list[str], list[SegmentSpans]], tuple[Vectors, list[Vectors]]],
+    embed_segments: Callable[..., tuple[Vectors, list[Vectors]]],
     texts: list[str],
-    spans: list[Any],
+    spans: list[list[tuple[Span, ...]]],
     *,
     progress: bool,
 ) -> tuple[Vectors, list[Vectors]]:
@@ -86,7 +86,7 @@ def _embed_late(
     with _bar(len(texts), progress and len(texts) > EMBED_BATCH) as bar:
         for start in range(0, len(texts), EMBED_BATCH):
             chunk = order[start : start + EMBED_BATCH]
-            vectors, chunk_keys = late([texts[i] for i in chunk], [spans[i] for i in chunk])
+            vectors, chunk_keys = embed_segments([texts[i] for i in chunk], [spans[i] for i in chunk])
             if len(vectors) != len(chunk) or len(chunk_keys) != len(chunk):
                 raise EmbedderMismatchError(
                     f"embedder {embedder_id!r} returned {len(vectors)} vectors and {len(chunk_keys)} "

@@ -79,7 +79,6 @@ class UserIndex:
     group_units: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     """Cached unit-length conversation centroids (recomputed when ``group_units_for`` != len)."""
     group_units_for: int = -1
-    group_sizes: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     key_starts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """Where each memory's run of keys starts in ``key_owner`` (keys are stored in owner order)."""
 
@@ -152,7 +151,6 @@ class UserIndex:
         np.add.at(sums, groups[runs], run_sums)
         self.group_sums = sums
         self.group = np.concatenate([self.group, groups])
-        self.group_sizes = np.bincount(self.group, minlength=len(sums))
 
     def mask(self, filters: Filters) -> Mask | None:
         """Which positions may be returned; None means all of them."""

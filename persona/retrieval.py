@@ -7,16 +7,21 @@ results whenever k memories pass the filters. Every memory gets
 
 * ``dense``: cosine similarity, min-max scaled over the memories that pass the filters. A memory that
   follows another in its conversation (see `persona.neighbours`) is also matched as the pair: the cosine
-  with ``v + context_mix * v_previous`` (computed from the stored vectors, no extra embedding), and keeps
-  the better of the two.
+  with ``v + context_mix * v_previous`` (computed from the stored vectors, no extra embedding); a memory
+  of several sentences is also matched by each of them (``segment_keys``, `persona.segments`); it keeps
+  the best of these. ``conversation_dense`` times the cosine with its conversation's centroid is added
+  before scaling.
 * ``lexical``: BM25, plus ``neighbour_lexical`` times the previous memory's BM25 (an answer borrows its
-  question's words), times ``1 + mention_boost`` for memories whose metadata values the query names, then
-  divided by the summed IDF of the query's terms (so a query whose words barely match anything gets a
-  small lexical part rather than a top score of 1) and capped at ``lexical_cap``.
+  question's words) and ``next_lexical`` times the next one's (a question borrows its answer's), times
+  ``1 + mention_boost`` for memories whose metadata values the query names, then divided by the summed
+  IDF of the query's terms (so a query whose words barely match anything gets a small lexical part rather
+  than a top score of 1) and capped at ``lexical_cap``.
 
-Two bounded priors are then added: ``preference_boost`` to memories that state a preference when the query
-asks for advice (`persona.salience`), and ``date_boost`` to memories dated within a calendar date the
-query names (`persona.timeref`).
+Bounded priors are then added: ``length_prior`` per log(1 + words) for memories in a conversation,
+minus ``question_penalty`` times the share of a memory's sentences that are questions,
+``preference_boost`` to memories that state a preference when the query asks for advice
+(`persona.salience`), and ``date_boost`` to memories dated within a calendar date the query names
+(`persona.timeref`).
 
 The defaults were chosen on the LoCoMo and PrefEval development data (eval/retrieval.py; the ablation table
 is in docs/retrieval.md). Every part of the score is reported in ``Hit.parts``.
@@ -122,8 +127,8 @@ def rank(
     lexical = bm25.copy()
     if config.neighbour_lexical > 0:
         lexical += np.where(linked, config.neighbour_lexical * bm25[links], 0.0)
+    follower = _followers(index)
     if config.next_lexical > 0:
-        follower = _followers(index)
         has_next = (follower >= 0) & index.alive[np.where(follower >= 0, follower, 0)]
         lexical += np.where(has_next, config.next_lexical * bm25[np.where(has_next, follower, 0)], 0.0)
     mentioned = index.mentions.mentioned(query_text, n) if config.mention_boost > 0 else None
@@ -133,7 +138,7 @@ def rank(
 
     fused = config.dense_weight * dense_scaled + config.lexical_weight * lexical_scaled
     if config.length_prior > 0:
-        in_dialogue = linked | (_followers(index) >= 0)
+        in_dialogue = linked | (follower >= 0)
         fused = fused + config.length_prior * in_dialogue * index.log_length
     if config.question_penalty > 0:
         fused = fused - config.question_penalty * index.question_share

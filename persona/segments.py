@@ -2,16 +2,18 @@
 
 * **Segments**: a memory that says several things ("We won a trophy! The season was tough, though.")
   embeds as one blurred vector; a query about one of those things matches it poorly. A text of two or more
-  sentences (of at least `MIN_SEGMENT_WORDS` words each) is therefore also embedded sentence by sentence,
+  sentences (of at least `MIN_SEGMENT_WORDS` words each) therefore also gets one vector per sentence,
   and each sentence vector is an extra *key* pointing to the same memory: dense similarity is the best
   of the memory's own vector and its keys. A bracketed note after a sentence (``" [image: a dog]"``) is
   a segment of its own. A short label before a colon ("Nate: ...", "Q: ...") is kept on every segment, so a
-  segment still says who said it. Keys are embedded at write time with the memory and stored with it in
-  SQLite (`persona.store`); a one-sentence text has none.
+  segment still says who said it. Keys are made at write time with the memory (pooled from its own
+  forward pass when the embedder can, `persona.encoding`) and stored with it in SQLite (`persona.store`);
+  a one-sentence text has none.
 * **Question share**: the share of a text's sentences that are questions. In a conversation, a turn that
   asks ("What's your favourite game?") rarely holds the answer a later search looks for, although it
   shares the search's words; ranking subtracts a small penalty in proportion.
-* **Length**: ``log(1 + words)``. A longer turn carries more information; ranking adds a small prior.
+* **Length**: ``log(1 + words)``. In a conversation the longer turns carry the facts; ranking adds a small
+  prior to memories that are part of one.
 
 All three are computed from the text alone (English punctuation conventions; no model, no data), once at
 write or index time. The ranking weights are in `persona.retrieval.RankingConfig`, measured in
@@ -34,6 +36,7 @@ __all__ = [
     "log_lengths",
     "question_shares",
     "segment_spans",
+    "segment_text",
     "segments",
 ]
 
@@ -81,9 +84,14 @@ def segment_spans(text: str) -> list[tuple[Span, ...]]:
     return [(label, span) if label else (span,) for span in keep[:MAX_SEGMENTS]]
 
 
+def segment_text(text: str, parts: tuple[Span, ...]) -> str:
+    """One segment of ``text`` (from `segment_spans`) as a string: its label and sentence."""
+    return " ".join(text[a:b] for a, b in parts)
+
+
 def segments(text: str) -> list[str]:
     """The extra keys of a text as strings (label kept on each sentence), or [] (see `segment_spans`)."""
-    return [" ".join(text[a:b] for a, b in parts) for parts in segment_spans(text)]
+    return [segment_text(text, parts) for parts in segment_spans(text)]
 
 
 def question_shares(texts: Sequence[str]) -> npt.NDArray[np.float32]:

@@ -608,9 +608,7 @@ class SQLiteStore:
             missing = int(
                 self.db.execute("SELECT COUNT(*) FROM memories WHERE embedding IS NULL").fetchone()[0]
             )
-            no_keys = int(
-                self.db.execute("SELECT COUNT(*) FROM memories WHERE key_embeddings IS NULL").fetchone()[0]
-            )
+            no_keys = int(self.db.execute(MISSING_KEYS_SQL).fetchone()[0])
         return {
             "integrity": "ok" if rows == ["ok"] else "; ".join(rows),
             "missing_embeddings": missing,
@@ -631,6 +629,10 @@ def _history_entry(row: tuple[Any, ...]) -> HistoryEntry:
         metadata=None if row[5] is None else json.loads(row[5]),
         importance=row[6],
     )
+
+
+MISSING_KEYS_SQL = "SELECT COUNT(*) FROM memories WHERE key_embeddings IS NULL"
+"""How many memories have no sentence keys yet (written before migration 003; reembed adds them)."""
 
 
 def _keys_blob(keys: np.ndarray | None) -> bytes:

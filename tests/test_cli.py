@@ -302,6 +302,26 @@ def test_doctor(run: Run) -> None:
     assert "store" in ok(run("doctor", "--quick"))
 
 
+def test_doctor_warns_about_memories_without_sentence_keys(run: Run, tmp_path: Path) -> None:
+    import sqlite3
+
+    store = tmp_path / "old"
+    ok(run("--store", str(store), "add", "alice", "I adopted a kitten. She sleeps on my keyboard all day."))
+    quick = {c["check"]: c for c in data(run("--store", str(store), "doctor", "--quick", "--json"))}
+    assert quick["sentence keys"]["status"] == "ok"
+    db = sqlite3.connect(store / "persona.db")
+    with db:
+        db.execute("UPDATE memories SET key_embeddings = NULL")  # as written before migration 003
+    db.close()
+    quick = {c["check"]: c for c in data(run("--store", str(store), "doctor", "--quick", "--json"))}
+    assert (
+        quick["sentence keys"]["status"] == "warn" and "persona reindex" in quick["sentence keys"]["detail"]
+    )
+    ok(run("--store", str(store), "reindex"))
+    quick = {c["check"]: c for c in data(run("--store", str(store), "doctor", "--quick", "--json"))}
+    assert quick["sentence keys"]["status"] == "ok"
+
+
 def test_doctor_fails_on_a_broken_store(run: Run, tmp_path: Path) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()

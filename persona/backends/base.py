@@ -45,8 +45,8 @@ class Embedder(Protocol):
 
 
 @runtime_checkable
-class SegmentEmbedder(Protocol):
-    """An embedder that can also pool parts of each text from the same forward pass ("late chunking").
+class SegmentEmbedder(Embedder, Protocol):
+    """An `Embedder` that can also pool parts of each text from the same forward pass ("late chunking").
 
     ``embed_segments(texts, spans)`` returns ``embed(texts)`` and, per text, one L2-normalised vector per
     segment of ``spans[i]``: the mean of the contextual token vectors whose characters overlap one of the

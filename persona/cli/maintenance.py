@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.table import Table
@@ -66,15 +66,20 @@ class Check:
     detail: str
 
 
-def _integrity(path: Path) -> str:
-    """SQLite's ``PRAGMA integrity_check`` on the store's database, read-only: "ok" or the problems found."""
+def _read_only(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of one query on the store's database, opened read-only."""
     from persona.store import DB_NAME
 
     db = sqlite3.connect(f"{(path / DB_NAME).as_uri()}?mode=ro", uri=True)
     try:
-        rows = db.execute("PRAGMA integrity_check").fetchall()
+        return db.execute(sql).fetchall()
     finally:
         db.close()
+
+
+def _integrity(path: Path) -> str:
+    """SQLite's ``PRAGMA integrity_check`` on the store's database, read-only: "ok" or the problems found."""
+    rows = _read_only(path, "PRAGMA integrity_check")
     return "; ".join(str(row[0]) for row in rows[:5])
 
 
@@ -91,7 +96,9 @@ def _check_store(p: Persona) -> Check:
 
 
 def _check_keys(p: Persona) -> Check:
-    missing = int(p.check()["missing_keys"])
+    from persona.store import MISSING_KEYS_SQL
+
+    missing = int(_read_only(p.path, MISSING_KEYS_SQL)[0][0])
     if missing:
         return Check(
             "sentence keys",
