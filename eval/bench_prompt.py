@@ -116,17 +116,15 @@ def open_store(path: Path, n: int, fake: bool) -> Any:
 
 
 def bench_prompts(p: Any, questions: list[str], model: str, queries: int) -> dict[str, Any]:
-    from persona.prompting import build_prompt
-
     out: dict[str, Any] = {}
     for strategy in STRATEGIES:
         t = time.perf_counter()
-        first = build_prompt(p, "bench", questions[0], strategy=strategy, model=model)
+        first = p.prompt("bench", questions[0], strategy=strategy, model=model)
         cold = (time.perf_counter() - t) * 1000
         times, tokens, kept = [], [], []
         for q in questions[1 : queries + 1]:
             t = time.perf_counter()
-            r = build_prompt(p, "bench", q, strategy=strategy, model=model)
+            r = p.prompt("bench", q, strategy=strategy, model=model)
             times.append((time.perf_counter() - t) * 1000)
             tokens.append(r.tokens)
             kept.append(len(r.memory_ids))
@@ -148,13 +146,11 @@ def bench_prompts(p: Any, questions: list[str], model: str, queries: int) -> dic
 
 def bench_local(p: Any, questions: list[str], generations: int, max_tokens: int) -> dict[str, Any]:
     from persona.backends import llm
-    from persona.prompting import build_prompt
-
-    prompt = build_prompt(p, "bench", questions[0], strategy="hybrid", model="local/smollm2")
+    prompt = p.prompt("bench", questions[0], strategy="hybrid", model="local/smollm2")
     llm.complete("local/smollm2", [{"role": "user", "content": "hi"}], max_tokens=1)  # load once
     first_token, prefill, decode, produced = [], [], [], []
     for q in questions[1 : generations + 1]:
-        prompt = build_prompt(p, "bench", q, strategy="hybrid", model="local/smollm2")
+        prompt = p.prompt("bench", q, strategy="hybrid", model="local/smollm2")
         t0 = time.perf_counter()
         stream = llm.stream("local/smollm2", prompt.messages, max_tokens=max_tokens, temperature=0)
         stamps = [time.perf_counter() for _ in stream]

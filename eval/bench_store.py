@@ -82,8 +82,9 @@ def bench_ingest(texts: list[str], tmp: Path) -> dict[str, float]:
 
 def build_store(path: Path, users: int, per_user: int, target_texts: list[str]) -> None:
     from persona import Persona
-    from persona.records import content_hash as _hash
-    from persona.store import NewMemory
+    from persona.store.base import NewMemory
+    from persona.store.records import content_hash as _hash
+    from persona.store.sqlite import SQLiteStore
 
     if (path / "built.json").exists():
         return
@@ -93,6 +94,8 @@ def build_store(path: Path, users: int, per_user: int, target_texts: list[str]) 
     p.add_many("target", [{"text": x, "kind": "episode"} for x in target_texts], progress=True)
     print(f"target user: {len(target_texts)} memories embedded in {time.perf_counter() - t:.1f}s", flush=True)
     embedder = (p.embedder.id, p.embedder.dim)
+    p.close()
+    store = SQLiteStore(path)  # the bulk users are written straight to the store, with synthetic vectors
     now = datetime.now(timezone.utc)
     t = time.perf_counter()
     for u in range(users - 1):
@@ -114,10 +117,10 @@ def build_store(path: Path, users: int, per_user: int, target_texts: list[str]) 
                     embedding=vectors[i],
                 )
             )
-        p._store.insert_many(f"bulk{u:04d}", items, now=now, embedder=embedder)
+        store.insert_many(f"bulk{u:04d}", items, now=now, embedder=embedder)
         if u % 100 == 0:
             print(f"bulk users {u}/{users - 1} ({time.perf_counter() - t:.0f}s)", flush=True)
-    p.close()
+    store.close()
     (path / "built.json").write_text(json.dumps({"users": users, "per_user": per_user}))
 
 
@@ -138,10 +141,10 @@ def bench_search(path: Path, queries: list[str]) -> dict[str, float]:
         vector = p.embedder.embed([q])[0]
         embed_only.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        p._search_vector("target", vector, q, 10)
+        p.search_vector("target", vector, q, k=10)
         without.append((time.perf_counter() - t) * 1000)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    stats = p.stats()
+    stats = p.stats().to_dict()
     p.close()
     return {
         "store_memories": stats["memories"],

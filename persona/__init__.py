@@ -1,10 +1,12 @@
 """persona: personalize any LLM in context, from a durable per-user memory store.
 
-``import persona`` is light: torch, sentence-transformers, faiss and litellm load on first use.
+``import persona`` is light: torch, sentence-transformers, faiss, onnxruntime, litellm and llama.cpp load on
+first use.
 """
 
 from __future__ import annotations
 
+from .chat import AsyncReplyStream, Reply, ReplyStream
 from .client import Persona, default_path
 from .errors import (
     EmbedderMismatchError,
@@ -16,39 +18,24 @@ from .errors import (
     StoreCorruptError,
     StoreError,
 )
-from .retrieval import RankingConfig
-from .types import KINDS, HistoryEntry, Hit, Memory
+from .learning.learner import Feedback
+from .prompting.builder import RenderedPrompt
+from .prompting.strategies import list_strategies
+from .retrieval.ranking import RankingConfig
+from .types import KINDS, CheckReport, EmbedderInfo, HistoryEntry, Hit, IndexState, Memory, StoreStats
 
 __version__ = "0.1.0"
-
-# Names whose modules pull in jinja2 or litellm helpers: imported on first access, so `import persona` stays light.
-_LAZY = {
-    "RenderedPrompt": "persona.prompting",
-    "list_strategies": "persona.prompting",
-    "Reply": "persona.chat",
-    "ReplyStream": "persona.chat",
-    "AsyncReplyStream": "persona.chat",
-    "Feedback": "persona.chat",
-}
-
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'persona' has no attribute {name!r}")
-
 
 __all__ = [
     "KINDS",
     "AsyncReplyStream",
+    "CheckReport",
+    "EmbedderInfo",
     "EmbedderMismatchError",
     "Feedback",
     "HistoryEntry",
     "Hit",
+    "IndexState",
     "InvalidInputError",
     "LLMError",
     "Memory",
@@ -62,6 +49,7 @@ __all__ = [
     "ReplyStream",
     "StoreCorruptError",
     "StoreError",
+    "StoreStats",
     "__version__",
     "default_path",
     "list_strategies",

@@ -61,8 +61,6 @@ def _show_prompt(prompt: Any) -> None:
 
 def run(path: Path, args: argparse.Namespace) -> int:
     from . import Persona
-    from .chat import ReplyStream, chat
-    from .prompting import build_prompt
 
     embedder = None
     if args.fake_embedder:
@@ -74,12 +72,11 @@ def run(path: Path, args: argparse.Namespace) -> int:
             start = p.now() - timedelta(days=14)
             p.add_many(USER, [{**m, "created_at": start + timedelta(days=i)} for i, m in enumerate(MEMORIES)])
         print(f"Store: {path} ({len(p.list(USER))} memories for user {USER!r})\n")
-        prompt = build_prompt(p, USER, args.message, strategy=args.strategy)
+        prompt = p.prompt(USER, args.message, strategy=args.strategy)
         _show_prompt(prompt)
         print(f"[user] {args.message}\n[assistant] ", end="", flush=True)
         try:
-            stream = chat(
-                p,
+            stream = p.chat(
                 USER,
                 args.message,
                 strategy=args.strategy,
@@ -87,7 +84,6 @@ def run(path: Path, args: argparse.Namespace) -> int:
                 max_tokens=args.max_tokens,
                 temperature=0.3,
             )
-            assert isinstance(stream, ReplyStream)
             for chunk in stream:
                 print(chunk, end="", flush=True)
         except MissingDependencyError as exc:

@@ -67,3 +67,7 @@ class MissingDependencyError(PersonaError, ImportError):
 
 class LLMError(PersonaError):
     """Raised when a call to a language model fails; the message says what to change."""
+
+
+class ExtractionFailed(PersonaError):
+    """Raised by ``extract_llm`` when the model's output stays unusable after the retries."""

@@ -1,4 +1,4 @@
-"""The typed results persona returns: `Memory`, `Hit`, `HistoryEntry`."""
+"""The typed results persona returns: `Memory`, `Hit`, `HistoryEntry`, `StoreStats`, `CheckReport`."""
 
 from __future__ import annotations
 
@@ -6,14 +6,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-__all__ = ["KINDS", "Event", "HistoryEntry", "Hit", "Kind", "Memory"]
+__all__ = [
+    "KINDS",
+    "CheckReport",
+    "EmbedderInfo",
+    "HistoryEntry",
+    "Hit",
+    "IndexState",
+    "Kind",
+    "Memory",
+    "StoreStats",
+]
 
 Kind = Literal["fact", "preference", "episode", "profile"]
 KINDS: tuple[str, ...] = ("fact", "preference", "episode", "profile")
 """The memory kinds. Episodes are events (never merged); the others are stable knowledge (deduplicated)."""
-
-Event = Literal["ADD", "UPDATE", "DELETE"]
-
 
 @dataclass(frozen=True)
 class Memory:
@@ -87,3 +94,76 @@ class HistoryEntry:
             "metadata": self.metadata,
             "importance": self.importance,
         }
+
+
+@dataclass(frozen=True)
+class EmbedderInfo:
+    """The embedder a store was built with."""
+
+    id: str
+    dim: int
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """How many users' indexes are in memory, and how many index files are on disk."""
+
+    cached_users: int
+    index_files: int
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """What `Persona.stats` reports (loads no model)."""
+
+    path: str
+    users: int
+    memories: int
+    by_kind: dict[str, int]
+    size_bytes: int
+    embedder: EmbedderInfo | None
+    """None before the first memory is written."""
+    index: IndexState
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``persona stats --json``."""
+        return {
+            "path": self.path,
+            "users": self.users,
+            "memories": self.memories,
+            "by_kind": dict(self.by_kind),
+            "size_bytes": self.size_bytes,
+            "embedder": None if self.embedder is None else {"id": self.embedder.id, "dim": self.embedder.dim},
+            "index": {"cached_users": self.index.cached_users, "index_files": self.index.index_files},
+        }
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What `Persona.check` found: ``ok`` when the database is intact and every memory has its vector."""
+
+    integrity: str
+    """``"ok"``, or the database engine's description of the damage."""
+    missing_embeddings: int
+    missing_keys: int
+    """Memories written before sentence keys existed: they rank on their whole text only (`reembed` adds
+    the keys)."""
+    stale_indexes: list[str]
+    """Users whose index file is missing, unreadable or out of date (rebuilt on their next search)."""
+    repaired: list[str] | None = None
+    """With ``repair=True``: the users whose index files were rebuilt."""
+
+    @property
+    def ok(self) -> bool:
+        return self.integrity == "ok" and self.missing_embeddings == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "integrity": self.integrity,
+            "missing_embeddings": self.missing_embeddings,
+            "missing_keys": self.missing_keys,
+            "stale_indexes": list(self.stale_indexes),
+        }
+        if self.repaired is not None:
+            out["repaired"] = list(self.repaired)
+        return out

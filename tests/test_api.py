@@ -326,6 +326,10 @@ def test_add_many_keeps_each_text_with_its_own_vector(p: Persona, embedder: Fake
     assert [m.text for m in memories] == texts
     import numpy as np
 
-    rows = p._store.user_rows("u")
+    from persona.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(p.path)  # a second connection to the same store: what was written, read back
+    rows = store.user_rows("u")
+    store.close()
     stored = np.frombuffer(b"".join(b for b in rows.embeddings if b), dtype="<f4").reshape(len(texts), -1)
     assert np.allclose(stored, FakeEmbedder().embed(rows.texts), atol=1e-6)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,8 @@ ensure_offline_env()  # before litellm is imported: litellm would otherwise fetc
 import litellm  # noqa: E402
 from litellm.llms.custom_llm import CustomLLM  # noqa: E402
 
+from persona import Reply, ReplyStream  # noqa: E402
 from persona.backends import llm  # noqa: E402
-from persona.chat import Reply, ReplyStream, achat, chat, feedback, learning_queue  # noqa: E402
 from persona.testing import FakeEmbedder  # noqa: E402
 
 T0 = datetime(2026, 2, 1, 12, 0, tzinfo=timezone.utc)
@@ -103,11 +105,11 @@ def p(tmp_path: Path, clock: Clock) -> Iterator[Persona]:
 
 
 def settle(p: Persona) -> None:
-    learning_queue(p).wait()
+    p.learning.wait()
 
 
 def test_chat_returns_a_reply_and_learns_the_turn(p: Persona) -> None:
-    reply = chat(p, "ana", "Hi, I'm allergic to peanuts.", model=MOCK, mock_response="Noted!")
+    reply = p.chat("ana", "Hi, I'm allergic to peanuts.", model=MOCK, mock_response="Noted!")
     assert isinstance(reply, Reply)
     assert reply.text == "Noted!" and reply.model == MOCK and reply.learned
     assert reply.prompt.messages[-1] == {"role": "user", "content": "Hi, I'm allergic to peanuts."}
@@ -120,27 +122,27 @@ def test_chat_returns_a_reply_and_learns_the_turn(p: Persona) -> None:
     ]
     assert all(m.metadata["reply_id"] == reply.id for m in episodes)
     assert [m.text for m in p.list("ana", kind="fact")] == ["The user is allergic to peanuts."]
-    nxt = chat(p, "ana", "What can I snack on?", model=MOCK, mock_response="Fruit.")
+    nxt = p.chat("ana", "What can I snack on?", model=MOCK, mock_response="Fruit.")
     assert "The user is allergic to peanuts." in nxt.prompt.system
     assert p.get(nxt.memory_ids[0]).user_id == "ana"
 
 
 def test_learn_false_stores_nothing(p: Persona) -> None:
-    chat(p, "ana", "I live in Paris", model=MOCK, mock_response="ok")
+    p.chat("ana", "I live in Paris", model=MOCK, mock_response="ok")
     settle(p)
     before = p.list("ana")
-    private = chat(p, "ana", "I live in Tokyo, keep it secret", model=MOCK, mock_response="ok", learn=False)
+    private = p.chat("ana", "I live in Tokyo, keep it secret", model=MOCK, mock_response="ok", learn=False)
     settle(p)
     assert p.list("ana") == before and not private.learned
     with pytest.raises(NotFoundError):
-        feedback(p, private.id, 1)
+        p.feedback(private.id, 1)
 
 
 def test_close_waits_for_background_learning(tmp_path: Path, clock: Clock) -> None:
     path = tmp_path / "store"
     with Persona(path, embedder=FakeEmbedder(), clock=clock) as p:
         for i in range(5):
-            chat(p, "ana", f"I like topic number {i}", model=MOCK, mock_response=f"answer {i}")
+            p.chat("ana", f"I like topic number {i}", model=MOCK, mock_response=f"answer {i}")
             clock.advance(minutes=1)
     with Persona(path, embedder=FakeEmbedder(), clock=clock) as p:
         users = [m for m in p.list("ana", kind="episode") if m.metadata["role"] == "user"]
@@ -149,11 +151,11 @@ def test_close_waits_for_background_learning(tmp_path: Path, clock: Clock) -> No
 
 
 def test_paris_then_berlin_leaves_berlin_current_and_paris_in_history(p: Persona, clock: Clock) -> None:
-    chat(p, "u", "I live in Paris.", model=MOCK, mock_response="Bonjour!")
+    p.chat("u", "I live in Paris.", model=MOCK, mock_response="Bonjour!")
     t2 = clock.advance(days=30)
-    chat(p, "u", "I live in Berlin now.", model=MOCK, mock_response="Hallo!")
+    p.chat("u", "I live in Berlin now.", model=MOCK, mock_response="Hallo!")
     clock.advance(days=1)
-    reply = chat(p, "u", "Which city do I live in?", model=MOCK, mock_response="Berlin.")
+    reply = p.chat("u", "Which city do I live in?", model=MOCK, mock_response="Berlin.")
     settle(p)
     profile = {m.text: m for m in p.list("u", kind="profile", include_superseded=True)}
     paris, berlin = profile["The user lives in Paris."], profile["The user lives in Berlin."]
@@ -170,7 +172,7 @@ def test_paris_then_berlin_leaves_berlin_current_and_paris_in_history(p: Persona
 def test_a_failed_llm_call_stores_nothing(p: Persona) -> None:
     error = litellm.RateLimitError("slow down", llm_provider="openai", model=MOCK)
     with pytest.raises(llm.RateLimitError, match="rate limited"):
-        chat(p, "ana", "I live in Paris", model=MOCK, mock_response=error, retry_backoff=0)
+        p.chat("ana", "I live in Paris", model=MOCK, mock_response=error, retry_backoff=0)
     settle(p)
     assert p.list("ana") == []
 
@@ -178,28 +180,28 @@ def test_a_failed_llm_call_stores_nothing(p: Persona) -> None:
 def test_rate_limits_are_retried_with_backoff(p: Persona, fake: FakeProvider) -> None:
     limit = litellm.RateLimitError("429", llm_provider="fake", model="fake/m")
     fake.queue = [limit, limit, "finally"]
-    assert chat(p, "ana", "hi", model="fake/m", retry_backoff=0).text == "finally"  # type: ignore[union-attr]
+    assert p.chat("ana", "hi", model="fake/m", retry_backoff=0).text == "finally"
     assert len(fake.calls) == 3
     fake.queue = [limit, limit, "never"]
     with pytest.raises(llm.RateLimitError):
-        chat(p, "ana", "hi", model="fake/m", num_retries=1, retry_backoff=0)
+        p.chat("ana", "hi", model="fake/m", num_retries=1, retry_backoff=0)
     assert len(fake.calls) == 5  # 1 + 1 retry
 
 
 def test_llm_errors_say_what_to_do(p: Persona, fake: FakeProvider, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(llm.MissingAPIKeyError, match=r"OPENAI_API_KEY|api_key"):
-        chat(p, "ana", "hi", model="openai/gpt-4o-mini", num_retries=0)
+        p.chat("ana", "hi", model="openai/gpt-4o-mini", num_retries=0)
     with pytest.raises(llm.UnknownModelError, match="provider"):
-        chat(p, "ana", "hi", model="no-such-model-anywhere")
+        p.chat("ana", "hi", model="no-such-model-anywhere")
     with pytest.raises(llm.BackendUnreachableError, match="api_base"):
-        chat(p, "ana", "hi", model="ollama/llama3", api_base="http://127.0.0.1:9", num_retries=0)
+        p.chat("ana", "hi", model="ollama/llama3", api_base="http://127.0.0.1:9", num_retries=0)
     fake.queue = [litellm.Timeout("took too long", model="fake/m", llm_provider="fake")]
     with pytest.raises(llm.LLMTimeoutError, match="timeout"):
-        chat(p, "ana", "hi", model="fake/m")
+        p.chat("ana", "hi", model="fake/m")
     fake.queue = [litellm.ContextWindowExceededError("too long", model="fake/m", llm_provider="fake")]
     with pytest.raises(llm.ContextWindowExceededError, match="max_prompt_tokens"):
-        chat(p, "ana", "hi", model="fake/m")
+        p.chat("ana", "hi", model="fake/m")
     settle(p)
     assert p.list("ana") == []
 
@@ -212,14 +214,14 @@ def test_missing_local_extra_names_the_install_command(p: Persona, monkeypatch: 
 
 def test_extra_kwargs_reach_litellm_for_the_chat_call_only(p: Persona, fake: FakeProvider) -> None:
     fake.queue = ["the answer"]
-    reply = chat(p, "ana", "hello there", model="fake/m", temperature=0.1, max_tokens=7)
+    reply = p.chat("ana", "hello there", model="fake/m", temperature=0.1, max_tokens=7)
     assert isinstance(reply, Reply) and reply.text == "the answer"
     assert fake.calls[0] == reply.prompt.messages
 
 
 def test_streaming_yields_chunks_and_learns_once_exhausted(p: Persona, fake: FakeProvider) -> None:
     fake.queue = ["one two three"]
-    stream = chat(p, "ana", "I prefer tea", model="fake/m", stream=True)
+    stream = p.chat("ana", "I prefer tea", model="fake/m", stream=True)
     assert isinstance(stream, ReplyStream) and stream.reply is None
     chunks = list(stream)
     assert "".join(chunks) == "one two three" and len(chunks) == 3
@@ -228,9 +230,9 @@ def test_streaming_yields_chunks_and_learns_once_exhausted(p: Persona, fake: Fak
     settle(p)
     assert [m.text for m in p.list("ana", kind="preference")] == ["The user prefers tea."]
     fake.queue = ["never read to the end"]
-    abandoned = chat(p, "bob", "I prefer coffee", model="fake/m", stream=True)
+    abandoned = p.chat("bob", "I prefer coffee", model="fake/m", stream=True)
     next(iter(abandoned))
-    abandoned.close()  # type: ignore[union-attr]
+    abandoned.close()
     settle(p)
     assert p.list("bob") == []
 
@@ -238,10 +240,10 @@ def test_streaming_yields_chunks_and_learns_once_exhausted(p: Persona, fake: Fak
 def test_async_chat_and_async_streaming(p: Persona, fake: FakeProvider) -> None:
     async def main() -> tuple[Reply, list[str], Reply | None]:
         fake.queue = ["async answer", "streamed async answer"]
-        reply = await achat(p, "ana", "I live in Oslo", model="fake/m")
-        stream = await achat(p, "ana", "and then?", model="fake/m", stream=True)
-        chunks = [c async for c in stream]  # type: ignore[union-attr]
-        return reply, chunks, stream.reply  # type: ignore[union-attr]
+        reply = await p.achat("ana", "I live in Oslo", model="fake/m")
+        stream = await p.achat("ana", "and then?", model="fake/m", stream=True)
+        chunks = [c async for c in stream]
+        return reply, chunks, stream.reply
 
     reply, chunks, streamed = asyncio.run(main())
     assert reply.text == "async answer" and "".join(chunks) == "streamed async answer"
@@ -252,23 +254,24 @@ def test_async_chat_and_async_streaming(p: Persona, fake: FakeProvider) -> None:
 
 def test_feedback_moves_importance_and_learns_a_stated_preference(p: Persona) -> None:
     fact = p.add("ana", "The user is allergic to peanuts.", kind="fact", importance=0.5)
-    reply = chat(p, "ana", "What snack is safe for me with my allergy?", model=MOCK, mock_response="Apples.")
+    reply = p.chat("ana", "What snack is safe for me with my allergy?", model=MOCK, mock_response="Apples.")
     assert fact.id in reply.memory_ids
-    up = feedback(p, reply.id, 1)
+    up = p.feedback(reply.id, 1)
     assert up.importance[fact.id] == pytest.approx(0.6) and p.get(fact.id).importance == pytest.approx(0.6)
-    down = feedback(p, reply.id, -0.5, comment="I prefer shorter answers")
+    down = p.feedback(reply.id, -0.5, comment="I prefer shorter answers")
     assert p.get(fact.id).importance == pytest.approx(0.55)
     assert [m.text for m in down.learned] == ["The user prefers shorter answers."]
     assert down.learned[0].source == "feedback"
     for _ in range(20):
-        feedback(p, reply.id, 1)
+        p.feedback(reply.id, 1)
     assert p.get(fact.id).importance == 1.0  # clamped
-    assert len(p._store.feedback_rows("ana")) == 22
+    with closing(sqlite3.connect(p.path / "persona.db")) as db:
+        assert db.execute("SELECT COUNT(*) FROM feedback WHERE user_id = 'ana'").fetchone()[0] == 22
     for bad in (2, -1.5, float("nan"), True, "good"):
         with pytest.raises(ValueError):
-            feedback(p, reply.id, bad)  # type: ignore[arg-type]
+            p.feedback(reply.id, bad)  # type: ignore[arg-type]
     with pytest.raises(NotFoundError):
-        feedback(p, "no-such-reply", 1)
+        p.feedback("no-such-reply", 1)
 
 
 def test_extract_model_runs_through_the_llm_and_falls_back_to_rules(
@@ -277,11 +280,11 @@ def test_extract_model_runs_through_the_llm_and_falls_back_to_rules(
     answer = json.dumps({"facts": [{"text": "The user owns a red bicycle.", "kind": "fact", "key": None}]})
     with Persona(tmp_path / "s", embedder=FakeEmbedder(), extract_model="fake/extractor") as p:
         fake.queue = ["Nice bike!", answer]  # the chat reply, then the extraction
-        chat(p, "ana", "My bicycle is red, by the way", model="fake/m")
+        p.chat("ana", "My bicycle is red, by the way", model="fake/m")
         settle(p)
         assert [m.text for m in p.list("ana", kind="fact")] == ["The user owns a red bicycle."]
         fake.queue = ["ok", "garbage", "more garbage", "still garbage"]
-        chat(p, "ana", "I live in Rome", model="fake/m")
+        p.chat("ana", "I live in Rome", model="fake/m")
         settle(p)
         assert [m.text for m in p.list("ana", kind="profile")] == ["The user lives in Rome."]  # the rules
 
@@ -289,7 +292,7 @@ def test_extract_model_runs_through_the_llm_and_falls_back_to_rules(
 def test_the_turn_is_stored_even_when_extraction_fails(tmp_path: Path, fake: FakeProvider) -> None:
     with Persona(tmp_path / "s", embedder=FakeEmbedder(), extract_model="fake/extractor") as p:
         fake.queue = ["reply", RuntimeError("extractor exploded")]
-        chat(p, "ana", "I live in Rome", model="fake/m", num_retries=0)
+        p.chat("ana", "I live in Rome", model="fake/m", num_retries=0)
         settle(p)
         assert len(p.list("ana", kind="episode")) == 2
 
@@ -302,7 +305,7 @@ def test_concurrent_chats_of_different_users(p: Persona, fake: FakeProvider) -> 
     def talk(user: str) -> None:
         try:
             for i in range(5):
-                chat(p, user, f"I like hobby {i} of {user}", model="fake/m")
+                p.chat(user, f"I like hobby {i} of {user}", model="fake/m")
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -312,6 +315,6 @@ def test_concurrent_chats_of_different_users(p: Persona, fake: FakeProvider) -> 
     for t in threads:
         t.join(60)
     settle(p)
-    assert not errors and not learning_queue(p).errors
+    assert not errors and not p.learning.errors
     for user in ("ana", "bob", "cy"):
         assert len(p.list(user, kind="episode")) == 10 and len(p.list(user, kind="preference")) == 5

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from persona import EmbedderMismatchError, Persona, StoreCorruptError
+from persona import EmbedderInfo, EmbedderMismatchError, Persona, StoreCorruptError
 from persona.testing import FakeEmbedder
 
 
@@ -182,7 +182,7 @@ def test_embedder_mismatch_is_refused_with_the_fix(store_path: Path) -> None:
         Persona(store_path, embedder=FakeEmbedder(dim=32))
     with Persona(store_path, embedder=FakeEmbedder(dim=32), reembed=True) as p:
         assert p.search("u", "fake", k=1)[0].memory.text == "built with the 64-dim fake"
-        assert p.stats()["embedder"] == {"id": "fake-bow-32", "dim": 32}
+        assert p.stats().embedder == EmbedderInfo("fake-bow-32", 32)
 
 
 def test_opening_without_an_embedder_uses_the_recorded_one(store_path: Path) -> None:
@@ -190,7 +190,7 @@ def test_opening_without_an_embedder_uses_the_recorded_one(store_path: Path) -> 
         p.add("u", "x")
     with Persona(store_path) as p:  # no model loaded for inspection
         assert [m.text for m in p.list("u")] == ["x"]
-        assert p.stats()["embedder"]["id"] == "fake-bow-64"
+        assert p.stats().to_dict()["embedder"]["id"] == "fake-bow-64"
 
 
 def test_foreign_and_corrupt_stores_are_refused(tmp_path: Path) -> None:
@@ -242,8 +242,8 @@ def test_check_reports_and_repairs_stale_indexes(store_path: Path) -> None:
     with Persona(store_path, embedder=FakeEmbedder()) as p:
         p.add_many("u", [f"memory {i}" for i in range(10)])
         report = p.check()
-        assert report["integrity"] == "ok" and report["missing_embeddings"] == 0
-        assert report["stale_indexes"] == ["u"]  # never searched: no index file yet
-        assert p.check(repair=True)["repaired"] == ["u"]
-        assert p.check()["stale_indexes"] == []
+        assert report.integrity == "ok" and report.missing_embeddings == 0 and report.ok
+        assert report.stale_indexes == ["u"]  # never searched: no index file yet
+        assert p.check(repair=True).repaired == ["u"]
+        assert p.check().stale_indexes == []
         assert p.count("u") == 10 and p.count() == 10

@@ -102,7 +102,7 @@ def test_onnx_matches_sentence_transformers(
 def test_late_chunked_segments_agree_between_onnx_and_sentence_transformers(
     onnx_embedder: OnnxEmbedder, st_embedder: SentenceTransformerEmbedder
 ) -> None:
-    from persona.segments import segment_spans
+    from persona.retrieval.sentences import segment_spans
 
     split = [t for t in _sentences() if segment_spans(t)][:60]
     texts = [*split, "one short text", "word " * 400 + ". Tail here ok."]

@@ -10,15 +10,12 @@ from pathlib import Path
 import pytest
 
 from persona import Persona
-from persona.extract import (
-    ExtractionFailed,
-    Fact,
-    extract,
-    extract_llm,
-    extract_rules,
-    learn_facts,
-    parse_facts,
-)
+from persona.errors import ExtractionFailed
+from persona.learning.facts import Fact, extract_rules
+from persona.learning.llm_facts import extract, extract_llm, parse_facts
+from persona.learning.supersede import learn_facts
+from persona.memories import Memories
+from persona.store.sqlite import SQLiteStore
 from persona.testing import FakeEmbedder
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -154,14 +151,23 @@ def p(tmp_path: Path) -> Iterator[Persona]:
         yield persona
 
 
+@pytest.fixture
+def w(p: Persona) -> Iterator[Memories]:
+    """What learn_facts writes through: the memory service (as Persona's learning does), here on a second
+    connection to the same store, so every write must reach ``p`` through the store."""
+    memories = Memories(SQLiteStore(p.path), embedder=FakeEmbedder(), clock=lambda: T0 + timedelta(days=100))
+    yield memories
+    memories.close()
+
+
 def current(p: Persona, user: str = "u") -> list[str]:
     return sorted(m.text for m in p.list(user, include_superseded=False) if m.kind != "episode")
 
 
-def test_a_changed_fact_supersedes_the_old_one(p: Persona) -> None:
+def test_a_changed_fact_supersedes_the_old_one(p: Persona, w: Memories) -> None:
     t1, t2 = T0, T0 + timedelta(days=10)
-    (paris,) = learn_facts(p, "u", extract_rules("I live in Paris"), at=t1)
-    (berlin,) = learn_facts(p, "u", extract_rules("I live in Berlin now"), at=t2)
+    (paris,) = learn_facts(w, "u", extract_rules("I live in Paris"), at=t1)
+    (berlin,) = learn_facts(w, "u", extract_rules("I live in Berlin now"), at=t2)
     assert current(p) == ["The user lives in Berlin."]
     old = p.get(paris.id)
     assert old.superseded_by == berlin.id and old.valid_to == t2 and old.created_at == t1
@@ -172,43 +178,43 @@ def test_a_changed_fact_supersedes_the_old_one(p: Persona) -> None:
     ]
 
 
-def test_a_restated_old_fact_becomes_current_again(p: Persona) -> None:
-    (paris,) = learn_facts(p, "u", extract_rules("I live in Paris"), at=T0)
-    (berlin,) = learn_facts(p, "u", extract_rules("I live in Berlin"), at=T0 + timedelta(days=1))
-    (again,) = learn_facts(p, "u", extract_rules("I live in Paris"), at=T0 + timedelta(days=2))
+def test_a_restated_old_fact_becomes_current_again(p: Persona, w: Memories) -> None:
+    (paris,) = learn_facts(w, "u", extract_rules("I live in Paris"), at=T0)
+    (berlin,) = learn_facts(w, "u", extract_rules("I live in Berlin"), at=T0 + timedelta(days=1))
+    (again,) = learn_facts(w, "u", extract_rules("I live in Paris"), at=T0 + timedelta(days=2))
     assert again.id == paris.id and p.get(paris.id).current
     assert p.get(berlin.id).superseded_by == paris.id and p.get(berlin.id).valid_to == T0 + timedelta(days=2)
     assert current(p) == ["The user lives in Paris."]
     assert len(p.list("u", kind="profile", include_superseded=True)) == 2  # nothing duplicated
 
 
-def test_multi_valued_facts_accumulate_and_only_negation_supersedes(p: Persona) -> None:
-    learn_facts(p, "u", extract_rules("I'm allergic to peanuts and shellfish"), at=T0)
-    learn_facts(p, "u", extract_rules("I'm no longer allergic to shellfish"), at=T0 + timedelta(days=1))
+def test_multi_valued_facts_accumulate_and_only_negation_supersedes(p: Persona, w: Memories) -> None:
+    learn_facts(w, "u", extract_rules("I'm allergic to peanuts and shellfish"), at=T0)
+    learn_facts(w, "u", extract_rules("I'm no longer allergic to shellfish"), at=T0 + timedelta(days=1))
     assert current(p) == ["The user is allergic to peanuts.", "The user is not allergic to shellfish."]
-    learn_facts(p, "u", extract_rules("I like tea. I don't like coffee."), at=T0 + timedelta(days=2))
-    learn_facts(p, "u", extract_rules("I love coffee"), at=T0 + timedelta(days=3))
+    learn_facts(w, "u", extract_rules("I like tea. I don't like coffee."), at=T0 + timedelta(days=2))
+    learn_facts(w, "u", extract_rules("I love coffee"), at=T0 + timedelta(days=3))
     assert "The user likes coffee." in current(p) and "The user doesn't like coffee." not in current(p)
     assert "The user likes tea." in current(p)
 
 
-def test_a_negated_single_value_ends_only_that_value(p: Persona) -> None:
-    learn_facts(p, "u", extract_rules("I live in Paris"), at=T0)
-    learn_facts(p, "u", extract_rules("I live in Berlin"), at=T0 + timedelta(days=1))
-    learn_facts(p, "u", extract_rules("I don't live in Paris anymore"), at=T0 + timedelta(days=2))
+def test_a_negated_single_value_ends_only_that_value(p: Persona, w: Memories) -> None:
+    learn_facts(w, "u", extract_rules("I live in Paris"), at=T0)
+    learn_facts(w, "u", extract_rules("I live in Berlin"), at=T0 + timedelta(days=1))
+    learn_facts(w, "u", extract_rules("I don't live in Paris anymore"), at=T0 + timedelta(days=2))
     assert current(p) == ["The user lives in Berlin.", "The user no longer lives in Paris."]
 
 
-def test_supersession_stays_within_one_user(p: Persona) -> None:
-    learn_facts(p, "a", extract_rules("I live in Paris"), at=T0)
-    learn_facts(p, "b", extract_rules("I live in Berlin"), at=T0 + timedelta(days=1))
+def test_supersession_stays_within_one_user(p: Persona, w: Memories) -> None:
+    learn_facts(w, "a", extract_rules("I live in Paris"), at=T0)
+    learn_facts(w, "b", extract_rules("I live in Berlin"), at=T0 + timedelta(days=1))
     assert current(p, "a") == ["The user lives in Paris."]
     assert current(p, "b") == ["The user lives in Berlin."]
 
 
-def test_a_fact_stored_earlier_without_its_key_gets_it(p: Persona) -> None:
+def test_a_fact_stored_earlier_without_its_key_gets_it(p: Persona, w: Memories) -> None:
     plain = p.add("u", "The user lives in Paris.", kind="profile", created_at=T0)
-    learn_facts(p, "u", extract_rules("I live in Paris"), at=T0 + timedelta(days=1))
+    learn_facts(w, "u", extract_rules("I live in Paris"), at=T0 + timedelta(days=1))
     assert p.get(plain.id).metadata["key"] == "location"
-    learn_facts(p, "u", extract_rules("I live in Rome"), at=T0 + timedelta(days=2))
+    learn_facts(w, "u", extract_rules("I live in Rome"), at=T0 + timedelta(days=2))
     assert not p.get(plain.id).current

@@ -28,7 +28,7 @@ def test_default_embedder_finds_by_meaning(tmp_path: Path) -> None:
         assert hits[0].memory.text == "I am allergic to peanuts"
         assert all(h.memory.user_id == "alice" for h in hits)
         assert p.search("alice", "pets at home", k=1)[0].memory.text.startswith("We adopted")
-        assert p.stats()["embedder"] == {"id": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384}
+        assert p.stats().to_dict()["embedder"] == {"id": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384}
     assert os.environ.get("HF_HUB_OFFLINE") == "1"  # set by the library itself, not by the test environment
 
 

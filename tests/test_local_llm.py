@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from persona import Persona
+from persona import Persona, Reply, ReplyStream
 from persona.backends import llm, local_llm
 from persona.backends.tokens import context_window, counter_for
-from persona.chat import Reply, ReplyStream, chat, learning_queue
 from persona.testing import FakeEmbedder
 
 pytestmark = [
@@ -94,13 +93,13 @@ def test_a_prompt_too_long_for_the_context_is_a_clear_error() -> None:
 def test_personalized_chat_on_the_local_model(tmp_path: Path) -> None:
     with Persona(tmp_path / "s", embedder=FakeEmbedder()) as p:
         p.add("ana", "The user is allergic to peanuts.", kind="fact")
-        reply = chat(p, "ana", "Suggest a snack for me.", max_tokens=24, temperature=0)
+        reply = p.chat("ana", "Suggest a snack for me.", max_tokens=24, temperature=0)
         assert isinstance(reply, Reply) and reply.model == MODEL and reply.text.strip()
         assert "The user is allergic to peanuts." in reply.prompt.system
-        stream = chat(p, "ana", "And a drink?", stream=True, max_tokens=12, temperature=0)
+        stream = p.chat("ana", "And a drink?", stream=True, max_tokens=12, temperature=0)
         assert isinstance(stream, ReplyStream)
         assert "".join(stream) and stream.reply is not None
-        learning_queue(p).wait()
+        p.learning.wait()
         assert len(p.list("ana", kind="episode")) == 4
 
 

@@ -58,7 +58,7 @@ def check(r: RenderedPrompt, message: str) -> None:
 
 @pytest.mark.parametrize("strategy", BUILT_INS)
 def test_every_built_in_strategy_renders_within_budget(store: Persona, strategy: str) -> None:
-    r = build_prompt(store, "ana", "What should I cook tonight?", strategy=strategy, model=MODEL)
+    r = store.prompt("ana", "What should I cook tonight?", strategy=strategy, model=MODEL)
     check(r, "What should I cook tonight?")
     assert r.strategy == strategy
     assert r.budget == context_window(MODEL) // 2  # the default: half the context window
@@ -79,7 +79,7 @@ def test_list_strategies_and_the_packaged_dir() -> None:
 
 
 def test_hybrid_shows_profile_retrieved_and_recent(store: Persona) -> None:
-    r = build_prompt(store, "ana", "Any ideas for a peanut-free dinner?", model=MODEL)
+    r = store.prompt("ana", "Any ideas for a peanut-free dinner?", model=MODEL)
     assert {"profile", "retrieved", "recent"} <= set(r.section_tokens)
     assert "The user is allergic to peanuts." in r.system
     assert "Relevant to this message" in r.system and "Recent conversation" in r.system
@@ -87,7 +87,7 @@ def test_hybrid_shows_profile_retrieved_and_recent(store: Persona) -> None:
 
 
 def test_recent_turns_are_shown_oldest_first(store: Persona) -> None:
-    r = build_prompt(store, "ana", "hello", strategy="recent", model=MODEL)
+    r = store.prompt("ana", "hello", strategy="recent", model=MODEL)
     order = [r.system.index(f"dinner idea {i}?") for i in range(5)]
     assert order == sorted(order)
 
@@ -96,7 +96,7 @@ def test_recent_turns_are_shown_oldest_first(store: Persona) -> None:
 @given(budget=st.integers(min_value=60, max_value=900), strategy=st.sampled_from(BUILT_INS))
 def test_the_budget_is_never_exceeded(store: Persona, budget: int, strategy: str) -> None:
     message = "What should I cook tonight?"
-    r = build_prompt(store, "ana", message, strategy=strategy, model=MODEL, max_prompt_tokens=budget)
+    r = store.prompt("ana", message, strategy=strategy, model=MODEL, max_prompt_tokens=budget)
     check(r, message)
     assert r.budget == budget
     for section, ids in r.left_out.items():  # what did not fit is reported, and is really absent
@@ -105,9 +105,9 @@ def test_the_budget_is_never_exceeded(store: Persona, budget: int, strategy: str
 
 
 def test_tight_budgets_leave_memories_out_whole(store: Persona) -> None:
-    full = build_prompt(store, "ana", "dinner?", strategy="full", model=MODEL)
-    tight = build_prompt(
-        store, "ana", "dinner?", strategy="full", model=MODEL, max_prompt_tokens=full.tokens - 40
+    full = store.prompt("ana", "dinner?", strategy="full", model=MODEL)
+    tight = store.prompt(
+        "ana", "dinner?", strategy="full", model=MODEL, max_prompt_tokens=full.tokens - 40
     )
     assert tight.tokens <= full.tokens - 40
     assert tight.left_out["history"] and len(tight.memory_ids) < len(full.memory_ids)
@@ -120,32 +120,32 @@ def test_tight_budgets_leave_memories_out_whole(store: Persona) -> None:
 
 def test_a_message_larger_than_the_budget_is_refused(store: Persona) -> None:
     with pytest.raises(InvalidInputError, match="max_prompt_tokens"):
-        build_prompt(store, "ana", "word " * 500, model=MODEL, max_prompt_tokens=100)
+        store.prompt("ana", "word " * 500, model=MODEL, max_prompt_tokens=100)
     with pytest.raises(InvalidInputError):
-        build_prompt(store, "ana", "hi", model=MODEL, max_prompt_tokens=0)
+        store.prompt("ana", "hi", model=MODEL, max_prompt_tokens=0)
     with pytest.raises(InvalidInputError):
-        build_prompt(store, "ana", "   ", model=MODEL)
+        store.prompt("ana", "   ", model=MODEL)
 
 
 def test_conversation_history_goes_before_the_message_and_the_oldest_is_dropped(store: Persona) -> None:
     history = [
         {"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i} " + "x " * 30} for i in range(8)
     ]
-    r = build_prompt(store, "ana", "and now?", strategy="none", model=MODEL, history=history)
+    r = store.prompt("ana", "and now?", strategy="none", model=MODEL, history=history)
     assert r.messages[1:-1] == history and r.left_out_messages == 0
-    small = build_prompt(
-        store, "ana", "and now?", strategy="none", model=MODEL, history=history, max_prompt_tokens=150
+    small = store.prompt(
+        "ana", "and now?", strategy="none", model=MODEL, history=history, max_prompt_tokens=150
     )
     kept = small.messages[1:-1]
     assert 0 < len(kept) < len(history) and kept == history[-len(kept) :]
     assert small.left_out_messages == len(history) - len(kept)
     with pytest.raises(InvalidInputError, match="history"):
-        build_prompt(store, "ana", "hi", model=MODEL, history=[{"role": "robot", "content": "x"}])
+        store.prompt("ana", "hi", model=MODEL, history=[{"role": "robot", "content": "x"}])
 
 
 def test_turns_in_history_are_not_repeated_from_the_store(store: Persona) -> None:
     history = [{"role": "assistant", "content": "Try risotto variant 4."}]
-    r = build_prompt(store, "ana", "thanks", strategy="recent", model=MODEL, history=history)
+    r = store.prompt("ana", "thanks", strategy="recent", model=MODEL, history=history)
     assert "Try risotto variant 4." not in r.system
 
 
@@ -164,7 +164,7 @@ def test_memory_text_is_data_never_template_code(tmp_path: Path, strategy: str) 
     with Persona(tmp_path / "s", embedder=FakeEmbedder(), clock=lambda: T0) as p:
         for text in INJECTIONS:
             p.add("eve", f"The user says {text}", kind="fact", created_at=T0)
-        r = build_prompt(p, "eve", "tell me about {{ 7 * 7 }} and the LOOP", strategy=strategy, model=MODEL)
+        r = p.prompt("eve", "tell me about {{ 7 * 7 }} and the LOOP", strategy=strategy, model=MODEL)
     assert "49" not in r.system and "LOOPLOOP" not in r.system
     for text in INJECTIONS[:4]:
         assert text in r.system  # printed as it is
@@ -180,7 +180,7 @@ def test_superseded_memories_do_not_reach_prompts(tmp_path: Path) -> None:
         berlin = p.add("u", "The user lives in Berlin.", kind="profile", created_at=T0 + timedelta(days=1))
         p.supersede(paris.id, berlin.id)
         for strategy in BUILT_INS:
-            r = build_prompt(p, "u", "Where do I live? Paris?", strategy=strategy, model=MODEL)
+            r = p.prompt("u", "Where do I live? Paris?", strategy=strategy, model=MODEL)
             assert "Paris." not in r.system and paris.id not in r.memory_ids
 
 
@@ -197,16 +197,16 @@ def test_a_user_strategy_from_a_directory_a_path_or_the_environment(
     r = build_prompt(store, "ana", "hi", strategy="terse", model=MODEL, template_dirs=[folder])
     assert r.system.startswith("Be terse. Facts:") and "allergic to peanuts" in r.system
     assert r.strategy == "terse" and set(r.section_tokens) == {"instructions", "profile", "message"}
-    by_path = build_prompt(store, "ana", "hi", strategy=str(folder / "terse.j2"), model=MODEL)
+    by_path = store.prompt("ana", "hi", strategy=str(folder / "terse.j2"), model=MODEL)
     assert by_path.system == r.system
     monkeypatch.setenv("PERSONA_TEMPLATES", str(folder))
     assert "terse" in list_strategies()
-    assert build_prompt(store, "ana", "hi", strategy="terse", model=MODEL).system == r.system
+    assert store.prompt("ana", "hi", strategy="terse", model=MODEL).system == r.system
     # the store's own templates/ directory
     store_dir = Path(store.path) / "templates"
     store_dir.mkdir()
     (store_dir / "mine.j2").write_text("{#- persona\nsections: profile=1\n-#}\nMine.", encoding="utf-8")
-    assert build_prompt(store, "ana", "hi", strategy="mine", model=MODEL).system == "Mine."
+    assert store.prompt("ana", "hi", strategy="mine", model=MODEL).system == "Mine."
     # no header: the sections are the ones the template uses
     (folder / "bare.j2").write_text(
         "Recent: {% for m in recent %}{{ m.text }}; {% endfor %}", encoding="utf-8"
@@ -217,21 +217,21 @@ def test_a_user_strategy_from_a_directory_a_path_or_the_environment(
 
 def test_broken_or_unsafe_templates_raise_clear_errors(store: Persona, tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match=r"available: .*hybrid"):
-        build_prompt(store, "ana", "hi", strategy="nope", model=MODEL)
+        store.prompt("ana", "hi", strategy="nope", model=MODEL)
     with pytest.raises(InvalidInputError):
-        build_prompt(store, "ana", "hi", strategy="../etc/passwd", model=MODEL)
+        store.prompt("ana", "hi", strategy="../etc/passwd", model=MODEL)
     (tmp_path / "syntax.j2").write_text("{% if %}", encoding="utf-8")
     with pytest.raises(InvalidInputError, match="line 1"):
-        build_prompt(store, "ana", "hi", strategy=str(tmp_path / "syntax.j2"), model=MODEL)
+        store.prompt("ana", "hi", strategy=str(tmp_path / "syntax.j2"), model=MODEL)
     (tmp_path / "undefined.j2").write_text("{{ not_a_variable }}", encoding="utf-8")
     with pytest.raises(InvalidInputError, match="not_a_variable"):
-        build_prompt(store, "ana", "hi", strategy=str(tmp_path / "undefined.j2"), model=MODEL)
+        store.prompt("ana", "hi", strategy=str(tmp_path / "undefined.j2"), model=MODEL)
     (tmp_path / "escape.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}", encoding="utf-8")
     with pytest.raises(InvalidInputError, match=r"unsafe|not safely"):
-        build_prompt(store, "ana", "hi", strategy=str(tmp_path / "escape.j2"), model=MODEL)
+        store.prompt("ana", "hi", strategy=str(tmp_path / "escape.j2"), model=MODEL)
     (tmp_path / "badshare.j2").write_text("{#- persona\nsections: gossip=1\n-#}x", encoding="utf-8")
     with pytest.raises(InvalidInputError, match="gossip"):
-        build_prompt(store, "ana", "hi", strategy=str(tmp_path / "badshare.j2"), model=MODEL)
+        store.prompt("ana", "hi", strategy=str(tmp_path / "badshare.j2"), model=MODEL)
 
 
 def test_token_counters_are_offline_and_model_aware() -> None:
@@ -244,14 +244,14 @@ def test_token_counters_are_offline_and_model_aware() -> None:
 
 
 def test_the_clock_is_the_injected_one(store: Persona) -> None:
-    r = build_prompt(store, "ana", "what day is it?", strategy="none", model=MODEL)
+    r = store.prompt("ana", "what day is it?", strategy="none", model=MODEL)
     assert "2026-03-31" in r.system
 
 
 def test_the_persona_model_setting_is_the_default(tmp_path: Path) -> None:
     with Persona(tmp_path / "s", embedder=FakeEmbedder(), model="gpt-4o-mini") as p:
-        assert build_prompt(p, "u", "hi").model == "gpt-4o-mini"
-        assert build_prompt(p, "u", "hi", model="gpt-4").model == "gpt-4"
+        assert p.prompt("u", "hi").model == "gpt-4o-mini"
+        assert p.prompt("u", "hi", model="gpt-4").model == "gpt-4"
 
 
 def test_profile_carries_preferences_stated_in_turns(tmp_path: Path) -> None:

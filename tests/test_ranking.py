@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from persona import Persona, RankingConfig
-from persona.neighbours import MentionIndex, link_previous
+from persona.retrieval.conversations import MentionIndex, link_previous
 from persona.testing import FakeEmbedder
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -121,7 +122,7 @@ def test_ranking_is_rebuilt_identically_from_the_store(p: Persona, tmp_path: Pat
     p.add_many("u", _turns(1, [("Ann", f"turn {i} about topic {i % 3}") for i in range(30)], T0))
     before = [(h.memory.id, round(h.score, 6)) for h in p.search("u", "Ann topic 2", k=10)]
     p.close()
+    shutil.rmtree(p.path / "index", ignore_errors=True)
     with Persona(p.path, embedder=FakeEmbedder()) as again:
-        again._cache.drop(files=True)
         after = [(h.memory.id, round(h.score, 6)) for h in again.search("u", "Ann topic 2", k=10)]
     assert before == after

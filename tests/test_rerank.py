@@ -14,7 +14,7 @@ import pytest
 from persona import Hit, InvalidInputError, MissingDependencyError, Persona, PersonaError
 from persona.backends.base import Reranker
 from persona.backends.rerankers import CrossEncoderReranker, resolve_reranker
-from persona.retrieval import rerank
+from persona.retrieval.ranking import rerank
 from persona.testing import FakeEmbedder, FakeReranker
 
 GARDEN = [

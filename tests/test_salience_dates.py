@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from persona import Persona, RankingConfig
-from persona.salience import seeks_advice, states_preference
+from persona.retrieval.dates import DateWindow, dated_near, query_dates
+from persona.retrieval.preferences import seeks_advice, states_preference
 from persona.testing import FakeEmbedder
-from persona.timeref import DateWindow, dated_near, query_dates
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 

@@ -3,6 +3,7 @@ uses them (fake embedder: no model)."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
@@ -14,10 +15,21 @@ import pytest
 from persona import Persona, RankingConfig
 from persona.backends.base import SegmentSpans, Vectors, pool_segments
 from persona.evaluation.retrieval import CachingEmbedder
-from persona.segments import MAX_SEGMENTS, log_lengths, question_shares, segment_spans, segments
+from persona.retrieval.sentences import (
+    MAX_SEGMENTS,
+    log_lengths,
+    question_shares,
+    segment_spans,
+    segment_text,
+)
 from persona.testing import FakeEmbedder
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def segments(text: str) -> list[str]:
+    """The extra keys of a text as strings (label kept on each sentence)."""
+    return [segment_text(text, parts) for parts in segment_spans(text)]
 
 
 @pytest.fixture
@@ -245,12 +257,12 @@ def test_memories_written_before_keys_existed_still_rank_and_reembed_adds_keys(t
     with db:
         db.execute("UPDATE memories SET key_embeddings = NULL")  # as a store from before migration 003
     db.close()
+    shutil.rmtree(tmp_path / "s" / "index", ignore_errors=True)
     with Persona(tmp_path / "s", embedder=FakeEmbedder()) as p:
-        p._cache.drop(files=True)
         assert p.search("u", "kitten", k=1)[0].memory.text == text
-        assert p.check()["missing_keys"] == 1
+        assert p.check().missing_keys == 1
         p.reembed()
-        assert p.check()["missing_keys"] == 0
+        assert p.check().missing_keys == 0
         assert _stored_keys(p.path)[text]
 
 
@@ -272,7 +284,8 @@ def test_keys_and_conversations_are_rebuilt_identically_from_the_store(tmp_path:
         incremental = ranking(p)
     with Persona(path, embedder=FakeEmbedder()) as p:  # dense part from the index file, keys from SQLite
         from_file = ranking(p)
-        p._cache.drop(files=True)
+    shutil.rmtree(path / "index")
+    with Persona(path, embedder=FakeEmbedder()) as p:  # everything from SQLite
         rebuilt = ranking(p)
     assert incremental == from_file == rebuilt
 

@@ -34,7 +34,7 @@ def stats(ctx: typer.Context, json: JsonFlag = False) -> None:
     Example: persona stats --json
     """
     with open_store(ctx) as p:
-        data = p.stats()
+        data = p.stats().to_dict()
     if json:
         emit_json(data)
         return
@@ -68,7 +68,7 @@ class Check:
 
 def _read_only(path: Path, sql: str) -> list[tuple[Any, ...]]:
     """Rows of one query on the store's database, opened read-only."""
-    from persona.store import DB_NAME
+    from persona.store.sqlite import DB_NAME
 
     db = sqlite3.connect(f"{(path / DB_NAME).as_uri()}?mode=ro", uri=True)
     try:
@@ -84,7 +84,7 @@ def _integrity(path: Path) -> str:
 
 
 def _check_store(p: Persona) -> Check:
-    data = p.stats()
+    data = p.stats().to_dict()
     result = _integrity(p.path)
     if result != "ok":
         return Check(
@@ -96,7 +96,7 @@ def _check_store(p: Persona) -> Check:
 
 
 def _check_keys(p: Persona) -> Check:
-    from persona.store import MISSING_KEYS_SQL
+    from persona.store.sqlite import MISSING_KEYS_SQL
 
     missing = int(_read_only(p.path, MISSING_KEYS_SQL)[0][0])
     if missing:
@@ -110,7 +110,7 @@ def _check_keys(p: Persona) -> Check:
 
 
 def _check_embedder(p: Persona) -> Check:
-    recorded = p.stats().get("embedder")
+    recorded = p.stats().to_dict()["embedder"]
     embedder = p.embedder
     dim = int(embedder.embed(["persona doctor"]).shape[1])
     if recorded is not None and dim != recorded["dim"]:
@@ -248,13 +248,13 @@ def reindex(
 
         embedder = resolve_embedder(spec)
     with open_store(ctx) as p:
-        recorded = p.stats().get("embedder")
+        recorded = p.stats().to_dict()["embedder"]
     if embedder is not None and recorded is not None and recorded["id"] != embedder.id:
         with (
             console(stderr=True).status(f"re-embedding every memory with {embedder.id}..."),
             open_store(ctx, embedder=embedder, reembed=True) as p,
         ):
-            count, embedder_id = int(p.stats()["memories"]), p.embedder.id
+            count, embedder_id = p.stats().memories, p.embedder.id
     else:
         with open_store(ctx, embedder=embedder) as p:
             count, embedder_id = p.reembed(progress=sys.stderr.isatty()), p.embedder.id

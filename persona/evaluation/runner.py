@@ -237,8 +237,6 @@ def _run_suite(
     sink: Any,
     progress: bool,
 ) -> tuple[int, int]:
-    from persona.prompting import build_prompt
-
     combos = [(m, b, s) for m in config.models for b in config.budgets for s in config.strategies]
     todo: list[tuple[Case, list[tuple[str, int | None, str]]]] = []
     skipped = 0
@@ -271,8 +269,7 @@ def _run_suite(
                     "budget_label": budget_label(budget),
                 }
                 try:
-                    rendered = build_prompt(
-                        store.persona,
+                    rendered = store.persona.prompt(
                         case.user_id,
                         case.question,
                         strategy=strategy,

@@ -1,9 +1,10 @@
-"""Prompt strategies: Jinja2 templates that lay out what persona knows about a user, fitted to a token budget.
+"""Building a prompt: what persona knows about a user laid out by a strategy, fitted to a token budget.
 
-A strategy is a template file: the built-ins (``none``, ``recent``, ``retrieved``, ``profile``, ``hybrid``, the
-default, and ``full``) live in ``templates/`` (``persona/templates`` in the wheel). Add one by dropping
-``<name>.j2`` into the store's ``templates/`` directory, a directory passed as ``template_dirs`` or listed in
-``$PERSONA_TEMPLATES`` (``os.pathsep``-separated), or pass the path of a ``.j2`` file as the strategy. A header comment declares the
+A strategy is a template file (`persona.prompting.strategies` finds them): the built-ins (``none``,
+``recent``, ``retrieved``, ``profile``, ``hybrid``, the default, and ``full``) live in
+``persona/prompting/templates/``. Add one by dropping ``<name>.j2`` into the store's ``templates/``
+directory, a directory passed as ``template_dirs`` or listed in ``$PERSONA_TEMPLATES``, or pass the path of a
+``.j2`` file as the strategy. The memories come from a `MemorySource`. A header comment declares the
 sections, their shares of the budget (in the order they are filled) and options::
 
     {#- persona
@@ -27,17 +28,16 @@ what did not fit. Templates render in Jinja2's immutable sandbox with ``StrictUn
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import timezone
-from functools import lru_cache
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .backends.tokens import (
+from ..backends.tokens import (
     MESSAGE_OVERHEAD,
     REPLY_OVERHEAD,
     Section,
@@ -46,28 +46,16 @@ from .backends.tokens import (
     counter_for,
     pack,
 )
-from .errors import InvalidInputError
-from .salience import seeks_advice
-from .types import Memory
+from ..errors import InvalidInputError
+from ..retrieval.preferences import seeks_advice
+from ..types import Hit, Memory
+from .strategies import MEMORY_SECTIONS, Strategy, load_strategy
 
 if TYPE_CHECKING:
     import jinja2
 
-__all__ = [
-    "SECTIONS",
-    "Item",
-    "RenderedPrompt",
-    "Strategy",
-    "build_prompt",
-    "list_strategies",
-    "load_strategy",
-    "resolve_model",
-    "template_dirs",
-]
+__all__ = ["Item", "MemorySource", "RenderedPrompt", "build_prompt", "check_history", "resolve_model"]
 
-SECTIONS = ("profile", "retrieved", "recent", "history", "conversation")
-_MEMORY_SECTIONS = SECTIONS[:4]
-_HEADER = re.compile(r"\A\s*\{#-?\s*persona\b(?P<body>.*?)-?#\}", re.S)
 _TAG = re.compile(r"<(\s*/?\s*user_memories)", re.I)
 _PROFILE_ORDER = {"profile": 0, "preference": 1, "fact": 2}
 
@@ -78,6 +66,20 @@ def _profile_order(m: Memory) -> tuple[int, float, float]:
     if m.kind == "episode":
         return (len(_PROFILE_ORDER), float(len(m.text)), -m.created_at.timestamp())
     return (_PROFILE_ORDER.get(m.kind, len(_PROFILE_ORDER)), -m.importance, -m.created_at.timestamp())
+
+
+class MemorySource(Protocol):
+    """What prompting reads about a user (`persona.memories.Memories` implements it)."""
+
+    def now(self) -> datetime: ...
+
+    def search(self, user_id: str, query: str, *, k: int) -> builtins.list[Hit]: ...
+
+    def list(
+        self, user_id: str, *, kind: str | None = None, limit: int | None = None, include_superseded: bool = False
+    ) -> builtins.list[Memory]: ...
+
+    def stated_preferences(self, user_id: str, *, limit: int) -> builtins.list[Memory]: ...
 
 
 # -- results -------------------------------------------------------------------------------------------------
@@ -127,135 +129,6 @@ class Item:
     score: float | None = None
 
 
-@dataclass(frozen=True)
-class Strategy:
-    """A parsed strategy template."""
-
-    name: str
-    path: Path
-    description: str
-    sections: tuple[tuple[str, float], ...]
-    options: Mapping[str, str] = field(default_factory=dict)
-
-    def option(self, key: str, default: int) -> int:
-        try:
-            return max(1, int(self.options.get(key, default)))
-        except ValueError:
-            return default
-
-
-# -- finding and parsing templates -----------------------------------------------------------------------------
-
-
-def _packaged_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parent / "templates"):
-        if (candidate / "hybrid.j2").is_file():
-            return candidate
-    return here / "templates"
-
-
-def template_dirs(extra: Sequence[str | os.PathLike[str]] | None = None) -> tuple[Path, ...]:
-    """Where strategies are looked up, first match wins: ``extra``, ``$PERSONA_TEMPLATES``, the built-ins."""
-    dirs = [Path(d).expanduser() for d in extra or ()]
-    dirs += [Path(d).expanduser() for d in os.environ.get("PERSONA_TEMPLATES", "").split(os.pathsep) if d]
-    dirs.append(_packaged_dir())
-    return tuple(dict.fromkeys(dirs))
-
-
-@lru_cache(maxsize=16)
-def _environment(search: tuple[Path, ...]) -> jinja2.Environment:
-    import jinja2
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    return ImmutableSandboxedEnvironment(
-        loader=jinja2.FileSystemLoader([str(d) for d in search]),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        auto_reload=True,
-    )
-
-
-@lru_cache(maxsize=64)
-def _parse_header(name: str, path: Path, source: str) -> Strategy:
-    import jinja2
-    import jinja2.meta
-
-    match = _HEADER.match(source)
-    options: dict[str, str] = {}
-    for line in (match.group("body") if match else "").splitlines():
-        key, sep, value = line.partition(":")
-        if sep and key.strip():
-            options[key.strip()] = value.strip()
-    sections: list[tuple[str, float]] = []
-    for part in options.pop("sections", "").replace(",", " ").split():
-        sec, _, share = part.partition("=")
-        try:
-            if sec not in SECTIONS:
-                raise ValueError(sec)
-            sections.append((sec, float(share or 1)))
-        except ValueError:
-            names = ", ".join(SECTIONS)
-            raise InvalidInputError(
-                f"strategy {name!r} ({path}): bad section {part!r}; use name=share, names: {names}."
-            ) from None
-    if not match or not sections:
-        used = jinja2.meta.find_undeclared_variables(jinja2.Environment().parse(source))
-        sections = [("conversation", 0.25)] + [(s, 1.0) for s in _MEMORY_SECTIONS if s in used]
-    return Strategy(name, path, options.pop("description", ""), tuple(sections), options)
-
-
-def _find(strategy: str | os.PathLike[str], dirs: tuple[Path, ...]) -> tuple[str, Path, tuple[Path, ...]]:
-    raw = os.fspath(strategy)
-    as_path = Path(raw).expanduser()
-    if raw.endswith(".j2") or os.sep in raw or (os.altsep and os.altsep in raw):
-        if not as_path.is_file():
-            raise InvalidInputError(f"strategy template {raw!r} does not exist; pass a path to a .j2 file.")
-        return as_path.stem, as_path.resolve(), (as_path.resolve().parent, *dirs)
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", raw):
-        raise InvalidInputError(
-            f"invalid strategy {raw!r}; use a name like 'hybrid' or a path to a .j2 file."
-        )
-    for folder in dirs:
-        candidate = folder / f"{raw}.j2"
-        if candidate.is_file():
-            return raw, candidate, dirs
-    available = ", ".join(sorted(list_strategies(dirs)))
-    raise InvalidInputError(f"unknown strategy {raw!r}; available: {available}. Add one as <dir>/{raw}.j2.")
-
-
-def load_strategy(
-    strategy: str | os.PathLike[str], dirs: Sequence[str | os.PathLike[str]] | None = None
-) -> tuple[Strategy, jinja2.Template]:
-    """The strategy called ``strategy`` (or the template file at that path) and its compiled template."""
-    import jinja2
-
-    search = template_dirs(dirs)
-    name, path, search = _find(strategy, search)
-    env = _environment(search)
-    try:
-        template = env.get_template(path.name)  # the first match on the search path: the file found above
-        info = _parse_header(name, path, path.read_text(encoding="utf-8"))
-    except jinja2.TemplateSyntaxError as exc:
-        raise InvalidInputError(f"strategy {name!r} ({path}), line {exc.lineno}: {exc.message}") from exc
-    return info, template
-
-
-def list_strategies(dirs: Sequence[str | os.PathLike[str]] | None = None) -> dict[str, str]:
-    """Every strategy that can be named, with its description (a user's template hides a built-in one)."""
-    found: dict[str, str] = {}
-    for folder in reversed(template_dirs(dirs)):
-        for file in sorted(folder.glob("*.j2")) if folder.is_dir() else ():
-            if file.stem.startswith("_"):
-                continue
-            match = _HEADER.match(file.read_text(encoding="utf-8"))
-            desc = re.search(r"^\s*description:\s*(.+)$", match.group("body"), re.M) if match else None
-            found[file.stem] = desc.group(1).strip() if desc else ""
-    return dict(sorted(found.items()))
-
-
 # -- candidates ----------------------------------------------------------------------------------------------
 
 
@@ -279,38 +152,40 @@ def _item(memory: Memory, score: float | None = None) -> Item:
     )
 
 
-def _candidates(p: Any, user_id: str, message: str, strat: Strategy, skip: set[str]) -> dict[str, list[Item]]:
+def _candidates(
+    source: MemorySource, user_id: str, message: str, strat: Strategy, skip: set[str]
+) -> dict[str, list[Item]]:
     """Per memory section, the candidates best first."""
     wanted = {name for name, _ in strat.sections}
     out: dict[str, list[Item]] = {}
     if "retrieved" in wanted:
-        hits = p.search(user_id, message, k=strat.option("k", 10))
+        hits = source.search(user_id, message, k=strat.option("k", 10))
         out["retrieved"] = [_item(h.memory, h.score) for h in hits]
     if "profile" in wanted:
         limit = strat.option("profile_limit", 100)
         found: list[Memory] = []
         for kind in ("profile", "preference", "fact"):
-            found += p.list(user_id, kind=kind, limit=limit, include_superseded=False)
+            found += source.list(user_id, kind=kind, limit=limit, include_superseded=False)
         if str(strat.options.get("profile_episodes", "1")).lower() not in (
             "0",
             "false",
             "no",
         ) and seeks_advice(message):
-            # Preferences stated in turns that nothing was extracted from (Persona.stated_preferences): only
+            # Preferences stated in turns that nothing was extracted from (MemorySource.stated_preferences): only
             # when the message asks for advice, where they matter; otherwise they would crowd out retrieval.
-            found += p.stated_preferences(user_id, limit=limit)
+            found += source.stated_preferences(user_id, limit=limit)
         found.sort(key=_profile_order)
         condensed: dict[str, Memory] = {}  # near-identical texts once, the best ranked
         for m in found:
             condensed.setdefault(" ".join(re.findall(r"\w+", m.text.lower())), m)
         out["profile"] = [_item(m) for m in condensed.values()]
     if "recent" in wanted:
-        episodes = p.list(
+        episodes = source.list(
             user_id, kind="episode", limit=strat.option("recent_turns", 20), include_superseded=False
         )
         out["recent"] = [_item(m) for m in episodes if " ".join(m.text.split()) not in skip]
     if "history" in wanted:
-        out["history"] = [_item(m) for m in p.list(user_id, include_superseded=False)]
+        out["history"] = [_item(m) for m in source.list(user_id, include_superseded=False)]
     return out
 
 
@@ -330,7 +205,7 @@ class _Renderer:
     def system(self, sections: Mapping[str, Sequence[Item]]) -> str:
         import jinja2
 
-        values = {s: list(sections.get(s, ())) for s in _MEMORY_SECTIONS}
+        values = {s: list(sections.get(s, ())) for s in MEMORY_SECTIONS}
         try:
             return self.template.render(**self.context, **values).strip()
         except jinja2.TemplateError as exc:
@@ -360,14 +235,14 @@ def _layout_costs(r: _Renderer, section: str, base: int) -> tuple[int, int]:
     return known[key]
 
 
-def resolve_model(p: Any, model: str | None) -> str:
-    """``model``, else the Persona's ``model`` setting, else ``$PERSONA_MODEL``, else ``local/smollm2``."""
-    from .backends.llm import default_model
+def resolve_model(model: str | None, default: str | None = None) -> str:
+    """``model``, else ``default`` (the client's setting), else ``$PERSONA_MODEL``, else ``local/smollm2``."""
+    from ..backends.llm import default_model
 
-    return model or getattr(p, "model", None) or default_model()
+    return model or default or default_model()
 
 
-def _check_history(history: Sequence[Mapping[str, Any]] | None) -> list[dict[str, str]]:
+def check_history(history: Sequence[Mapping[str, Any]] | None) -> list[dict[str, str]]:
     out = []
     for i, msg in enumerate(history or ()):
         role, content = msg.get("role"), msg.get("content")
@@ -380,7 +255,7 @@ def _check_history(history: Sequence[Mapping[str, Any]] | None) -> list[dict[str
 
 
 def build_prompt(
-    p: Any,
+    source: MemorySource,
     user_id: str,
     message: str,
     *,
@@ -391,22 +266,24 @@ def build_prompt(
     template_dirs: Sequence[str | os.PathLike[str]] | None = None,
     counter: TokenCounter | None = None,
 ) -> RenderedPrompt:
-    """Render ``strategy`` for ``user_id``'s ``message`` within the budget. ``p`` is the ``Persona``."""
-    from .backends.tokens import default_budget
+    """Render ``strategy`` for ``user_id``'s ``message`` within the budget, from what ``source`` holds.
+
+    ``model`` defaults as in `resolve_model`; ``template_dirs`` are searched before ``$PERSONA_TEMPLATES`` and
+    the built-ins (the client passes the store's ``templates/`` directory here).
+    """
+    from ..backends.tokens import default_budget
 
     if not isinstance(message, str) or not message.strip():
         raise InvalidInputError("message must be a non-empty string.")
     if max_prompt_tokens is not None and (not isinstance(max_prompt_tokens, int) or max_prompt_tokens < 1):
         raise InvalidInputError(f"max_prompt_tokens must be a positive integer, got {max_prompt_tokens!r}.")
-    conversation = _check_history(history)
-    model_name = resolve_model(p, model)
+    conversation = check_history(history)
+    model_name = resolve_model(model)
     counter = counter or counter_for(model_name)
     budget = max_prompt_tokens or default_budget(model_name, counter)
-    home = [Path(p.path) / "templates"] if isinstance(getattr(p, "path", None), (str, Path)) else []
-    dirs = [*(template_dirs or ()), *(getattr(p, "template_dirs", None) or ()), *home]
-    strat, template = load_strategy(strategy, dirs)
+    strat, template = load_strategy(strategy, template_dirs)
 
-    now = p.now().astimezone(timezone.utc).strftime("%A %Y-%m-%d %H:%M UTC")
+    now = source.now().astimezone(timezone.utc).strftime("%A %Y-%m-%d %H:%M UTC")
     renderer = _Renderer(template, {"now": now, "user_id": user_id, "message": message}, counter)
     base = renderer.tokens({})
     message_cost = counter.count(message) + MESSAGE_OVERHEAD + REPLY_OVERHEAD
@@ -418,7 +295,7 @@ def build_prompt(
         )
 
     skip = {" ".join(message.split())} | {" ".join(m["content"].split()) for m in conversation}
-    pools = _candidates(p, user_id, message, strat, skip)
+    pools = _candidates(source, user_id, message, strat, skip)
     plan: list[Section] = []
     for name, share in strat.sections:
         if name == "conversation":

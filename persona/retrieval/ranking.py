@@ -6,9 +6,9 @@ results whenever k memories pass the filters. Every memory gets
     score = dense_weight * dense + lexical_weight * lexical
 
 * ``dense``: cosine similarity, min-max scaled over the memories that pass the filters. A memory that
-  follows another in its conversation (see `persona.neighbours`) is also matched as the pair: the cosine
+  follows another in its conversation (see `persona.retrieval.conversations`) is also matched as the pair: the cosine
   with ``v + context_mix * v_previous`` (computed from the stored vectors, no extra embedding); a memory
-  of several sentences is also matched by each of them (``segment_keys``, `persona.segments`); it keeps
+  of several sentences is also matched by each of them (``segment_keys``, `persona.retrieval.sentences`); it keeps
   the best of these. ``conversation_dense`` times the cosine with its conversation's centroid is added
   before scaling.
 * ``lexical``: BM25, plus ``neighbour_lexical`` times the previous memory's BM25 (an answer borrows its
@@ -20,8 +20,8 @@ results whenever k memories pass the filters. Every memory gets
 Bounded priors are then added: ``length_prior`` per log(1 + words) for memories in a conversation,
 minus ``question_penalty`` times the share of a memory's sentences that are questions,
 ``preference_boost`` to memories that state a preference when the query asks for advice
-(`persona.salience`), and ``date_boost`` to memories dated within a calendar date the query names
-(`persona.timeref`).
+(`persona.retrieval.preferences`), and ``date_boost`` to memories dated within a calendar date the query names
+(`persona.retrieval.dates`).
 
 The defaults were chosen on the LoCoMo and PrefEval development data (eval/retrieval.py; the ablation table
 is in docs/retrieval.md). Every part of the score is reported in ``Hit.parts``.
@@ -39,13 +39,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from .backends.base import Mask, Reranker
-from .backends.faiss_index import inner_products
-from .errors import InvalidInputError
+from ..backends.base import Mask, Reranker
+from ..backends.faiss_index import inner_products
+from ..errors import InvalidInputError
+from ..types import Hit
+from .dates import dated_near, query_dates
 from .index import UserIndex
-from .salience import seeks_advice
-from .timeref import dated_near, query_dates
-from .types import Hit
+from .preferences import seeks_advice
 
 __all__ = ["Ranked", "RankingConfig", "rank", "rerank"]
 
@@ -59,7 +59,7 @@ class RankingConfig:
     context_mix: float = 0.5
     """Weight of the previous memory's vector in a memory's context key (0 turns context keys off)."""
     segment_keys: bool = True
-    """Match a memory by its best sentence as well as by its whole text (keys from persona.segments)."""
+    """Match a memory by its best sentence as well as by its whole text (keys from persona.retrieval.sentences)."""
     conversation_dense: float = 0.5
     """Weight of the query's similarity to the centroid of the memory's conversation, added to dense."""
     neighbour_lexical: float = 0.5
@@ -112,7 +112,7 @@ def rank(
     own = index.dense.scores(query_vector).astype(np.float64)
     dense = own
     if config.context_mix > 0:
-        norms = _context_norms(index, config.context_mix).astype(np.float64)
+        norms = index.context_norms_for(config.context_mix).astype(np.float64)
         paired = np.where(linked, (own + config.context_mix * own[links]) / norms, own)
         dense = np.maximum(own, paired)
     if config.segment_keys and index.keys is not None:
@@ -127,7 +127,7 @@ def rank(
     lexical = bm25.copy()
     if config.neighbour_lexical > 0:
         lexical += np.where(linked, config.neighbour_lexical * bm25[links], 0.0)
-    follower = _followers(index)
+    follower = index.followers()
     if config.next_lexical > 0:
         has_next = (follower >= 0) & index.alive[np.where(follower >= 0, follower, 0)]
         lexical += np.where(has_next, config.next_lexical * bm25[np.where(has_next, follower, 0)], 0.0)
@@ -223,42 +223,9 @@ def _best_key(
 def _conversation_scores(
     index: UserIndex, query_vector: npt.NDArray[np.float32], own: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]:
-    """Per memory, the cosine of the query with its conversation's centroid (persona.index ``group``);
-    a memory alone in its conversation is its own centroid (``own``)."""
-    n = len(index)
-    if len(index.group_sums) == n:
+    """Per memory, the cosine of the query with its conversation's centroid; a memory alone in its
+    conversation is its own centroid (``own``)."""
+    centroids = index.conversation_centroids()
+    if centroids is None:
         return own
-    if index.group_units_for != n:
-        sums = index.group_sums
-        norms = np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
-        index.group_units = np.ascontiguousarray(sums / norms, dtype=np.float32)
-        index.group_units_for = n
-    per_group = inner_products(index.group_units, query_vector)
-    return per_group[index.group].astype(np.float64)
-
-
-def _followers(index: UserIndex) -> npt.NDArray[np.int64]:
-    """Per position, the memory that follows it in its conversation (the inverse of ``links``), or -1."""
-    n = len(index)
-    follower = np.full(n, -1, dtype=np.int64)
-    linked = np.flatnonzero(index.links >= 0)
-    follower[index.links[linked]] = linked
-    return follower
-
-
-def _context_norms(index: UserIndex, mix: float) -> npt.NDArray[np.float32]:
-    """|v_i + mix * v_link(i)| for every position (1 where unlinked), cached on the index."""
-    n = len(index)
-    if index.context_mix != mix:
-        index.context_norms = np.zeros(0, dtype=np.float32)
-        index.context_mix = mix
-    done = len(index.context_norms)
-    if done < n:
-        vectors = index.dense.vectors()
-        links = index.links[done:n]
-        own = vectors[done:n]
-        prev = vectors[np.where(links >= 0, links, 0)]
-        norms = np.linalg.norm(own + mix * prev, axis=1).astype(np.float32)
-        norms = np.where(links >= 0, np.maximum(norms, 1e-6), 1.0).astype(np.float32)
-        index.context_norms = np.concatenate([index.context_norms, norms])
-    return index.context_norms
+    return inner_products(centroids, query_vector)[index.group].astype(np.float64)

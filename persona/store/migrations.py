@@ -82,7 +82,7 @@ def _kind_time_index(db: sqlite3.Connection) -> None:
 
 
 def _segment_keys(db: sqlite3.Connection) -> None:
-    # Extra search keys per memory (persona.segments): float32 vectors, row after row; '' when the text has
+    # Extra search keys per memory (persona.retrieval.sentences): float32 vectors, row after row; '' when the text has
     # none, NULL when they were never computed (memories written before this migration; reembed fills them).
     db.execute("ALTER TABLE memories ADD COLUMN key_embeddings BLOB")
 

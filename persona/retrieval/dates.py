@@ -1,5 +1,5 @@
 """Absolute dates a query names ("on 3 June, 2023", "October 13, 2023", "in May 2023", "in 2022"), as
-time windows that ranking can favour memories dated in (see `persona.retrieval`).
+time windows that ranking can favour memories dated in (see `persona.retrieval.ranking`).
 
 Only explicit calendar dates are read (English month names, day-month or month-day order, a four-digit
 year); relative phrases ("last May", "two weeks ago") need a reference time the query does not carry and

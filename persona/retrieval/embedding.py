@@ -2,7 +2,7 @@
 
 Texts are embedded in chunks of `EMBED_BATCH`, sorted by length first so each chunk pads least (measured
 250 -> 330 texts/s on LoCoMo turns with the default embedder), and returned in the caller's order. A
-text's sentence keys (`persona.segments`) come from the embedder's ``embed_segments`` when it has one
+text's sentence keys (`persona.retrieval.sentences`) come from the embedder's ``embed_segments`` when it has one
 (late chunking: pooled from the text's own forward pass, no extra encoding); otherwise each sentence is
 embedded as a text of its own.
 """
@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .backends.base import Embedder, Vectors
-from .errors import EmbedderMismatchError
-from .segments import Span, segment_spans, segment_text
+from ..backends.base import Embedder, Vectors
+from ..errors import EmbedderMismatchError
+from .sentences import Span, segment_spans, segment_text
 
 __all__ = ["EMBED_BATCH", "embed_checked", "embed_in_batches", "embed_with_keys"]
 

@@ -6,9 +6,9 @@ import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 
-from .errors import InvalidInputError
-from .store import NewMemory
-from .validation import check_importance, check_kind, check_metadata, check_text, check_time
+from ..errors import InvalidInputError
+from ..validation import check_importance, check_kind, check_metadata, check_text, check_time
+from .base import NewMemory
 
 __all__ = ["DEFAULT_IMPORTANCE", "ITEM_FIELDS", "content_hash", "prepare_item"]
 

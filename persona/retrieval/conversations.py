@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .lexical import tokenize
+from .bm25 import tokenize
 
 __all__ = ["LINK_WINDOW_SECONDS", "SESSION_KEY", "MentionIndex", "link_previous"]
 

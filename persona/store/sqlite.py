@@ -15,58 +15,24 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from .errors import EmbedderMismatchError, InvalidInputError, NotFoundError, StoreCorruptError, StoreError
+from ..errors import EmbedderMismatchError, InvalidInputError, NotFoundError, StoreCorruptError, StoreError
+from ..types import HistoryEntry, Memory
+from .base import Change, ChangeKind, Inserted, NewMemory, ReplyRecord, StoreCheck, UserRows
 from .migrations import apply_migrations
-from .types import HistoryEntry, Memory
 
-__all__ = ["DB_NAME", "NewMemory", "SQLiteStore", "UserRows"]
+__all__ = ["DB_NAME", "MISSING_KEYS_SQL", "SQLiteStore"]
 
 DB_NAME = "persona.db"
 APP_ID = "persona"
+Vector = npt.NDArray[np.float32]
 _COLUMNS = "seq, id, user_id, text, kind, metadata, created_at, updated_at, importance, source, valid_to, superseded_by"
-
-
-@dataclass
-class NewMemory:
-    """A validated memory about to be written (the client builds these)."""
-
-    text: str
-    kind: str
-    metadata: dict[str, Any]
-    created_at: datetime
-    importance: float
-    source: str
-    content_hash: str
-    embedding: np.ndarray | None = None
-    key_embeddings: np.ndarray | None = None
-    """Extra search keys (persona.segments), shape (n, dim); None or n == 0 when the text has none."""
-    id: str | None = None
-    updated_at: datetime | None = None
-    valid_to: datetime | None = None
-    superseded_by: str | None = None
-
-
-@dataclass
-class UserRows:
-    """What an in-memory user index is built from (see ``persona.index``)."""
-
-    seqs: list[int]
-    ids: list[str]
-    texts: list[str]
-    kinds: list[str]
-    created_ts: list[float]
-    metadata: list[dict[str, Any]]
-    current: list[bool]
-    embeddings: list[bytes | None]
-    keys: list[bytes | None]
-    """Each memory's extra search keys (float32 rows): b"" when it has none, None when never computed."""
 
 
 def _row_to_memory(row: sqlite3.Row | tuple[Any, ...]) -> Memory:
@@ -159,11 +125,6 @@ class SQLiteStore:
 
     # -- meta and embedder record ----------------------------------------------------------------------------
 
-    def meta(self, key: str) -> str | None:
-        with self.lock:
-            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
     def recorded_embedder(self) -> tuple[str, int] | None:
         with self.lock:
             rows = dict(
@@ -188,12 +149,23 @@ class SQLiteStore:
 
     # -- writes ----------------------------------------------------------------------------------------------
 
-    def _bump(self, db: sqlite3.Connection, user_id: str, *, mutation: bool) -> None:
+    def _state(self, db: sqlite3.Connection, user_id: str) -> tuple[int, int]:
+        row = db.execute("SELECT version, mutations FROM users WHERE user_id = ?", (user_id,)).fetchone()
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+    def _bump(
+        self, db: sqlite3.Connection, user_id: str, kind: ChangeKind, *, seq: int | None = None
+    ) -> Change:
+        """Count one write of the user (inside its transaction) and describe it."""
+        before = self._state(db, user_id)
+        mutation = kind != "added"
         db.execute(
             "INSERT INTO users(user_id, version, mutations) VALUES (?, 1, ?) ON CONFLICT(user_id) DO UPDATE SET "
             "version = version + 1, mutations = mutations + excluded.mutations",
             (user_id, 1 if mutation else 0),
         )
+        after = (before[0] + 1, before[1] + (1 if mutation else 0))
+        return Change(kind, user_id, seq, before, after)
 
     def _history(
         self, db: sqlite3.Connection, memory: Memory, event: str, at: datetime, *, with_content: bool = True
@@ -221,14 +193,15 @@ class SQLiteStore:
         now: datetime,
         embedder: tuple[str, int] | None,
         imported_history: Sequence[HistoryEntry] | None = None,
-    ) -> list[tuple[Memory, int, bool]]:
-        """Insert all items in one transaction; returns (memory, seq, inserted) per item, in order.
+    ) -> Inserted:
+        """Insert all items in one transaction; returns each item's memory and whether it is new, in order.
 
         A fact/preference/profile whose (user, kind, text) exists already, in the store or earlier in the
         batch, is not inserted: its existing memory is returned with ``inserted=False``.
         ``imported_history`` replaces the ADD events (import of an export), in the same transaction.
         """
         out: list[tuple[Memory, int, bool]] = []
+        change = Change("added", user_id)
         with self.write() as db:
             if embedder is not None:
                 self._check_embedder(db, *embedder)
@@ -304,8 +277,8 @@ class SQLiteStore:
             if imported_history:
                 self._insert_history(db, user_id, imported_history)
             if inserted_any:
-                self._bump(db, user_id, mutation=False)
-        return out
+                change = self._bump(db, user_id, "added")
+        return Inserted([m for m, _seq, _new in out], [new for _m, _seq, new in out], change)
 
     def update(
         self,
@@ -313,10 +286,10 @@ class SQLiteStore:
         changes: dict[str, Any],
         *,
         now: datetime,
-        embedding: np.ndarray | None = None,
-        key_embeddings: np.ndarray | None = None,
+        embedding: Vector | None = None,
+        key_embeddings: Vector | None = None,
         event: str = "UPDATE",
-    ) -> tuple[Memory, int]:
+    ) -> tuple[Memory, Change]:
         """Apply ``changes`` (text, kind, metadata, importance, valid_to, superseded_by, content_hash)."""
         with self.write() as db:
             old = self._get_row(db, memory_id)
@@ -342,10 +315,10 @@ class SQLiteStore:
                 ) from exc
             memory = _row_to_memory(self._get_row(db, memory_id))
             self._history(db, memory, event, now)
-            self._bump(db, memory.user_id, mutation=True)
-        return memory, seq
+            change = self._bump(db, memory.user_id, _change_kind(changes, embedding is not None), seq=seq)
+        return memory, change
 
-    def delete(self, memory_id: str, *, now: datetime) -> tuple[Memory, int]:
+    def delete(self, memory_id: str, *, now: datetime) -> tuple[Memory, Change]:
         """Delete a memory and purge its text from every history entry; the history keeps the DELETE event."""
         with self.write() as db:
             row = self._get_row(db, memory_id)
@@ -360,20 +333,21 @@ class SQLiteStore:
                 (memory_id,),
             )
             self._history(db, memory, "DELETE", now, with_content=False)
-            self._bump(db, memory.user_id, mutation=True)
+            change = self._bump(db, memory.user_id, "deleted", seq=int(row[0]))
         self.checkpoint()
-        return memory, int(row[0])
+        return memory, change
 
-    def forget_user(self, user_id: str) -> int:
+    def forget_user(self, user_id: str) -> tuple[int, Change]:
         """Erase every row about a user; returns how many memories were erased."""
         with self.write() as db:
+            before = self._state(db, user_id)
             count = int(
                 db.execute("SELECT COUNT(*) FROM memories WHERE user_id = ?", (user_id,)).fetchone()[0]
             )
             for table in ("memories", "history", "replies", "feedback", "users"):
                 db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
         self.checkpoint()
-        return count
+        return count, Change("forgotten", user_id, None, before, (0, 0))
 
     def checkpoint(self) -> bool:
         """Move the WAL into the database and truncate it, so no deleted text survives in the log.
@@ -389,8 +363,8 @@ class SQLiteStore:
         return False
 
     def set_embeddings(
-        self, rows: Sequence[tuple[int, np.ndarray, np.ndarray | None]], embedder: tuple[str, int]
-    ) -> None:
+        self, rows: Sequence[tuple[int, Vector, Vector | None]], embedder: tuple[str, int]
+    ) -> Change:
         """Replace (seq, embedding, key embeddings) rows (re-embedding) and record the embedder, in one transaction."""
         with self.write() as db:
             db.executemany(
@@ -402,6 +376,7 @@ class SQLiteStore:
                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('embedder_dim', ?)", (str(embedder[1]),)
             )
             db.execute("UPDATE users SET version = version + 1, mutations = mutations + 1")
+        return Change("all", None)
 
     # -- reads -----------------------------------------------------------------------------------------------
 
@@ -569,20 +544,20 @@ class SQLiteStore:
                 (reply_id, user_id, model, json.dumps(memory_ids), at.isoformat()),
             )
 
-    def get_reply(self, reply_id: str) -> dict[str, Any] | None:
+    def get_reply(self, reply_id: str) -> ReplyRecord | None:
         with self.lock:
             row = self.db.execute(
                 "SELECT reply_id, user_id, model, memory_ids, at FROM replies WHERE reply_id = ?", (reply_id,)
             ).fetchone()
         if row is None:
             return None
-        return {
-            "reply_id": row[0],
-            "user_id": row[1],
-            "model": row[2],
-            "memory_ids": json.loads(row[3]),
-            "at": datetime.fromisoformat(row[4]),
-        }
+        return ReplyRecord(
+            reply_id=row[0],
+            user_id=row[1],
+            model=row[2],
+            memory_ids=list(json.loads(row[3])),
+            at=datetime.fromisoformat(row[4]),
+        )
 
     def record_feedback(self, reply_id: str, rating: float, comment: str | None, at: datetime) -> None:
         reply = self.get_reply(reply_id)
@@ -591,7 +566,7 @@ class SQLiteStore:
         with self.write() as db:
             db.execute(
                 "INSERT INTO feedback(reply_id, user_id, rating, comment, at) VALUES (?, ?, ?, ?, ?)",
-                (reply_id, reply["user_id"], rating, comment, at.isoformat()),
+                (reply_id, reply.user_id, rating, comment, at.isoformat()),
             )
 
     def feedback_rows(self, user_id: str) -> builtins.list[dict[str, Any]]:
@@ -602,21 +577,39 @@ class SQLiteStore:
             ).fetchall()
         return [{"reply_id": r[0], "rating": r[1], "comment": r[2], "at": r[3]} for r in rows]
 
-    def check(self) -> dict[str, Any]:
+    def check(self) -> StoreCheck:
         with self.lock:
             rows = [r[0] for r in self.db.execute("PRAGMA integrity_check")]
             missing = int(
                 self.db.execute("SELECT COUNT(*) FROM memories WHERE embedding IS NULL").fetchone()[0]
             )
             no_keys = int(self.db.execute(MISSING_KEYS_SQL).fetchone()[0])
-        return {
-            "integrity": "ok" if rows == ["ok"] else "; ".join(rows),
-            "missing_embeddings": missing,
-            "missing_keys": no_keys,
-        }
+        return StoreCheck(
+            integrity="ok" if rows == ["ok"] else "; ".join(rows),
+            missing_embeddings=missing,
+            missing_keys=no_keys,
+        )
 
     def size_bytes(self) -> int:
+        """Bytes of the database file and its WAL and shared-memory files."""
         return sum(p.stat().st_size for p in self.path.glob(DB_NAME + "*") if p.is_file())
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.path / "index"
+
+
+def _change_kind(changes: dict[str, Any], reembedded: bool) -> ChangeKind:
+    """How an update affects the user's index (see `persona.store.base.ChangeKind`)."""
+    if reembedded or {"text", "kind", "metadata"} & changes.keys():
+        return "reindex"
+    if "superseded_by" in changes:
+        return "restored" if changes["superseded_by"] is None else "superseded"
+    return "touched"
 
 
 def _history_entry(row: tuple[Any, ...]) -> HistoryEntry:
@@ -635,12 +628,12 @@ MISSING_KEYS_SQL = "SELECT COUNT(*) FROM memories WHERE key_embeddings IS NULL"
 """How many memories have no sentence keys yet (written before migration 003; reembed adds them)."""
 
 
-def _keys_blob(keys: np.ndarray | None) -> bytes:
+def _keys_blob(keys: Vector | None) -> bytes:
     """Key vectors as bytes: b"" for none (computed, the text has no segments)."""
     if keys is None or len(keys) == 0:
         return b""
     return np.ascontiguousarray(keys, dtype="<f4").tobytes()
 
 
-def _blob(vector: np.ndarray) -> bytes:
+def _blob(vector: Vector) -> bytes:
     return np.ascontiguousarray(vector, dtype="<f4").tobytes()

@@ -2,7 +2,7 @@
 
 When someone asks "what would you recommend for my trip?", the memory that matters is rarely the one that
 shares the query's words; it is "I have a fear of heights" or "I only eat vegetarian food". Ranking gives
-such *stated preferences* a bounded prior, only for *advice-seeking* queries (see `persona.retrieval`).
+such *stated preferences* a bounded prior, only for *advice-seeking* queries (see `persona.retrieval.ranking`).
 
 Both are recognised by small, documented rule sets over the text (English), computed once at index time
 for memories and once per query; no embedding, no model, no data beyond the text itself:
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PREFERENCE_KINDS", "seeks_advice", "stated_preferences", "states_preference"]
+__all__ = ["PREFERENCE_KINDS", "seeks_advice", "states_preference"]
 
 PREFERENCE_KINDS = frozenset({"preference", "profile"})
 """Memory kinds that state lasting preferences or traits whatever their wording."""
@@ -78,7 +78,7 @@ def states_preference(text: str, kind: str = "fact") -> bool:
     return kind in PREFERENCE_KINDS or _PREFERENCE.search(text) is not None
 
 
-def stated_preferences(texts: Sequence[str], kinds: Sequence[str]) -> npt.NDArray[np.bool_]:
+def preference_mask(texts: Sequence[str], kinds: Sequence[str]) -> npt.NDArray[np.bool_]:
     """`states_preference` for each memory, as a boolean array."""
     return np.fromiter(
         (states_preference(t, k) for t, k in zip(texts, kinds, strict=True)), dtype=bool, count=len(texts)

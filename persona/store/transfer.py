@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from .errors import InvalidInputError
+from ..errors import InvalidInputError
+from ..types import HistoryEntry
+from ..validation import check_time, check_user_id
+from .base import MemoryReads, NewMemory
 from .records import ITEM_FIELDS, prepare_item
-from .store import NewMemory, SQLiteStore
-from .types import HistoryEntry
-from .validation import check_time, check_user_id
 
 __all__ = ["EXPORT_FORMAT", "EXPORT_SCHEMA_VERSION", "export_data", "parse_export"]
 
@@ -18,7 +18,7 @@ EXPORT_FORMAT = "persona.export"
 EXPORT_SCHEMA_VERSION = 1
 
 
-def export_data(store: SQLiteStore, user_id: str) -> dict[str, Any]:
+def export_data(store: MemoryReads, user_id: str) -> dict[str, Any]:
     """Every memory (oldest first) and history entry of a user; deterministic, so exports compare equal."""
     return {
         "format": EXPORT_FORMAT,

@@ -7,7 +7,7 @@
   of the memory's own vector and its keys. A bracketed note after a sentence (``" [image: a dog]"``) is
   a segment of its own. A short label before a colon ("Nate: ...", "Q: ...") is kept on every segment, so a
   segment still says who said it. Keys are made at write time with the memory (pooled from its own
-  forward pass when the embedder can, `persona.encoding`) and stored with it in SQLite (`persona.store`);
+  forward pass when the embedder can, `persona.retrieval.embedding`) and stored with it in SQLite (`persona.store`);
   a one-sentence text has none.
 * **Question share**: the share of a text's sentences that are questions. In a conversation, a turn that
   asks ("What's your favourite game?") rarely holds the answer a later search looks for, although it
@@ -37,7 +37,6 @@ __all__ = [
     "question_shares",
     "segment_spans",
     "segment_text",
-    "segments",
 ]
 
 MIN_SEGMENT_WORDS = 3
@@ -87,11 +86,6 @@ def segment_spans(text: str) -> list[tuple[Span, ...]]:
 def segment_text(text: str, parts: tuple[Span, ...]) -> str:
     """One segment of ``text`` (from `segment_spans`) as a string: its label and sentence."""
     return " ".join(text[a:b] for a, b in parts)
-
-
-def segments(text: str) -> list[str]:
-    """The extra keys of a text as strings (label kept on each sentence), or [] (see `segment_spans`)."""
-    return [segment_text(text, parts) for parts in segment_spans(text)]
 
 
 def question_shares(texts: Sequence[str]) -> npt.NDArray[np.float32]:

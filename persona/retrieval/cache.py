@@ -1,0 +1,213 @@
+"""Per-user indexes kept in memory and in sync with the store; the dense part cached in index files.
+
+A user's index is rebuilt from the store whenever the store says it changed in a way we cannot patch
+(another process updated or deleted something); plain additions are appended. This process's own writes
+are applied in one place, `IndexCache.apply`, from the `Change` the store reported. When the store has a
+cache directory (the SQLite store's ``<store>/index/``), the dense vectors are saved there: a missing, stale
+or unreadable file is rebuilt, never an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from ..backends.faiss_index import FlatIndex
+from ..store.base import Change, IndexSource
+from ..types import IndexState
+from .index import UserIndex, decode_vectors
+
+__all__ = ["IndexCache"]
+
+
+class IndexCache:
+    """Keeps up to ``capacity`` users' indexes in memory and in sync with ``store``.
+
+    Use an index only inside ``with cache.using(user_id, dim, embedder_id) as index:``: the cache holds its
+    lock meanwhile, so another thread's write cannot patch the index while it is being read.
+    """
+
+    def __init__(self, store: IndexSource, directory: Path | None, *, capacity: int = 64) -> None:
+        self.store = store
+        self.directory = directory
+        self.capacity = capacity
+        self._lock = threading.RLock()
+        self._users: OrderedDict[str, UserIndex] = OrderedDict()
+
+    def file_for(self, user_id: str) -> Path | None:
+        if self.directory is None:
+            return None
+        digest = hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:32]
+        return self.directory / f"{digest}.faiss"
+
+    @contextmanager
+    def using(self, user_id: str, dim: int, embedder_id: str) -> Iterator[UserIndex]:
+        """The user's index, up to date with the store, held exclusively for the ``with`` block."""
+        with self._lock:
+            yield self._get(user_id, dim, embedder_id)
+
+    def _get(self, user_id: str, dim: int, embedder_id: str) -> UserIndex:
+        """The user's index, up to date with the store (read the state before the rows: never stale)."""
+        version, mutations = self.store.user_state(user_id)
+        cached = self._users.get(user_id)
+        if cached is not None and cached.dim == dim:
+            if (cached.version, cached.mutations) == (version, mutations):
+                self._users.move_to_end(user_id)
+                return cached
+            if cached.mutations == mutations:
+                rows = self.store.user_rows(user_id, after_seq=cached.max_seq)
+                cached.append(rows, decode_vectors(rows.embeddings, dim))
+                cached.version = version
+                self._users.move_to_end(user_id)
+                return cached
+        index = self._build(user_id, dim, embedder_id, version, mutations)
+        self._users[user_id] = index
+        self._users.move_to_end(user_id)
+        while len(self._users) > self.capacity:
+            self._users.popitem(last=False)
+        return index
+
+    def _build(self, user_id: str, dim: int, embedder_id: str, version: int, mutations: int) -> UserIndex:
+        rows = self.store.user_rows(user_id, embeddings=False)
+        dense = self._load_file(user_id, dim, embedder_id, mutations, rows.seqs)
+        index = UserIndex(
+            user_id=user_id, dim=dim, dense=dense or FlatIndex(dim), version=version, mutations=mutations
+        )
+        covered = len(dense) if dense is not None else 0
+        if covered:
+            index.append(rows.head(covered), np.zeros((0, dim), dtype=np.float32))
+        tail_rows = self.store.user_rows(user_id, after_seq=index.max_seq)
+        index.append(tail_rows, decode_vectors(tail_rows.embeddings, dim))
+        if len(index) and (dense is None or len(tail_rows.seqs) > max(64, covered // 10)):
+            self._save_file(index, embedder_id)
+        return index
+
+    def _load_file(
+        self, user_id: str, dim: int, embedder_id: str, mutations: int, seqs: list[int]
+    ) -> FlatIndex | None:
+        path = self.file_for(user_id)
+        if path is None:
+            return None
+        sidecar = path.with_suffix(".json")
+        try:
+            info = json.loads(sidecar.read_text("utf-8"))
+            if info.get("embedder_id") != embedder_id or info.get("mutations") != mutations:
+                return None
+            count = int(info["count"])
+            if count > len(seqs) or (count and seqs[count - 1] != int(info["max_seq"])):
+                return None
+            dense = FlatIndex.load(path, dim)
+            if len(dense) != count:
+                return None
+            return dense
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def file_is_fresh(self, user_id: str) -> bool:
+        """Whether the user's index file exists, reads, and matches the store (users under 2 rows need none;
+        a store without a cache directory has no files, so they are always fresh)."""
+        if self.directory is None:
+            return True
+        rows = self.store.user_rows(user_id, embeddings=False)
+        recorded = self.store.recorded_embedder()
+        if recorded is None or len(rows.seqs) == 0:
+            return True
+        _version, mutations = self.store.user_state(user_id)
+        dense = self._load_file(user_id, recorded[1], recorded[0], mutations, rows.seqs)
+        return dense is not None and len(dense) == len(rows.seqs)
+
+    def rebuild(self, user_id: str, dim: int, embedder_id: str) -> None:
+        """Drop the user's index and its files, and build them again from the store."""
+        with self._lock:
+            self._drop(user_id, files=True)
+            self._get(user_id, dim, embedder_id)
+
+    def _save_file(self, index: UserIndex, embedder_id: str) -> None:
+        path = self.file_for(index.user_id)
+        if path is None or not bool(index.alive.all()):
+            return  # positions no longer match the store's rows; the next full build writes a clean file
+        try:
+            index.dense.save(path)
+            sidecar = path.with_suffix(".json")
+            tmp = sidecar.with_suffix(".json.tmp")
+            tmp.write_text(
+                json.dumps(
+                    {
+                        "embedder_id": embedder_id,
+                        "mutations": index.mutations,
+                        "count": len(index.dense),
+                        "max_seq": index.seqs[len(index.dense) - 1],
+                    }
+                ),
+                "utf-8",
+            )
+            os.replace(tmp, sidecar)
+        except OSError:
+            pass  # a cache: failing to write it costs a rebuild later, nothing else
+
+    # -- this process's own writes ------------------------------------------------------------------------------
+
+    def apply(self, change: Change) -> None:
+        """Bring the cache up to date with one of this process's committed writes.
+
+        A row whose liveness or currency flipped is patched in place when the cached index was exactly at
+        the write's ``before`` state; anything else the index derives from (text, kind, metadata) or any
+        write by someone else in between drops the user's index, to be rebuilt on next use.
+        """
+        with self._lock:
+            if change.kind == "all":
+                self._drop(None, files=True)
+                return
+            assert change.user_id is not None
+            if change.kind == "forgotten":
+                self._drop(change.user_id, files=True)
+                return
+            if change.kind == "added":
+                return  # appended from the store on next use
+            index = self._users.get(change.user_id)
+            if index is None:
+                return
+            position = None if change.seq is None else index.position.get(change.seq)
+            if change.kind == "reindex" or position is None or (index.version, index.mutations) != change.before:
+                self._users.pop(change.user_id, None)
+                return
+            if change.kind == "deleted":
+                index.alive[position] = False
+            elif change.kind in ("superseded", "restored"):
+                index.current[position] = change.kind == "restored"
+            index.version, index.mutations = change.after
+
+    def _drop(self, user_id: str | None, *, files: bool) -> None:
+        if user_id is None:
+            self._users.clear()
+            if files and self.directory is not None and self.directory.exists():
+                for p in self.directory.iterdir():
+                    p.unlink(missing_ok=True)
+            return
+        self._users.pop(user_id, None)
+        path = self.file_for(user_id)
+        if files and path is not None:
+            path.unlink(missing_ok=True)
+            path.with_suffix(".json").unlink(missing_ok=True)
+
+    def clear(self) -> None:
+        """Forget every in-memory index (files stay)."""
+        with self._lock:
+            self._users.clear()
+
+    def state(self) -> IndexState:
+        with self._lock:
+            files = (
+                sorted(self.directory.glob("*.faiss"))
+                if self.directory is not None and self.directory.exists()
+                else []
+            )
+            return IndexState(cached_users=len(self._users), index_files=len(files))

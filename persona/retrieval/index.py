@@ -1,0 +1,223 @@
+"""One user's in-memory index: dense vectors, BM25, sentence keys, conversations and filter columns.
+
+Each user has their own index, so one user's search cannot reach another user's memories by construction,
+and their BM25 statistics are their own. `persona.retrieval.cache` keeps indexes fresh from the store;
+`persona.retrieval.ranking` scores them. Values that depend only on the index (conversation centroids,
+context-key norms) are computed lazily by the index's own methods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..backends.base import Mask
+from ..backends.faiss_index import FlatIndex
+from ..store.base import UserRows
+from .bm25 import BM25Index
+from .conversations import MentionIndex, link_previous
+from .preferences import preference_mask
+from .sentences import log_lengths, question_shares
+
+__all__ = ["Filters", "UserIndex", "decode_vectors"]
+
+
+@dataclass
+class Filters:
+    """Restrictions applied before ranking."""
+
+    kind: str | None = None
+    metadata: dict[str, Any] | None = None
+    since: float | None = None
+    until: float | None = None
+    include_superseded: bool = False
+
+
+@dataclass
+class UserIndex:
+    user_id: str
+    dim: int
+    dense: FlatIndex
+    bm25: BM25Index = field(default_factory=BM25Index)
+    seqs: list[int] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    metadata: list[dict[str, Any]] = field(default_factory=list)
+    created_ts: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    current: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    alive: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    version: int = 0
+    mutations: int = 0
+    position: dict[int, int] = field(default_factory=dict)
+    links: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """The position each memory follows in its conversation, or -1 (see persona.retrieval.conversations)."""
+    mentions: MentionIndex = field(default_factory=MentionIndex)
+    context_norms: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    """Cached |v_i + mix * v_link(i)| for the ranking's context mix (``context_mix``), by position."""
+    context_mix: float = float("nan")
+    preferences: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """Which memories state a lasting preference (see persona.retrieval.preferences), by position."""
+    keys: FlatIndex | None = None
+    """Extra search keys (sentence vectors, see persona.retrieval.sentences), in position order of their owners."""
+    key_owner: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    question_share: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    log_length: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    group: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """The conversation each memory belongs to: a chain of links (persona.retrieval.conversations), numbered from 0."""
+    group_sums: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 0)))
+    """Per conversation, the sum of its memories' vectors."""
+    group_units: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    """Cached unit-length conversation centroids (recomputed when ``group_units_for`` != len)."""
+    group_units_for: int = -1
+    key_starts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Where each memory's run of keys starts in ``key_owner`` (keys are stored in owner order)."""
+
+    @property
+    def max_seq(self) -> int:
+        return self.seqs[-1] if self.seqs else 0
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+    def append(self, rows: UserRows, vectors: npt.NDArray[np.float32]) -> None:
+        start = len(self.seqs)
+        self.dense.add(vectors)
+        self.bm25.add(rows.texts)
+        self.seqs.extend(rows.seqs)
+        self.ids.extend(rows.ids)
+        self.kinds.extend(rows.kinds)
+        self.metadata.extend(rows.metadata)
+        self.created_ts = np.concatenate([self.created_ts, np.asarray(rows.created_ts, dtype=np.float64)])
+        self.current = np.concatenate([self.current, np.asarray(rows.current, dtype=bool)])
+        self.alive = np.concatenate([self.alive, np.ones(len(rows.seqs), dtype=bool)])
+        for offset, seq in enumerate(rows.seqs):
+            self.position[seq] = start + offset
+        self.links = np.concatenate(
+            [self.links, link_previous(self.kinds, self.metadata, self.created_ts, start)]
+        )
+        self.mentions.add(start, rows.metadata)
+        self.preferences = np.concatenate([self.preferences, preference_mask(rows.texts, rows.kinds)])
+        self.question_share = np.concatenate([self.question_share, question_shares(rows.texts)])
+        self.log_length = np.concatenate([self.log_length, log_lengths(rows.texts)])
+        self._append_keys(start, rows.keys)
+        self._append_groups(start)
+
+    def _append_keys(self, start: int, blobs: list[bytes | None]) -> None:
+        owners: list[int] = []
+        parts: list[npt.NDArray[np.float32]] = []
+        for offset, blob in enumerate(blobs):
+            if not blob:
+                continue
+            rows = np.frombuffer(blob, dtype="<f4").reshape(-1, self.dim)
+            owners.extend([start + offset] * len(rows))
+            parts.append(rows)
+        if not parts:
+            return
+        if self.keys is None:
+            self.keys = FlatIndex(self.dim)
+        self.keys.add(np.concatenate(parts))
+        self.key_owner = np.concatenate([self.key_owner, np.asarray(owners, dtype=np.int64)])
+        owner = self.key_owner
+        self.key_starts = np.flatnonzero(np.concatenate([[True], owner[1:] != owner[:-1]]))
+
+    def _append_groups(self, start: int) -> None:
+        """Extend the conversation numbering and sums. A link always points to the previous position
+        (persona.retrieval.conversations.link_previous), so a conversation is a run of linked positions."""
+        n = len(self.seqs)
+        if n == start:
+            return
+        count = len(self.group_sums)
+        fresh = self.links[start:n] < 0
+        groups = count + np.cumsum(fresh, dtype=np.int64) - 1
+        if not fresh[0]:  # continues the conversation of the position before this batch
+            head = int(np.argmax(fresh)) if fresh.any() else n - start
+            groups[:head] = self.group[start - 1]
+        vectors = np.asarray(self.dense.vectors()[start:n], dtype=np.float64)
+        runs = np.flatnonzero(np.concatenate([[True], groups[1:] != groups[:-1]]))
+        run_sums = vectors if len(runs) == len(groups) else np.add.reduceat(vectors, runs, axis=0)
+        sums = np.zeros((count + int(fresh.sum()), self.dim))
+        if count:
+            sums[:count] = self.group_sums
+        np.add.at(sums, groups[runs], run_sums)
+        self.group_sums = sums
+        self.group = np.concatenate([self.group, groups])
+
+    def context_norms_for(self, mix: float) -> npt.NDArray[np.float32]:
+        """|v_i + mix * v_link(i)| for every position (1 where unlinked), cached until ``mix`` changes."""
+        n = len(self)
+        if self.context_mix != mix:
+            self.context_norms = np.zeros(0, dtype=np.float32)
+            self.context_mix = mix
+        done = len(self.context_norms)
+        if done < n:
+            vectors = self.dense.vectors()
+            links = self.links[done:n]
+            own = vectors[done:n]
+            prev = vectors[np.where(links >= 0, links, 0)]
+            norms = np.linalg.norm(own + mix * prev, axis=1).astype(np.float32)
+            norms = np.where(links >= 0, np.maximum(norms, 1e-6), 1.0).astype(np.float32)
+            self.context_norms = np.concatenate([self.context_norms, norms])
+        return self.context_norms
+
+    def conversation_centroids(self) -> npt.NDArray[np.float32] | None:
+        """Unit-length centroid of each conversation (row = ``group``), or None when every memory is alone
+        in its conversation (then each is its own centroid). Cached until the index grows."""
+        n = len(self)
+        if len(self.group_sums) == n:
+            return None
+        if self.group_units_for != n:
+            sums = self.group_sums
+            norms = np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
+            self.group_units = np.ascontiguousarray(sums / norms, dtype=np.float32)
+            self.group_units_for = n
+        return self.group_units
+
+    def followers(self) -> npt.NDArray[np.int64]:
+        """Per position, the memory that follows it in its conversation (the inverse of ``links``), or -1."""
+        follower = np.full(len(self), -1, dtype=np.int64)
+        linked = np.flatnonzero(self.links >= 0)
+        follower[self.links[linked]] = linked
+        return follower
+
+    def mask(self, filters: Filters) -> Mask | None:
+        """Which positions may be returned; None means all of them."""
+        mask = self.alive.copy()
+        if not filters.include_superseded:
+            mask &= self.current
+        if filters.kind is not None:
+            mask &= np.fromiter((k == filters.kind for k in self.kinds), dtype=bool, count=len(self.kinds))
+        if filters.since is not None:
+            mask &= self.created_ts >= filters.since
+        if filters.until is not None:
+            mask &= self.created_ts < filters.until
+        if filters.metadata:
+            wanted = filters.metadata
+            mask &= np.fromiter(
+                (_matches(meta, wanted) for meta in self.metadata), dtype=bool, count=len(self.metadata)
+            )
+        return None if bool(mask.all()) else mask
+
+
+def _matches(meta: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    for key, value in wanted.items():
+        have = meta.get(key, _MISSING)
+        if isinstance(value, list):
+            if have not in value:
+                return False
+        elif have != value:
+            return False
+    return True
+
+
+_MISSING = object()
+
+
+def decode_vectors(blobs: list[bytes | None], dim: int) -> npt.NDArray[np.float32]:
+    if any(b is None for b in blobs):
+        raise ValueError("a memory has no embedding")
+    if not blobs:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.frombuffer(b"".join(b for b in blobs if b is not None), dtype="<f4").reshape(len(blobs), dim)

@@ -1,0 +1,270 @@
+"""The store seam: what every store engine provides, and the records that cross it.
+
+A store is the source of truth for memories, their vectors, their history, replies and feedback. The
+SQLite engine (`persona.store.sqlite`) implements it today; another engine (PostgreSQL) fits behind the same
+protocols without touching retrieval, prompting, learning or chat. The interface is split by who needs it:
+
+* `IndexSource`: what the in-memory index cache reads (a user's rows and change counters, the embedder).
+* `MemoryReads` / `MemoryWrites`: what the client reads and writes. Every write returns a `Change`, the one
+  shape the index cache applies (`persona.retrieval.cache.IndexCache.apply`).
+* `ReplyLog`: replies and their feedback (used by learning).
+* `Store`: all of them, plus opening, closing and checking the store.
+
+Vectors cross the seam as float32 numpy arrays (``NewMemory.embedding``) and come back as little-endian
+float32 bytes (``UserRows.embeddings``), so an engine stores them however it likes.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from ..types import HistoryEntry, Memory
+
+__all__ = [
+    "Change",
+    "ChangeKind",
+    "IndexSource",
+    "Inserted",
+    "MemoryReads",
+    "MemoryWrites",
+    "NewMemory",
+    "ReplyLog",
+    "ReplyRecord",
+    "Store",
+    "StoreCheck",
+    "UserRows",
+]
+
+Vector = npt.NDArray[np.float32]
+
+
+@dataclass
+class NewMemory:
+    """A validated memory about to be written (see `persona.store.records.prepare_item`)."""
+
+    text: str
+    kind: str
+    metadata: dict[str, Any]
+    created_at: datetime
+    importance: float
+    source: str
+    content_hash: str
+    embedding: Vector | None = None
+    key_embeddings: Vector | None = None
+    """Extra search keys (sentence vectors), shape (n, dim); None or n == 0 when the text has none."""
+    id: str | None = None
+    updated_at: datetime | None = None
+    valid_to: datetime | None = None
+    superseded_by: str | None = None
+
+
+@dataclass
+class UserRows:
+    """What an in-memory user index is built from (see `persona.retrieval.index`)."""
+
+    seqs: list[int]
+    ids: list[str]
+    texts: list[str]
+    kinds: list[str]
+    created_ts: list[float]
+    metadata: list[dict[str, Any]]
+    current: list[bool]
+    embeddings: list[bytes | None]
+    keys: list[bytes | None]
+    """Each memory's extra search keys (float32 rows): b"" when it has none, None when never computed."""
+
+    def head(self, count: int) -> UserRows:
+        """The first ``count`` rows."""
+        return UserRows(
+            self.seqs[:count],
+            self.ids[:count],
+            self.texts[:count],
+            self.kinds[:count],
+            self.created_ts[:count],
+            self.metadata[:count],
+            self.current[:count],
+            self.embeddings[:count],
+            self.keys[:count],
+        )
+
+
+ChangeKind = Literal["added", "reindex", "deleted", "superseded", "restored", "touched", "forgotten", "all"]
+"""What a write did, as far as a user's index is concerned:
+
+``added`` new rows (appended on the next read); ``reindex`` text, kind or metadata changed (the user's index is
+rebuilt); ``deleted`` / ``superseded`` / ``restored`` one row's liveness or currency flipped (patched in place);
+``touched`` nothing the index holds changed (importance); ``forgotten`` the user is gone (index and its
+files dropped); ``all`` every user changed (re-embedding: every index and file dropped).
+"""
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one committed write changed, reported by the store and applied by the index cache in one place.
+
+    ``before`` and ``after`` are the user's (version, mutations) counters read inside the write's
+    transaction: an index at ``before`` can be patched to ``after``; any other index was also changed by
+    someone else and is rebuilt.
+    """
+
+    kind: ChangeKind
+    user_id: str | None
+    seq: int | None = None
+    before: tuple[int, int] = (0, 0)
+    after: tuple[int, int] = (0, 0)
+
+
+@dataclass(frozen=True)
+class Inserted:
+    """The outcome of `MemoryWrites.insert_many`: per item, the memory and whether it is new."""
+
+    memories: list[Memory]
+    inserted: list[bool]
+    change: Change
+
+
+@dataclass(frozen=True)
+class ReplyRecord:
+    """A reply that chat recorded, so feedback can refer to it."""
+
+    reply_id: str
+    user_id: str
+    model: str
+    memory_ids: list[str]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StoreCheck:
+    """What `Store.check` found."""
+
+    integrity: str
+    """``"ok"`` or the engine's description of the damage."""
+    missing_embeddings: int
+    missing_keys: int
+    """Memories written before sentence keys existed (re-embedding adds them)."""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class IndexSource(Protocol):
+    """What the index cache reads from a store."""
+
+    def recorded_embedder(self) -> tuple[str, int] | None:
+        """(embedder id, dimension) the store was built with, or None before the first memory."""
+
+    def user_state(self, user_id: str) -> tuple[int, int]:
+        """(version, mutations): version grows on every write of the user, mutations on update/delete."""
+
+    def user_rows(self, user_id: str, *, after_seq: int = 0, embeddings: bool = True) -> UserRows:
+        """The user's memories with seq > after_seq, in seq order (embeddings as None when not asked for)."""
+
+
+class MemoryReads(Protocol):
+    """Reading memories and their history."""
+
+    def get(self, memory_id: str) -> Memory: ...
+
+    def get_by_seqs(self, seqs: Sequence[int]) -> dict[int, Memory]: ...
+
+    def list(
+        self,
+        user_id: str,
+        *,
+        kind: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+        include_superseded: bool = True,
+        oldest_first: bool = False,
+    ) -> builtins.list[Memory]: ...
+
+    def users(self) -> builtins.list[str]: ...
+
+    def count(self, user_id: str | None = None) -> int: ...
+
+    def counts_by_kind(self) -> dict[str, int]: ...
+
+    def history(self, memory_id: str) -> builtins.list[HistoryEntry]: ...
+
+    def user_history(self, user_id: str) -> builtins.list[HistoryEntry]: ...
+
+    def iter_texts(self, batch: int = 512) -> Iterator[builtins.list[tuple[int, str]]]:
+        """Every memory's (seq, text), in batches: for re-embedding."""
+
+
+class MemoryWrites(Protocol):
+    """Writing memories. Each write is one transaction and reports what it changed."""
+
+    def insert_many(
+        self,
+        user_id: str,
+        items: Sequence[NewMemory],
+        *,
+        now: datetime,
+        embedder: tuple[str, int] | None,
+        imported_history: Sequence[HistoryEntry] | None = None,
+    ) -> Inserted:
+        """Insert all items (exact duplicate facts return the existing memory); all or nothing."""
+
+    def update(
+        self,
+        memory_id: str,
+        changes: dict[str, Any],
+        *,
+        now: datetime,
+        embedding: Vector | None = None,
+        key_embeddings: Vector | None = None,
+        event: str = "UPDATE",
+    ) -> tuple[Memory, Change]: ...
+
+    def delete(self, memory_id: str, *, now: datetime) -> tuple[Memory, Change]:
+        """Delete a memory and purge its text from its history."""
+
+    def forget_user(self, user_id: str) -> tuple[int, Change]:
+        """Erase every row about a user; returns how many memories were erased."""
+
+    def set_embeddings(
+        self, rows: Sequence[tuple[int, Vector, Vector | None]], embedder: tuple[str, int]
+    ) -> Change:
+        """Replace (seq, embedding, key embeddings) rows and record the embedder, in one transaction."""
+
+
+class ReplyLog(Protocol):
+    """Replies that chat produced and the feedback they got."""
+
+    def record_reply(
+        self, reply_id: str, user_id: str, model: str, memory_ids: builtins.list[str], at: datetime
+    ) -> None: ...
+
+    def get_reply(self, reply_id: str) -> ReplyRecord | None: ...
+
+    def record_feedback(self, reply_id: str, rating: float, comment: str | None, at: datetime) -> None: ...
+
+    def feedback_rows(self, user_id: str) -> builtins.list[dict[str, Any]]: ...
+
+
+class Store(IndexSource, MemoryReads, MemoryWrites, ReplyLog, Protocol):
+    """A whole store engine."""
+
+    @property
+    def location(self) -> str:
+        """Where the store lives, for messages (a directory, or a DSN without its password)."""
+
+    @property
+    def cache_dir(self) -> Path | None:
+        """A directory where index files may be cached, or None when the engine has none."""
+
+    def check(self) -> StoreCheck: ...
+
+    def size_bytes(self) -> int:
+        """How much storage the store occupies."""
+
+    def close(self) -> None: ...
