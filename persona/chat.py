@@ -12,10 +12,12 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .backends import llm
 from .prompting.builder import RenderedPrompt
+
+if TYPE_CHECKING:
+    from .backends import llm
 
 __all__ = ["AsyncReplyStream", "Reply", "ReplyStream", "acomplete_turn", "complete_turn"]
 
@@ -164,6 +166,8 @@ def complete_turn(
     """Call ``prompt.model`` with ``prompt.messages``; ``on_reply`` gets the finished reply. ``llm_kwargs``
     go to litellm for this call (temperature, max_tokens, api_base, api_key, timeout, mock_response, ...;
     num_retries and retry_backoff set persona's retries)."""
+    from .backends import llm  # litellm helpers and asyncio: loaded on the first model call
+
     finish = _finisher(user_id, prompt, at, learn, on_reply)
     if stream:
         return ReplyStream(llm.stream(prompt.model, prompt.messages, **llm_kwargs), finish)
@@ -182,6 +186,8 @@ async def acomplete_turn(
     **llm_kwargs: Any,
 ) -> Reply | AsyncReplyStream:
     """The async twin of `complete_turn` (``on_reply`` runs in the event loop's thread)."""
+    from .backends import llm
+
     finish = _finisher(user_id, prompt, at, learn, on_reply)
     if stream:
         return AsyncReplyStream(await llm.astream(prompt.model, prompt.messages, **llm_kwargs), finish)

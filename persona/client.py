@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, overload
+from typing import Any
 
 from .backends.base import Embedder, Reranker, Vectors
-from .chat import AsyncReplyStream, Reply, ReplyStream, acomplete_turn, complete_turn
-from .errors import EmbedderMismatchError, InvalidInputError, StoreError
-from .learning.learner import Feedback, Learner
+from .client_chat import ChatMethods
+from .errors import EmbedderMismatchError, InvalidInputError
+from .learning.learner import Learner
 from .memories import Memories
-from .prompting.builder import RenderedPrompt, build_prompt, resolve_model
 from .retrieval.index import Filters
 from .retrieval.ranking import RankingConfig
 from .store.records import prepare_item
@@ -29,10 +28,12 @@ from .store.transfer import EXPORT_FORMAT, EXPORT_SCHEMA_VERSION, export_data, p
 from .types import CheckReport, HistoryEntry, Hit, Memory, StoreStats
 from .validation import (
     check_filters,
+    check_id,
     check_importance,
     check_k,
     check_kind,
     check_metadata,
+    check_positive_int,
     check_text,
     check_time,
     check_user_id,
@@ -51,7 +52,7 @@ def default_path() -> Path:
     return Path(platformdirs.user_data_dir("persona", appauthor=False))
 
 
-class Persona:
+class Persona(ChatMethods):
     """A per-user memory store with hybrid retrieval.
 
     >>> with Persona("/tmp/store") as p:                      # doctest: +SKIP
@@ -85,7 +86,7 @@ class Persona:
     ) -> None:
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise InvalidInputError(f"path must be a directory path, got {type(path).__name__}.")
-        _check_rerank_depth(rerank_depth)
+        check_positive_int(rerank_depth, what="rerank_depth")
         from .backends.embedders import resolve_embedder  # light: loads no model
         from .backends.rerankers import resolve_reranker
 
@@ -158,7 +159,7 @@ class Persona:
 
     @rerank_depth.setter
     def rerank_depth(self, value: int) -> None:
-        self._memories.searcher.rerank_depth = _check_rerank_depth(value)
+        self._memories.searcher.rerank_depth = check_positive_int(value, what="rerank_depth")
 
     @property
     def extract_model(self) -> str | None:
@@ -189,10 +190,6 @@ class Persona:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StoreError("this Persona is closed; open a new one with Persona(path).")
 
     # -- writing ---------------------------------------------------------------------------------------------
 
@@ -241,7 +238,7 @@ class Persona:
     ) -> Memory:
         """Change a memory; the history keeps the earlier version. Text changes are re-embedded."""
         self._check_open()
-        memory_id = _check_id(memory_id)
+        memory_id = check_id(memory_id)
         changes: dict[str, Any] = {}
         if text is not None:
             changes["text"] = check_text(text)
@@ -258,17 +255,17 @@ class Persona:
     def delete(self, memory_id: str) -> None:
         """Delete a memory and purge its text everywhere, earlier versions in the history included."""
         self._check_open()
-        self._memories.delete(_check_id(memory_id))
+        self._memories.delete(check_id(memory_id))
 
     def supersede(self, old_id: str, new_id: str, *, at: datetime | None = None) -> Memory:
         """Mark ``old_id`` as replaced by ``new_id`` (valid until ``at``); hidden from search and prompts."""
         self._check_open()
-        return self._memories.supersede(_check_id(old_id), _check_id(new_id), at=check_time(at, what="at"))
+        return self._memories.supersede(check_id(old_id), check_id(new_id), at=check_time(at, what="at"))
 
     def restore(self, memory_id: str) -> Memory:
         """Make a superseded memory current again (e.g. when an old fact is restated)."""
         self._check_open()
-        return self._memories.restore(_check_id(memory_id))
+        return self._memories.restore(check_id(memory_id))
 
     def forget_user(self, user_id: str) -> int:
         """Erase everything about a user: records, history, vectors, index files. Returns memories erased."""
@@ -279,7 +276,7 @@ class Persona:
 
     def get(self, memory_id: str) -> Memory:
         self._check_open()
-        return self._memories.get(_check_id(memory_id))
+        return self._memories.get(check_id(memory_id))
 
     def list(
         self,
@@ -294,7 +291,7 @@ class Persona:
         """A user's memories, newest first (by created_at); superseded ones only when asked for."""
         self._check_open()
         if limit is not None:
-            limit = _check_limit(limit)
+            limit = check_positive_int(limit)
         return self._memories.list(
             check_user_id(user_id),
             kind=check_kind(kind, allow_none=True),
@@ -312,7 +309,7 @@ class Persona:
     def history(self, memory_id: str) -> builtins.list[HistoryEntry]:
         """Every add/update/delete of a memory, oldest first (a deleted memory keeps only that it existed)."""
         self._check_open()
-        return self._memories.store.history(_check_id(memory_id))
+        return self._memories.store.history(check_id(memory_id))
 
     def search(
         self,
@@ -354,187 +351,7 @@ class Persona:
         reaches prompts even when nothing was extracted from it.
         """
         self._check_open()
-        return self._memories.stated_preferences(check_user_id(user_id), limit=_check_limit(limit))
-
-    # -- prompting and chat ----------------------------------------------------------------------------------
-
-    def prompt(
-        self,
-        user_id: str,
-        message: str,
-        *,
-        strategy: str = "hybrid",
-        model: str | None = None,
-        max_prompt_tokens: int | None = None,
-        history: Sequence[Mapping[str, Any]] | None = None,
-    ) -> RenderedPrompt:
-        """Render the user's memories and ``message`` into chat messages that fit the token budget."""
-        self._check_open()
-        return build_prompt(
-            self._memories,
-            check_user_id(user_id),
-            message,
-            strategy=strategy,
-            model=resolve_model(model, self.model),
-            max_prompt_tokens=max_prompt_tokens,
-            history=history,
-            template_dirs=[self.path / "templates"],
-        )
-
-    @overload
-    def chat(
-        self,
-        user_id: str,
-        message: str,
-        *,
-        model: str | None = ...,
-        strategy: str = ...,
-        stream: Literal[False] = ...,
-        learn: bool = ...,
-        max_prompt_tokens: int | None = ...,
-        history: Sequence[Mapping[str, Any]] | None = ...,
-        **llm_kwargs: Any,
-    ) -> Reply: ...
-
-    @overload
-    def chat(
-        self,
-        user_id: str,
-        message: str,
-        *,
-        model: str | None = ...,
-        strategy: str = ...,
-        stream: Literal[True],
-        learn: bool = ...,
-        max_prompt_tokens: int | None = ...,
-        history: Sequence[Mapping[str, Any]] | None = ...,
-        **llm_kwargs: Any,
-    ) -> ReplyStream: ...
-
-    def chat(
-        self,
-        user_id: str,
-        message: str,
-        *,
-        model: str | None = None,
-        strategy: str = "hybrid",
-        stream: bool = False,
-        learn: bool = True,
-        max_prompt_tokens: int | None = None,
-        history: Sequence[Mapping[str, Any]] | None = None,
-        **llm_kwargs: Any,
-    ) -> Reply | ReplyStream:
-        """Answer ``message`` with the personalized prompt through litellm, and learn from the turn.
-
-        ``llm_kwargs`` go to litellm for this call (temperature, max_tokens, api_base, api_key, timeout,
-        mock_response, ...; num_retries and retry_backoff set persona's retries). With ``learn=True`` (the
-        default) the turn becomes episode memories and the facts it states supersede what they contradict,
-        in the background; the next turn of the same user waits for it. ``learn=False`` stores nothing.
-        """
-        self._check_open()
-        user_id = check_user_id(user_id)
-        if learn:
-            self.learning.wait(user_id)  # the previous turn's facts should be in this prompt
-        prompt = self.prompt(
-            user_id, message, strategy=strategy, model=model, max_prompt_tokens=max_prompt_tokens, history=history
-        )
-        return complete_turn(
-            user_id,
-            prompt,
-            at=self.now(),
-            learn=learn,
-            stream=stream,
-            on_reply=self._learn_from(message) if learn else None,
-            **llm_kwargs,
-        )
-
-    @overload
-    async def achat(
-        self,
-        user_id: str,
-        message: str,
-        *,
-        model: str | None = ...,
-        strategy: str = ...,
-        stream: Literal[False] = ...,
-        learn: bool = ...,
-        max_prompt_tokens: int | None = ...,
-        history: Sequence[Mapping[str, Any]] | None = ...,
-        **llm_kwargs: Any,
-    ) -> Reply: ...
-
-    @overload
-    async def achat(
-        self,
-        user_id: str,
-        message: str,
-        *,
-        model: str | None = ...,
-        strategy: str = ...,
-        stream: Literal[True],
-        learn: bool = ...,
-        max_prompt_tokens: int | None = ...,
-        history: Sequence[Mapping[str, Any]] | None = ...,
-        **llm_kwargs: Any,
-    ) -> AsyncReplyStream: ...
-
-    async def achat(
-        self,
-        user_id: str,
-        message: str,
-        *,
-        model: str | None = None,
-        strategy: str = "hybrid",
-        stream: bool = False,
-        learn: bool = True,
-        max_prompt_tokens: int | None = None,
-        history: Sequence[Mapping[str, Any]] | None = None,
-        **llm_kwargs: Any,
-    ) -> Reply | AsyncReplyStream:
-        """The async twin of `chat` (the model call is awaited; prompt assembly runs in a worker thread)."""
-        import asyncio
-
-        self._check_open()
-        user_id = check_user_id(user_id)
-        if learn:
-            await asyncio.to_thread(self.learning.wait, user_id)
-        prompt = await asyncio.to_thread(
-            self.prompt,
-            user_id,
-            message,
-            strategy=strategy,
-            model=model,
-            max_prompt_tokens=max_prompt_tokens,
-            history=history,
-        )
-        return await acomplete_turn(
-            user_id,
-            prompt,
-            at=self.now(),
-            learn=learn,
-            stream=stream,
-            on_reply=self._learn_from(message) if learn else None,
-            **llm_kwargs,
-        )
-
-    def _learn_from(self, message: str) -> Callable[[Reply], None]:
-        def submit(reply: Reply) -> None:
-            self.learning.submit(
-                reply.user_id,
-                message,
-                reply_id=reply.id,
-                reply=reply.text,
-                model=reply.model,
-                memory_ids=list(reply.memory_ids),
-                at=reply.created_at,
-            )
-
-        return submit
-
-    def feedback(self, reply_id: str, rating: float, *, comment: str | None = None) -> Feedback:
-        """Rate a reply in [-1, 1]: recorded, nudges the importance of the memories it used."""
-        self._check_open()
-        return self.learning.feedback(reply_id, rating, comment=comment)
+        return self._memories.stated_preferences(check_user_id(user_id), limit=check_positive_int(limit))
 
     # -- export / import -------------------------------------------------------------------------------------
 
@@ -596,24 +413,6 @@ class Persona:
         import asyncio
 
         return await asyncio.to_thread(self.search, user_id, query, **kwargs)
-
-
-def _check_id(memory_id: object) -> str:
-    if not isinstance(memory_id, str) or not memory_id.strip():
-        raise InvalidInputError(f"memory_id must be a non-empty string, got {memory_id!r}.")
-    return memory_id
-
-
-def _check_limit(limit: object) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidInputError(f"limit must be a positive integer, got {limit!r}.")
-    return limit
-
-
-def _check_rerank_depth(depth: object) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-        raise InvalidInputError(f"rerank_depth must be a positive integer, got {depth!r}.")
-    return depth
 
 
 def _ts(value: datetime | None) -> float | None:

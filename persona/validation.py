@@ -16,10 +16,12 @@ __all__ = [
     "MAX_TEXT_CHARS",
     "MAX_USER_ID_CHARS",
     "check_filters",
+    "check_id",
     "check_importance",
     "check_k",
     "check_kind",
     "check_metadata",
+    "check_positive_int",
     "check_text",
     "check_time",
     "check_user_id",
@@ -126,3 +128,16 @@ def check_filters(filters: object) -> dict[str, Any] | None:
                 f"filter {key!r}: pass a value (exact match) or a list of values (any of them), not a dict."
             )
     return checked
+
+
+def check_id(memory_id: object) -> str:
+    """A memory (or reply) id: a non-empty string."""
+    if not isinstance(memory_id, str) or not memory_id.strip():
+        raise InvalidInputError(f"memory_id must be a non-empty string, got {memory_id!r}.")
+    return memory_id
+
+
+def check_positive_int(value: object, *, what: str = "limit") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(f"{what} must be a positive integer, got {value!r}.")
+    return value

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up (once) and run the whole test suite: ruff, mypy, pytest. Usage: bash scripts/test.sh [pytest args]
+# Set up (once) and run the whole test suite: ruff, mypy, the import-layer contract, pytest. Usage: bash scripts/test.sh [pytest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -9,4 +9,5 @@ fi
 bash scripts/setup.sh all
 echo "== ruff"; .venv/bin/ruff check persona tests eval scripts
 echo "== mypy"; .venv/bin/mypy
+echo "== import layers"; .venv/bin/lint-imports
 echo "== pytest"; .venv/bin/python -m pytest -q "$@"

@@ -12,7 +12,6 @@ import contextlib
 import json
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -24,38 +23,17 @@ import numpy.typing as npt
 
 from ..errors import EmbedderMismatchError, InvalidInputError, NotFoundError, StoreCorruptError, StoreError
 from ..types import HistoryEntry, Memory
-from .base import Change, ChangeKind, Inserted, NewMemory, ReplyRecord, StoreCheck, UserRows
+from .base import Change, ChangeKind, Inserted, NewMemory, StoreCheck, UserRows
 from .migrations import apply_migrations
+from .sqlite_logs import SQLiteLogs
+from .sqlite_rows import COLUMNS, keys_blob, new_id, row_to_memory, vector_blob
 
 __all__ = ["DB_NAME", "MISSING_KEYS_SQL", "SQLiteStore"]
 
 DB_NAME = "persona.db"
 APP_ID = "persona"
 Vector = npt.NDArray[np.float32]
-_COLUMNS = "seq, id, user_id, text, kind, metadata, created_at, updated_at, importance, source, valid_to, superseded_by"
-
-
-def _row_to_memory(row: sqlite3.Row | tuple[Any, ...]) -> Memory:
-    return Memory(
-        id=row[1],
-        user_id=row[2],
-        text=row[3],
-        kind=row[4],
-        metadata=json.loads(row[5]),
-        created_at=datetime.fromisoformat(row[6]),
-        updated_at=datetime.fromisoformat(row[7]),
-        importance=float(row[8]),
-        source=row[9],
-        valid_to=datetime.fromisoformat(row[10]) if row[10] else None,
-        superseded_by=row[11],
-    )
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex
-
-
-class SQLiteStore:
+class SQLiteStore(SQLiteLogs):
     """The SQLite source of truth for one store directory."""
 
     def __init__(self, path: Path, *, timeout: float = 30.0) -> None:
@@ -167,24 +145,6 @@ class SQLiteStore:
         after = (before[0] + 1, before[1] + (1 if mutation else 0))
         return Change(kind, user_id, seq, before, after)
 
-    def _history(
-        self, db: sqlite3.Connection, memory: Memory, event: str, at: datetime, *, with_content: bool = True
-    ) -> None:
-        db.execute(
-            "INSERT INTO history(memory_id, user_id, event, at, text, kind, metadata, importance) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                memory.id,
-                memory.user_id,
-                event,
-                at.isoformat(),
-                memory.text if with_content else None,
-                memory.kind if with_content else None,
-                json.dumps(memory.metadata, sort_keys=True) if with_content else None,
-                memory.importance if with_content else None,
-            ),
-        )
-
     def insert_many(
         self,
         user_id: str,
@@ -214,12 +174,12 @@ class SQLiteStore:
                         out.append((*seen[key], False))
                         continue
                     row = db.execute(
-                        f"SELECT {_COLUMNS} FROM memories WHERE user_id = ? AND kind = ? AND content_hash = ? "
+                        f"SELECT {COLUMNS} FROM memories WHERE user_id = ? AND kind = ? AND content_hash = ? "
                         "AND kind != 'episode'",
                         (user_id, item.kind, item.content_hash),
                     ).fetchone()
                     if row is not None:
-                        found = (_row_to_memory(row), int(row[0]))
+                        found = (row_to_memory(row), int(row[0]))
                         seen[key] = found
                         out.append((*found, False))
                         continue
@@ -248,8 +208,8 @@ class SQLiteStore:
                         item.importance,
                         item.source,
                         item.content_hash,
-                        None if item.embedding is None else _blob(item.embedding),
-                        None if item.embedding is None else _keys_blob(item.key_embeddings),
+                        None if item.embedding is None else vector_blob(item.embedding),
+                        None if item.embedding is None else keys_blob(item.key_embeddings),
                         item.valid_to.isoformat() if item.valid_to else None,
                         item.superseded_by,
                     ),
@@ -305,7 +265,7 @@ class SQLiteStore:
                 params.append(value)
             if embedding is not None:
                 sets.append("embedding = ?, key_embeddings = ?")
-                params.extend([_blob(embedding), _keys_blob(key_embeddings)])
+                params.extend([vector_blob(embedding), keys_blob(key_embeddings)])
             try:
                 db.execute(f"UPDATE memories SET {', '.join(sets)} WHERE id = ?", (*params, memory_id))
             except sqlite3.IntegrityError as exc:
@@ -313,7 +273,7 @@ class SQLiteStore:
                     f"the user already has a {changes.get('kind', old[4])} memory with this text; "
                     "delete one of them instead of making them identical."
                 ) from exc
-            memory = _row_to_memory(self._get_row(db, memory_id))
+            memory = row_to_memory(self._get_row(db, memory_id))
             self._history(db, memory, event, now)
             change = self._bump(db, memory.user_id, _change_kind(changes, embedding is not None), seq=seq)
         return memory, change
@@ -322,7 +282,7 @@ class SQLiteStore:
         """Delete a memory and purge its text from every history entry; the history keeps the DELETE event."""
         with self.write() as db:
             row = self._get_row(db, memory_id)
-            memory = _row_to_memory(row)
+            memory = row_to_memory(row)
             db.execute("DELETE FROM memories WHERE id = ?", (memory_id,))
             db.execute(
                 "UPDATE history SET text = NULL, metadata = NULL, kind = NULL, importance = NULL WHERE memory_id = ?",
@@ -369,7 +329,7 @@ class SQLiteStore:
         with self.write() as db:
             db.executemany(
                 "UPDATE memories SET embedding = ?, key_embeddings = ? WHERE seq = ?",
-                [(_blob(v), _keys_blob(keys), s) for s, v, keys in rows],
+                [(vector_blob(v), keys_blob(keys), s) for s, v, keys in rows],
             )
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('embedder_id', ?)", (embedder[0],))
             db.execute(
@@ -381,7 +341,7 @@ class SQLiteStore:
     # -- reads -----------------------------------------------------------------------------------------------
 
     def _get_row(self, db: sqlite3.Connection, memory_id: str) -> tuple[Any, ...]:
-        row = db.execute(f"SELECT {_COLUMNS} FROM memories WHERE id = ?", (memory_id,)).fetchone()
+        row = db.execute(f"SELECT {COLUMNS} FROM memories WHERE id = ?", (memory_id,)).fetchone()
         if row is None:
             raise NotFoundError(
                 f"no memory with id {memory_id!r} (it never existed or was deleted); "
@@ -391,15 +351,15 @@ class SQLiteStore:
 
     def get(self, memory_id: str) -> Memory:
         with self.lock:
-            return _row_to_memory(self._get_row(self.db, memory_id))
+            return row_to_memory(self._get_row(self.db, memory_id))
 
     def get_by_seqs(self, seqs: Sequence[int]) -> dict[int, Memory]:
         if not seqs:
             return {}
         with self.lock:
             marks = ",".join("?" * len(seqs))
-            rows = self.db.execute(f"SELECT {_COLUMNS} FROM memories WHERE seq IN ({marks})", tuple(seqs))
-            return {int(row[0]): _row_to_memory(row) for row in rows}
+            rows = self.db.execute(f"SELECT {COLUMNS} FROM memories WHERE seq IN ({marks})", tuple(seqs))
+            return {int(row[0]): row_to_memory(row) for row in rows}
 
     def list(
         self,
@@ -412,7 +372,7 @@ class SQLiteStore:
         include_superseded: bool = True,
         oldest_first: bool = False,
     ) -> builtins.list[Memory]:
-        sql = f"SELECT {_COLUMNS} FROM memories WHERE user_id = ?"
+        sql = f"SELECT {COLUMNS} FROM memories WHERE user_id = ?"
         params: builtins.list[Any] = [user_id]
         if kind is not None:
             sql += " AND kind = ?"
@@ -431,7 +391,7 @@ class SQLiteStore:
             sql += " LIMIT ?"
             params.append(limit)
         with self.lock:
-            return [_row_to_memory(row) for row in self.db.execute(sql, params)]
+            return [row_to_memory(row) for row in self.db.execute(sql, params)]
 
     def users(self) -> builtins.list[str]:
         with self.lock:
@@ -494,89 +454,6 @@ class SQLiteStore:
             yield [(int(r[0]), str(r[1])) for r in rows]
             last = int(rows[-1][0])
 
-    def history(self, memory_id: str) -> builtins.list[HistoryEntry]:
-        with self.lock:
-            rows = self.db.execute(
-                "SELECT memory_id, event, at, text, kind, metadata, importance FROM history "
-                "WHERE memory_id = ? ORDER BY seq",
-                (memory_id,),
-            ).fetchall()
-        if not rows:
-            raise NotFoundError(f"no memory with id {memory_id!r} has any history; check the id.")
-        return [_history_entry(r) for r in rows]
-
-    def user_history(self, user_id: str) -> builtins.list[HistoryEntry]:
-        with self.lock:
-            rows = self.db.execute(
-                "SELECT memory_id, event, at, text, kind, metadata, importance FROM history "
-                "WHERE user_id = ? ORDER BY seq",
-                (user_id,),
-            ).fetchall()
-        return [_history_entry(r) for r in rows]
-
-    def _insert_history(self, db: sqlite3.Connection, user_id: str, entries: Sequence[HistoryEntry]) -> None:
-        db.executemany(
-            "INSERT INTO history(memory_id, user_id, event, at, text, kind, metadata, importance) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    e.memory_id,
-                    user_id,
-                    e.event,
-                    e.at.isoformat(),
-                    e.text,
-                    e.kind,
-                    None if e.metadata is None else json.dumps(e.metadata, sort_keys=True),
-                    e.importance,
-                )
-                for e in entries
-            ],
-        )
-
-    # -- replies and feedback (used by persona.chat) -----------------------------------------------------------
-
-    def record_reply(
-        self, reply_id: str, user_id: str, model: str, memory_ids: builtins.list[str], at: datetime
-    ) -> None:
-        with self.write() as db:
-            db.execute(
-                "INSERT INTO replies(reply_id, user_id, model, memory_ids, at) VALUES (?, ?, ?, ?, ?)",
-                (reply_id, user_id, model, json.dumps(memory_ids), at.isoformat()),
-            )
-
-    def get_reply(self, reply_id: str) -> ReplyRecord | None:
-        with self.lock:
-            row = self.db.execute(
-                "SELECT reply_id, user_id, model, memory_ids, at FROM replies WHERE reply_id = ?", (reply_id,)
-            ).fetchone()
-        if row is None:
-            return None
-        return ReplyRecord(
-            reply_id=row[0],
-            user_id=row[1],
-            model=row[2],
-            memory_ids=list(json.loads(row[3])),
-            at=datetime.fromisoformat(row[4]),
-        )
-
-    def record_feedback(self, reply_id: str, rating: float, comment: str | None, at: datetime) -> None:
-        reply = self.get_reply(reply_id)
-        if reply is None:
-            raise NotFoundError(f"no reply with id {reply_id!r}; pass the .id of a Reply returned by chat().")
-        with self.write() as db:
-            db.execute(
-                "INSERT INTO feedback(reply_id, user_id, rating, comment, at) VALUES (?, ?, ?, ?, ?)",
-                (reply_id, reply.user_id, rating, comment, at.isoformat()),
-            )
-
-    def feedback_rows(self, user_id: str) -> builtins.list[dict[str, Any]]:
-        with self.lock:
-            rows = self.db.execute(
-                "SELECT reply_id, rating, comment, at FROM feedback WHERE user_id = ? ORDER BY seq",
-                (user_id,),
-            ).fetchall()
-        return [{"reply_id": r[0], "rating": r[1], "comment": r[2], "at": r[3]} for r in rows]
-
     def check(self) -> StoreCheck:
         with self.lock:
             rows = [r[0] for r in self.db.execute("PRAGMA integrity_check")]
@@ -612,28 +489,5 @@ def _change_kind(changes: dict[str, Any], reembedded: bool) -> ChangeKind:
     return "touched"
 
 
-def _history_entry(row: tuple[Any, ...]) -> HistoryEntry:
-    return HistoryEntry(
-        memory_id=row[0],
-        event=row[1],
-        at=datetime.fromisoformat(row[2]),
-        text=row[3],
-        kind=row[4],
-        metadata=None if row[5] is None else json.loads(row[5]),
-        importance=row[6],
-    )
-
-
 MISSING_KEYS_SQL = "SELECT COUNT(*) FROM memories WHERE key_embeddings IS NULL"
 """How many memories have no sentence keys yet (written before migration 003; reembed adds them)."""
-
-
-def _keys_blob(keys: Vector | None) -> bytes:
-    """Key vectors as bytes: b"" for none (computed, the text has no segments)."""
-    if keys is None or len(keys) == 0:
-        return b""
-    return np.ascontiguousarray(keys, dtype="<f4").tobytes()
-
-
-def _blob(vector: Vector) -> bytes:
-    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
