@@ -54,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from persona._env import ensure_offline_env
-    from persona.backends.embedders import _bundled_model_dir, default_embedder
+    from persona.backends.embedders import default_embedder
+    from persona.backends.hf_models import bundled_model_dir
     from persona.backends.onnx_embedder import OnnxEmbedder
 
     ensure_offline_env()
@@ -67,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sentence_transformers import SentenceTransformer
 
     started = time.perf_counter()
-    st = SentenceTransformer(str(_bundled_model_dir()), device="cpu")
+    st = SentenceTransformer(str(bundled_model_dir()), device="cpu")
     st_load = time.perf_counter() - started
 
     if args.threads is not None or args.cache_dir is not None:

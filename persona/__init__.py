@@ -9,47 +9,76 @@ from __future__ import annotations
 from .chat import AsyncReplyStream, Reply, ReplyStream
 from .client import Persona, default_path
 from .errors import (
+    BackendUnreachableError,
+    ContextWindowExceededError,
+    DatasetNotFoundError,
+    EmbedderError,
     EmbedderMismatchError,
+    ExtractionFailed,
     InvalidInputError,
     LLMError,
+    LLMResponseError,
+    LLMTimeoutError,
+    MissingAPIKeyError,
     MissingDependencyError,
     NotFoundError,
     PersonaError,
+    RateLimitError,
     StoreCorruptError,
     StoreError,
+    UnknownModelError,
 )
-from .learning.learner import Feedback
 from .prompting.builder import RenderedPrompt
 from .prompting.strategies import list_strategies
 from .retrieval.ranking import RankingConfig
-from .types import KINDS, CheckReport, EmbedderInfo, HistoryEntry, Hit, IndexState, Memory, StoreStats
+from .types import (
+    KINDS,
+    CheckReport,
+    EmbedderInfo,
+    Feedback,
+    HistoryEntry,
+    Hit,
+    IndexState,
+    Memory,
+    StoreStats,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "KINDS",
     "AsyncReplyStream",
+    "BackendUnreachableError",
     "CheckReport",
+    "ContextWindowExceededError",
+    "DatasetNotFoundError",
+    "EmbedderError",
     "EmbedderInfo",
     "EmbedderMismatchError",
+    "ExtractionFailed",
     "Feedback",
     "HistoryEntry",
     "Hit",
     "IndexState",
     "InvalidInputError",
     "LLMError",
+    "LLMResponseError",
+    "LLMTimeoutError",
     "Memory",
+    "MissingAPIKeyError",
     "MissingDependencyError",
     "NotFoundError",
     "Persona",
     "PersonaError",
     "RankingConfig",
+    "RateLimitError",
     "RenderedPrompt",
     "Reply",
     "ReplyStream",
     "StoreCorruptError",
     "StoreError",
     "StoreStats",
+    "UnknownModelError",
     "__version__",
     "default_path",
     "list_strategies",

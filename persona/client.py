@@ -18,7 +18,6 @@ from typing import Any
 from .backends.base import Embedder, Reranker, Vectors
 from .client_chat import ChatMethods
 from .errors import EmbedderMismatchError, InvalidInputError
-from .learning.learner import Learner
 from .memories import Memories
 from .retrieval.index import Filters
 from .retrieval.ranking import RankingConfig
@@ -121,6 +120,8 @@ class Persona(ChatMethods):
             rerank_depth=rerank_depth,
             cache_users=cache_users,
         )
+        from .learning.learner import Learner  # its extraction rules compile on first use, not at import
+
         self.learning = Learner(self._memories, extract_model=extract_model)
         """The background learning of chat turns: ``p.learning.wait(user_id)`` blocks until they are stored."""
         self._closed = False

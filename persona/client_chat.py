@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .chat import AsyncReplyStream, Reply, ReplyStream, acomplete_turn, complete_turn
 from .errors import StoreError
-from .learning.learner import Feedback, Learner
-from .memories import Memories
 from .prompting.builder import RenderedPrompt, build_prompt, resolve_model
+from .types import Feedback
 from .validation import check_user_id
+
+if TYPE_CHECKING:
+    from .learning.learner import Learner
+    from .memories import Memories
 
 __all__ = ["ChatMethods"]
 

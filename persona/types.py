@@ -10,6 +10,7 @@ __all__ = [
     "KINDS",
     "CheckReport",
     "EmbedderInfo",
+    "Feedback",
     "HistoryEntry",
     "Hit",
     "IndexState",
@@ -94,6 +95,16 @@ class HistoryEntry:
             "metadata": self.metadata,
             "importance": self.importance,
         }
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What ``feedback`` changed: the new importance of each memory the reply used, and memories learned."""
+
+    reply_id: str
+    rating: float
+    importance: dict[str, float]
+    learned: list[Memory]
 
 
 @dataclass(frozen=True)

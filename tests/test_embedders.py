@@ -17,10 +17,10 @@ from persona.backends.base import Embedder, Vectors
 from persona.backends.embedders import (
     DEFAULT_MODEL_ID,
     SentenceTransformerEmbedder,
-    _bundled_model_dir,
     default_embedder,
     resolve_embedder,
 )
+from persona.backends.hf_models import bundled_model_dir
 from persona.backends.onnx_embedder import OnnxEmbedder
 from persona.errors import InvalidInputError, MissingDependencyError, PersonaError
 
@@ -273,7 +273,7 @@ def test_resolve_none_and_default_names_give_the_shared_default() -> None:
     assert default is default_embedder()
     assert isinstance(default, OnnxEmbedder)
     assert default.id == DEFAULT_MODEL_ID
-    bundled = _bundled_model_dir()
+    bundled = bundled_model_dir()
     assert bundled is not None
     for spec in (DEFAULT_MODEL_ID, "all-MiniLM-L6-v2", bundled, str(bundled)):
         assert resolve_embedder(spec) is default

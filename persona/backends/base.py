@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -15,7 +14,6 @@ __all__ = [
     "Reranker",
     "SegmentEmbedder",
     "SegmentSpans",
-    "VectorIndex",
     "Vectors",
     "pool_segments",
 ]
@@ -81,22 +79,6 @@ def pool_segments(
         mean = np.asarray(tokens[: len(offsets)][chosen], dtype=np.float64).mean(axis=0)
         rows.append((mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32))
     return np.stack(rows) if rows else np.zeros((0, dim), dtype=np.float32)
-
-
-@runtime_checkable
-class VectorIndex(Protocol):
-    """Inner-product search over one user's vectors. Vectors are addressed by position (add order).
-
-    ``search`` returns (positions, scores), best first, at most k, only where ``mask`` is True when given.
-    """
-
-    def add(self, vectors: Vectors) -> None: ...
-
-    def search(self, query: Vectors, k: int, mask: Mask | None = None) -> tuple[list[int], list[float]]: ...
-
-    def __len__(self) -> int: ...
-
-    def save(self, path: Path) -> None: ...
 
 
 @runtime_checkable

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .base import Mask, Vectors
+from .base import Vectors
 
 __all__ = ["FlatIndex", "inner_products"]
 
@@ -61,25 +61,6 @@ class FlatIndex:
     def add(self, vectors: Vectors) -> None:
         if len(vectors):
             self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-
-    def search(self, query: Vectors, k: int, mask: Mask | None = None) -> tuple[list[int], list[float]]:
-        n = len(self)
-        if n == 0 or k < 1:
-            return [], []
-        q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
-        if mask is None:
-            scores, positions = self._index.search(q, min(k, n))
-        else:
-            allowed = int(mask[:n].sum())
-            if allowed == 0:
-                return [], []
-            faiss = _faiss()
-            bitmap = np.packbits(mask[:n].astype(np.uint8), bitorder="little")
-            selector = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bitmap))
-            params = faiss.SearchParameters(sel=selector)
-            scores, positions = self._index.search(q, min(k, allowed), params=params)
-        keep = positions[0] >= 0
-        return positions[0][keep].tolist(), scores[0][keep].tolist()
 
     def scores(self, query: Vectors) -> npt.NDArray[np.float32]:
         """The inner product of the query with every stored vector, by position (no sorting)."""

@@ -1,7 +1,8 @@
 """Calls to language models through litellm: one place for errors, retries and streaming.
 
 Every model goes through ``litellm.completion`` (``local/...`` included: see ``persona.backends.local_llm``).
-litellm's exceptions become ``LLMError`` subclasses that say what to do::
+litellm's exceptions become ``LLMError`` subclasses (defined in `persona.errors`, re-exported here) that say
+what to do::
 
     LLMError
     ├── MissingAPIKeyError           the provider needs a key that is not set
@@ -29,7 +30,16 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .._env import ensure_offline_env
-from ..errors import LLMError, PersonaError
+from ..errors import (
+    BackendUnreachableError,
+    ContextWindowExceededError,
+    LLMResponseError,
+    LLMTimeoutError,
+    MissingAPIKeyError,
+    PersonaError,
+    RateLimitError,
+    UnknownModelError,
+)
 
 __all__ = [
     "DEFAULT_NUM_RETRIES",
@@ -57,34 +67,6 @@ DEFAULT_RETRY_BACKOFF = 0.5
 MAX_BACKOFF = 20.0
 
 T = TypeVar("T")
-
-
-class MissingAPIKeyError(LLMError):
-    """Raised when the provider needs an API key that is neither set in the environment nor passed."""
-
-
-class UnknownModelError(LLMError):
-    """Raised when litellm cannot route the model name, or the provider says the model does not exist."""
-
-
-class BackendUnreachableError(LLMError):
-    """Raised when the backend cannot be reached (connection refused, DNS, 502/503) after all retries."""
-
-
-class LLMTimeoutError(LLMError, TimeoutError):
-    """Raised when the call takes longer than ``timeout`` seconds."""
-
-
-class RateLimitError(LLMError):
-    """Raised when the provider still answers 429 after all retries."""
-
-
-class ContextWindowExceededError(LLMError):
-    """Raised when the prompt and the answer do not fit the model's context window."""
-
-
-class LLMResponseError(LLMError):
-    """Raised for any other failure the backend reports (bad request, server error, malformed answer)."""
 
 
 @dataclass(frozen=True)

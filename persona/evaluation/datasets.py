@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from persona.errors import PersonaError
+from persona.errors import DatasetNotFoundError
 
 __all__ = [
     "CATEGORY_NAMES",
@@ -66,13 +66,6 @@ _DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "dat
 _SESSION_KEY = re.compile(r"session_(\d+)")
 _EVIDENCE_ID = re.compile(r"D(\d+):(\d+)")
 _DATE_FORMAT = "%I:%M %p on %d %B, %Y"
-
-
-class DatasetNotFoundError(PersonaError, FileNotFoundError):
-    """Raised when the benchmark data directory (or a file in it) is missing.
-
-    Fix: point ``PERSONA_DATA_DIR`` at the directory that holds ``locomo/`` and ``prefeval/``.
-    """
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from persona.backends.base import Embedder
-from persona.errors import PersonaError
+from persona.errors import ContextWindowExceededError, LLMResponseError, PersonaError
 
 from .answers import ANSWER_INSTRUCTIONS, locomo_f1, token_f1
 from .cases import Case, Suite, load_suite
@@ -294,9 +294,7 @@ def _run_suite(
                     if answerer is not None:
                         try:
                             row |= answerer(suite, case, model, rendered.messages)
-                        except PersonaError as exc:
-                            if type(exc).__name__ not in ("ContextWindowExceededError", "LLMResponseError"):
-                                raise
+                        except (ContextWindowExceededError, LLMResponseError) as exc:
                             row["error"] = f"llm: {exc}"
                 sink.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
                 sink.flush()

@@ -12,34 +12,23 @@ from __future__ import annotations
 import builtins
 import logging
 import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from ..errors import InvalidInputError, NotFoundError
 from ..store.base import ReplyRecord
-from ..types import Memory
+from ..types import Feedback, Memory
 from .facts import extract_rules
 from .llm_facts import extract
 from .queue import LearningQueue
 from .supersede import MemoryWriter, learn_facts
 
-__all__ = ["FEEDBACK_STEP", "Feedback", "Learner", "TurnWriter", "learn_turn"]
+__all__ = ["FEEDBACK_STEP", "Learner", "TurnWriter", "learn_turn"]
 
 FEEDBACK_STEP = 0.1
 """A rating of +1 raises the importance of each memory the reply used by this much (-1 lowers it)."""
 
 log = logging.getLogger("persona")
-
-
-@dataclass(frozen=True)
-class Feedback:
-    """What ``feedback`` changed: the new importance of each memory the reply used, and memories learned."""
-
-    reply_id: str
-    rating: float
-    importance: dict[str, float]
-    learned: list[Memory]
 
 
 class TurnWriter(MemoryWriter, Protocol):

@@ -37,15 +37,6 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..backends.tokens import (
-    MESSAGE_OVERHEAD,
-    REPLY_OVERHEAD,
-    Section,
-    TokenCounter,
-    count_messages,
-    counter_for,
-    pack,
-)
 from ..errors import InvalidInputError
 from ..retrieval.preferences import seeks_advice
 from ..types import Hit, Memory
@@ -53,6 +44,8 @@ from .strategies import MEMORY_SECTIONS, Strategy, load_strategy
 
 if TYPE_CHECKING:
     import jinja2
+
+    from ..backends.tokens import Section, TokenCounter
 
 __all__ = ["Item", "MemorySource", "RenderedPrompt", "build_prompt", "check_history", "resolve_model"]
 
@@ -271,7 +264,15 @@ def build_prompt(
     ``model`` defaults as in `resolve_model`; ``template_dirs`` are searched before ``$PERSONA_TEMPLATES`` and
     the built-ins (the client passes the store's ``templates/`` directory here).
     """
-    from ..backends.tokens import default_budget
+    from ..backends.tokens import (  # tiktoken helpers: loaded on the first prompt, not at import
+        MESSAGE_OVERHEAD,
+        REPLY_OVERHEAD,
+        Section,
+        count_messages,
+        counter_for,
+        default_budget,
+        pack,
+    )
 
     if not isinstance(message, str) or not message.strip():
         raise InvalidInputError("message must be a non-empty string.")
@@ -365,6 +366,8 @@ def _result(
         if section.chosen:
             own = sum(section.candidates[i][1] for i in section.chosen)
             per[section.name] = own + (section.heading if section.name != "conversation" else 0)
+    from ..backends.tokens import MESSAGE_OVERHEAD, REPLY_OVERHEAD
+
     per["message"] = counter.count(messages[-1]["content"]) + MESSAGE_OVERHEAD + REPLY_OVERHEAD
     section_tokens = {"instructions": tokens - sum(per.values()), **per}
 
