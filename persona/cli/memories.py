@@ -189,13 +189,14 @@ def search(
         bool,
         typer.Option(
             "--explain",
-            help="Show the parts each score is made of (dense and lexical similarity, their ranks and fused "
-            "shares). Example: --explain",
+            help="Show the parts each score is made of: dense, dense_context, lexical, lexical_context, "
+            "mentioned, preference, dated, conversation, question (rerank and fused with a reranker); "
+            "docs/retrieval.md explains each. Example: --explain",
         ),
     ] = False,
     json: JsonFlag = False,
 ) -> None:
-    """Search a user's memories, best first (hybrid: semantic and lexical rankings, fused).
+    """Search a user's memories, best first (hybrid: dense and BM25 evidence fused into one score).
 
     JSON: an array of hits: the memory object plus "score" and "parts" (the score's parts by name).
 
