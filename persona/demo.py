@@ -15,9 +15,12 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import LLMError, MissingDependencyError
+
+if TYPE_CHECKING:
+    from .prompting.builder import RenderedPrompt
 
 __all__ = ["main"]
 
@@ -43,7 +46,7 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _show_prompt(prompt: Any) -> None:
+def _show_prompt(prompt: RenderedPrompt) -> None:
     print("=" * 78)
     print(f"Prompt: strategy {prompt.strategy!r}, model {prompt.model}, tokenizer {prompt.tokenizer}")
     print("=" * 78)
