@@ -30,7 +30,7 @@ from .errors import (
 )
 from .prompting.builder import RenderedPrompt
 from .prompting.strategies import list_strategies
-from .retrieval.ranking import RankingConfig
+from .retrieval.config import RankingConfig
 from .types import (
     KINDS,
     CheckReport,

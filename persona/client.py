@@ -13,17 +13,11 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .backends.base import Embedder, Reranker, Vectors
 from .client_chat import ChatMethods
 from .errors import EmbedderMismatchError, InvalidInputError
-from .memories import Memories
-from .retrieval.index import Filters
-from .retrieval.ranking import RankingConfig
-from .store.records import prepare_item
-from .store.sqlite import SQLiteStore
-from .store.transfer import EXPORT_FORMAT, EXPORT_SCHEMA_VERSION, export_data, parse_export
+from .retrieval.config import RankingConfig
 from .types import CheckReport, HistoryEntry, Hit, Memory, StoreStats
 from .validation import (
     check_filters,
@@ -38,7 +32,10 @@ from .validation import (
     check_user_id,
 )
 
-__all__ = ["EXPORT_FORMAT", "EXPORT_SCHEMA_VERSION", "Persona", "default_path"]
+if TYPE_CHECKING:
+    from .backends.base import Embedder, Reranker, Vectors
+
+__all__ = ["Persona", "default_path"]
 
 
 def default_path() -> Path:
@@ -86,8 +83,11 @@ class Persona(ChatMethods):
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise InvalidInputError(f"path must be a directory path, got {type(path).__name__}.")
         check_positive_int(rerank_depth, what="rerank_depth")
+        # The store, the indexes and numpy load here, not at `import persona`.
         from .backends.embedders import resolve_embedder  # light: loads no model
         from .backends.rerankers import resolve_reranker
+        from .memories import Memories
+        from .store.sqlite import SQLiteStore
 
         resolved_reranker = resolve_reranker(reranker)
         resolved: Embedder | str | Path | None = embedder
@@ -99,7 +99,7 @@ class Persona(ChatMethods):
         recorded = store.recorded_embedder()
         if embedder is not None and recorded is not None:
             try:
-                if not isinstance(resolved, Embedder):
+                if resolved is None or isinstance(resolved, (str, Path)):
                     resolved = resolve_embedder(embedder)
                 if resolved.id != recorded[0] and not reembed:
                     raise EmbedderMismatchError(
@@ -216,6 +216,8 @@ class Persona(ChatMethods):
             "importance": importance,
             "source": source,
         }
+        from .store.records import prepare_item
+
         return self._memories.insert(user_id, [prepare_item(item, self.now())])[0]
 
     def add_many(
@@ -329,6 +331,8 @@ class Persona(ChatMethods):
         user_id = check_user_id(user_id)
         query = check_text(query, what="query")
         k = check_k(k)
+        from .retrieval.index import Filters
+
         spec = Filters(
             kind=check_kind(kind, allow_none=True),
             metadata=check_filters(filters),
@@ -359,11 +363,15 @@ class Persona(ChatMethods):
     def export_user(self, user_id: str) -> dict[str, Any]:
         """Everything about a user as JSON-serializable data; ``import_user`` restores it exactly."""
         self._check_open()
+        from .store.transfer import export_data
+
         return export_data(self._memories.store, check_user_id(user_id))
 
     def import_user(self, data: Mapping[str, Any], *, progress: bool = False) -> builtins.list[Memory]:
         """Restore what ``export_user`` wrote (all or nothing). Memory ids must not exist in this store."""
         self._check_open()
+        from .store.transfer import parse_export
+
         user_id, items, history = parse_export(data, self.now())
         if not items:
             return []

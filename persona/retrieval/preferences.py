@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["PREFERENCE_KINDS", "seeks_advice", "states_preference"]
 
@@ -79,6 +81,8 @@ def states_preference(text: str, kind: str = "fact") -> bool:
 
 
 def preference_mask(texts: Sequence[str], kinds: Sequence[str]) -> npt.NDArray[np.bool_]:
+    import numpy as np  # this module is also used by prompting, which `import persona` loads
+
     """`states_preference` for each memory, as a boolean array."""
     return np.fromiter(
         (states_preference(t, k) for t, k in zip(texts, kinds, strict=True)), dtype=bool, count=len(texts)

@@ -24,7 +24,8 @@ minus ``question_penalty`` times the share of a memory's sentences that are ques
 (`persona.retrieval.dates`).
 
 The defaults were chosen on the LoCoMo and PrefEval development data (eval/retrieval.py; the ablation table
-is in docs/retrieval.md). Every part of the score is reported in ``Hit.parts``.
+is in docs/retrieval.md). ``Hit.parts`` reports the evidence each term is built from (docs/retrieval.md,
+"What `Hit.parts` holds"); the length prior and the scaling bounds are not reported.
 
 An optional second stage, `rerank`, re-orders the first stage's top hits by a `Reranker` (e.g. a
 cross-encoder) when the user configures one.
@@ -43,45 +44,14 @@ from ..backends.base import Mask, Reranker
 from ..backends.faiss_index import inner_products
 from ..errors import InvalidInputError
 from ..types import Hit
+from .config import RankingConfig
 from .dates import dated_near, query_dates
 from .index import UserIndex
 from .preferences import seeks_advice
 
 __all__ = ["Ranked", "RankingConfig", "rank", "rerank"]
 
-
-@dataclass(frozen=True)
-class RankingConfig:
-    """How dense and lexical evidence are combined (defaults measured in eval/retrieval.py)."""
-
-    dense_weight: float = 0.6
-    lexical_weight: float = 0.4
-    context_mix: float = 0.5
-    """Weight of the previous memory's vector in a memory's context key (0 turns context keys off)."""
-    segment_keys: bool = True
-    """Match a memory by its best sentence as well as by its whole text (keys from persona.retrieval.sentences)."""
-    conversation_dense: float = 0.5
-    """Weight of the query's similarity to the centroid of the memory's conversation, added to dense."""
-    neighbour_lexical: float = 0.5
-    """Share of the previous memory's BM25 score a memory inherits (0 turns it off)."""
-    next_lexical: float = 0.5
-    """Share of the next memory's BM25 score a memory inherits (a question borrows its answer's words)."""
-    mention_boost: float = 1.0
-    """Lexical boost for memories carrying a metadata value the query names (0 turns it off)."""
-    lexical_cap: float = 1.5
-    """Upper bound of the IDF-normalised lexical score."""
-    preference_boost: float = 0.3
-    """Added to memories that state a preference when the query asks for advice (0 turns it off)."""
-    date_boost: float = 0.2
-    """Added to memories dated within a calendar date the query names (0 turns it off)."""
-    date_slack_days: tuple[float, float] = (1.0, 7.0)
-    """How far before and after the named date a memory still counts as dated there."""
-    question_penalty: float = 0.3
-    """Subtracted in proportion to the share of a memory's sentences that are questions."""
-    length_prior: float = 0.08
-    """Added per unit of log(1 + words) to memories that are part of a conversation (linked to a turn
-    before or after them): in a dialogue, the turns that carry facts are the longer ones. Standalone
-    memories (facts, preferences, notes) get no length prior."""
+_DEFAULT = RankingConfig()
 
 
 @dataclass(frozen=True)
@@ -97,7 +67,7 @@ def rank(
     query_text: str,
     k: int,
     mask: Mask | None,
-    config: RankingConfig = RankingConfig(),
+    config: RankingConfig = _DEFAULT,
 ) -> list[Ranked]:
     n = len(index)
     if n == 0 or k < 1:

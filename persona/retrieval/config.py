@@ -1,0 +1,41 @@
+"""`RankingConfig`: how hybrid ranking weighs its evidence (`persona.retrieval.ranking`). Imports nothing heavy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["RankingConfig"]
+
+
+@dataclass(frozen=True)
+class RankingConfig:
+    """How dense and lexical evidence are combined (defaults measured in eval/retrieval.py)."""
+
+    dense_weight: float = 0.6
+    lexical_weight: float = 0.4
+    context_mix: float = 0.5
+    """Weight of the previous memory's vector in a memory's context key (0 turns context keys off)."""
+    segment_keys: bool = True
+    """Match a memory by its best sentence as well as by its whole text (keys from persona.retrieval.sentences)."""
+    conversation_dense: float = 0.5
+    """Weight of the query's similarity to the centroid of the memory's conversation, added to dense."""
+    neighbour_lexical: float = 0.5
+    """Share of the previous memory's BM25 score a memory inherits (0 turns it off)."""
+    next_lexical: float = 0.5
+    """Share of the next memory's BM25 score a memory inherits (a question borrows its answer's words)."""
+    mention_boost: float = 1.0
+    """Lexical boost for memories carrying a metadata value the query names (0 turns it off)."""
+    lexical_cap: float = 1.5
+    """Upper bound of the IDF-normalised lexical score."""
+    preference_boost: float = 0.3
+    """Added to memories that state a preference when the query asks for advice (0 turns it off)."""
+    date_boost: float = 0.2
+    """Added to memories dated within a calendar date the query names (0 turns it off)."""
+    date_slack_days: tuple[float, float] = (1.0, 7.0)
+    """How far before and after the named date a memory still counts as dated there."""
+    question_penalty: float = 0.3
+    """Subtracted in proportion to the share of a memory's sentences that are questions."""
+    length_prior: float = 0.08
+    """Added per unit of log(1 + words) to memories that are part of a conversation (linked to a turn
+    before or after them): in a dialogue, the turns that carry facts are the longer ones. Standalone
+    memories (facts, preferences, notes) get no length prior."""
