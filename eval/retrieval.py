@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from persona.backends.base import Embedder
-from persona.errors import PersonaError
+from persona.errors import InvalidInputError, PersonaError
 from persona.evaluation import datasets
 from persona.evaluation.baselines import BASELINES, MiniLMEmbedder, make_baseline
 from persona.evaluation.retrieval import (
@@ -99,7 +99,7 @@ def _retriever(
             cache["persona"].embed(["load the model before anything is timed"])
         path = Path(args.store) / label if args.store else None
         if path is not None and path.exists():
-            raise PersonaError(f"{path} already exists; give --store a fresh directory")
+            raise InvalidInputError(f"{path} already exists; give --store a fresh directory")
         return PersonaRetriever(path, embedder=cache["persona"], key_field=key_field)
     if system == "bm25":
         return make_baseline(system)
