@@ -216,9 +216,7 @@ class Persona(ChatMethods):
             "importance": importance,
             "source": source,
         }
-        from .store.records import prepare_item
-
-        return self._memories.insert(user_id, [prepare_item(item, self.now())])[0]
+        return self._memories.add(user_id, item)
 
     def add_many(
         self, user_id: str, items: Iterable[str | Mapping[str, Any]], *, progress: bool = False

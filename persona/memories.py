@@ -97,9 +97,6 @@ class Memories:
                     self._embedder = resolve_embedder(spec)
         return self._embedder
 
-    def set_embedder(self, embedder: Embedder) -> None:
-        self._embedder = embedder
-
     # -- writes -----------------------------------------------------------------------------------------------
 
     def insert(
@@ -140,9 +137,9 @@ class Memories:
 
     def update(self, memory_id: str, changes: dict[str, Any], *, event: str = "UPDATE") -> Memory:
         """Apply validated ``changes`` (text is re-embedded); the history keeps the earlier version."""
-        self.store.get(memory_id)  # NotFoundError before any embedding work
         embedding = key_embeddings = None
         if "text" in changes:
+            self.store.get(memory_id)  # NotFoundError before any embedding work
             changes = {**changes, "content_hash": content_hash(changes["text"])}
             own, keys = embed_with_keys(self.embedder, [changes["text"]])
             embedding, key_embeddings = own[0], keys[0]

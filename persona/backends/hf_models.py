@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
-import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -32,8 +31,6 @@ __all__ = [
     "model_id",
     "no_progress_bars",
 ]
-
-logger = logging.getLogger("persona.backends.embedders")
 
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 """The id recorded in a store built with the default embedder (torch or ONNX: the vectors are the same)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -151,7 +151,6 @@ class StoreCheck:
     missing_embeddings: int
     missing_keys: int
     """Memories written before sentence keys existed (re-embedding adds them)."""
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 class IndexSource(Protocol):
