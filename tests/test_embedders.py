@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +22,7 @@ from persona.backends.embedders import (
     default_embedder,
     resolve_embedder,
 )
+from persona.backends.faiss_index import _single_threaded
 from persona.backends.hf_models import bundled_model_dir
 from persona.backends.onnx_embedder import OnnxEmbedder
 from persona.errors import InvalidInputError, MissingDependencyError, PersonaError
@@ -302,3 +305,44 @@ def test_resolve_protocol_object_is_returned_as_is() -> None:
 def test_resolve_rejects_anything_else(spec: object) -> None:
     with pytest.raises(InvalidInputError):
         resolve_embedder(spec)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- FAISS and torch threads
+
+_THREADS_PROBE = """
+import numpy as np
+import torch  # first: its libgomp is then global, and FAISS shares torch's OpenMP runtime
+torch.set_num_threads(2)
+assert torch.get_num_threads() == 2  # torch has set up this thread (it does so once, lazily)
+from persona.backends.faiss_index import FlatIndex, inner_products
+index = FlatIndex(8)
+index.add(np.eye(8, dtype=np.float32))
+index.scores(np.ones(8, dtype=np.float32))
+inner_products(index.vectors(), np.ones(8, dtype=np.float32))
+print(torch.get_num_threads())
+"""
+
+
+@pytest.mark.slow
+def test_faiss_setup_leaves_torch_threads_alone() -> None:
+    """FAISS runs single-threaded only inside its own calls; torch keeps its intra-op thread count.
+
+    In a fresh process so that torch is loaded before FAISS, the order in which they share one OpenMP
+    runtime (a process-wide ``omp_set_num_threads(1)`` printed 1 here)."""
+    pytest.importorskip("torch")
+    out = subprocess.run(
+        [sys.executable, "-c", _THREADS_PROBE], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.split()[-1] == "2", out.stdout + out.stderr
+
+
+def test_faiss_is_single_threaded_inside_its_calls_and_restored_after() -> None:
+    faiss = pytest.importorskip("faiss")
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(2)
+    try:
+        with _single_threaded(faiss):
+            assert faiss.omp_get_max_threads() == 1
+        assert faiss.omp_get_max_threads() == 2
+    finally:
+        faiss.omp_set_num_threads(before)

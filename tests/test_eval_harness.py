@@ -13,9 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from persona.cli import app
-from persona.errors import InvalidInputError
+from persona.errors import DatasetNotFoundError, InvalidInputError
 from persona.evaluation import answers, judge, synthetic
 from persona.evaluation.config import DatasetSpec, EvalConfig, load_config, parse_config
+from persona.evaluation.datasets import DATA_FILES
 from persona.evaluation.llm_cache import LLMCache, cache_key
 from persona.evaluation.runner import read_rows, run_eval
 from persona.testing import FakeEmbedder
@@ -89,9 +90,64 @@ def test_shipped_configs_parse() -> None:
     assert {p.name for p in found} >= {"smoke.toml", "locomo_dev.toml", "prefeval_dev.toml"}
     smoke = load_config(root / "smoke.toml")
     assert {"none", "retrieved", "hybrid"} <= set(smoke.strategies)
-    assert {"locomo", "prefeval"} <= {d.name for d in smoke.datasets}
     for path in found:
         load_config(path)
+
+
+def test_smoke_config_needs_no_benchmark_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's ~30 s offline smoke run works on a fresh clone: no dataset that reads $PERSONA_DATA_DIR."""
+    smoke = load_config(Path(__file__).resolve().parents[1] / "eval" / "configs" / "smoke.toml")
+    assert smoke.datasets and not [d.name for d in smoke.datasets if d.name in DATA_FILES]
+    assert smoke.models == ("local/smollm2",) and smoke.answer
+    monkeypatch.setenv("PERSONA_DATA_DIR", str(tmp_path / "nothing-here"))
+    smoke.check_data()
+
+
+@pytest.mark.parametrize(
+    ("dataset", "missing"),
+    [
+        (DatasetSpec("locomo"), "locomo/locomo_dev.json"),
+        (DatasetSpec("prefeval"), "prefeval/filtered_inter_turns.json"),
+        (DatasetSpec("prefeval", topics=("travel",)), "prefeval/explicit_preference/travel.json"),
+    ],
+)
+def test_missing_benchmark_data_fails_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dataset: DatasetSpec, missing: str
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    if dataset.topics:  # everything but the topic's file
+        (data / "prefeval" / "explicit_preference").mkdir(parents=True)
+        (data / "prefeval" / "explicit_preference" / "food.json").write_text("[]", "utf-8")
+        (data / "prefeval" / "filtered_inter_turns.json").write_text("[]", "utf-8")
+    monkeypatch.setenv("PERSONA_DATA_DIR", str(data))
+    out = tmp_path / "run"
+    embedder = FakeEmbedder()
+    # synthetic first: before the check, it was run (store built, model asked) and only then did locomo fail
+    config = _config(datasets=(DatasetSpec("synthetic", users=1), dataset), judge_model=MODEL)
+    with pytest.raises(DatasetNotFoundError) as info:
+        run_eval(config, out, progress=False, llm_options=MOCK, embedder=embedder)
+    message = str(info.value)
+    assert repr(dataset.name) in message and str(data) in message and missing in message
+    assert "PERSONA_DATA_DIR" in message and "drop" in message
+    assert not out.exists() and embedder.calls == []  # no store, no results, no LLM cache, nothing embedded
+
+
+def test_cli_eval_with_missing_data_exits_with_the_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PERSONA_DATA_DIR", str(tmp_path))  # empty
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'models = ["{MODEL}"]\nembedder = "fake"\n[[datasets]]\nname = "synthetic"\n'
+        '[[datasets]]\nname = "locomo"\n',
+        "utf-8",
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["eval", str(config), "--out", str(out), "--quiet"])
+    assert result.exit_code == 1
+    assert "dataset 'locomo'" in result.output and "PERSONA_DATA_DIR" in result.output
+    assert "Traceback" not in result.output and not out.exists()
 
 
 # -- answer scoring ----------------------------------------------------------------------------------------------

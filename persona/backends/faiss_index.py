@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +21,29 @@ from .base import Vectors
 __all__ = ["FlatIndex", "inner_products"]
 
 
-_configured = False
-
-
 def _faiss() -> Any:
-    global _configured
     import faiss  # lazy: faiss is heavy and not needed to inspect a store
 
-    if not _configured:
-        # One query at a time over ~10^4 vectors: OpenMP threads cost more than they bring (measured 1.0 ms
-        # with 1 thread vs 13.6 ms with 2 on a busy 2-core machine, 10k x 384, k=100).
-        faiss.omp_set_num_threads(1)
-        _configured = True
     return faiss
+
+
+@contextmanager
+def _single_threaded(faiss: Any) -> Iterator[None]:
+    """Run FAISS with one OpenMP thread for the duration of the block, then restore the thread count.
+
+    One query at a time over ~10^4 vectors: OpenMP threads cost more than they bring (measured 1.0 ms with
+    1 thread vs 13.6 ms with 2 on a busy 2-core machine, 10k x 384, k=100). Scoped, never left in place:
+    once torch is loaded (it loads its libgomp globally) FAISS shares torch's OpenMP runtime, and
+    ``omp_set_num_threads`` sets the calling thread's count in it, so a lasting ``omp_set_num_threads(1)``
+    also cut torch's intra-op threads to one and slowed the sentence-transformers embedder. Saving and
+    restoring the count costs about a microsecond.
+    """
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def inner_products(matrix: npt.NDArray[np.float32], query: Vectors) -> npt.NDArray[np.float32]:
@@ -43,7 +55,8 @@ def inner_products(matrix: npt.NDArray[np.float32], query: Vectors) -> npt.NDArr
     xb = np.ascontiguousarray(matrix, dtype=np.float32)
     q = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
     out = np.empty(n, dtype=np.float32)
-    faiss.fvec_inner_products_ny(faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(xb), dim, n)
+    with _single_threaded(faiss):
+        faiss.fvec_inner_products_ny(faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(xb), dim, n)
     return out
 
 

@@ -30,6 +30,8 @@ from typing import Any
 
 from persona.errors import InvalidInputError, MissingDependencyError
 
+from .datasets import check_dataset
+
 __all__ = ["DATASETS", "DatasetSpec", "EvalConfig", "load_config", "parse_config"]
 
 DATASETS = ("locomo", "prefeval", "synthetic")
@@ -84,6 +86,12 @@ class EvalConfig:
     cache_dir: str | None = None
     """Where the LLM cache lives (default: ``llm_cache.sqlite`` in the output directory)."""
     source: str = field(default="", compare=False)
+
+    def check_data(self) -> None:
+        """Raise `DatasetNotFoundError` unless every dataset's benchmark files exist (``run_eval`` calls this
+        before doing any work, so a missing file fails the run at once, not half-way through)."""
+        for spec in self.datasets:
+            check_dataset(spec.name, self.data_dir, spec.topics)
 
     def with_limit(self, limit: int | None) -> EvalConfig:
         """The same run with every dataset cut to its first ``limit`` questions (None: unchanged)."""

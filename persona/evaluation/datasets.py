@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +31,7 @@ from persona.errors import DatasetNotFoundError
 __all__ = [
     "CATEGORY_NAMES",
     "DATA_DIR_ENV",
+    "DATA_FILES",
     "ChoiceItem",
     "Conversation",
     "DatasetNotFoundError",
@@ -40,6 +41,7 @@ __all__ = [
     "QAItem",
     "Session",
     "Turn",
+    "check_dataset",
     "load_locomo",
     "load_prefeval_choices",
     "load_prefeval_explicit",
@@ -52,6 +54,12 @@ __all__ = [
 
 DATA_DIR_ENV = "PERSONA_DATA_DIR"
 """The environment variable that points at the benchmark data directory."""
+
+DATA_FILES: dict[str, tuple[str, ...]] = {
+    "locomo": ("locomo/locomo_dev.json",),
+    "prefeval": ("prefeval/explicit_preference", "prefeval/filtered_inter_turns.json"),
+}
+"""What each benchmark reads under the data directory. A dataset not listed here (``synthetic``) needs no data."""
 
 CATEGORY_NAMES: dict[int, str] = {
     1: "multi-hop",
@@ -68,23 +76,56 @@ _EVIDENCE_ID = re.compile(r"D(\d+):(\d+)")
 _DATE_FORMAT = "%I:%M %p on %d %B, %Y"
 
 
+def _choose_data_dir(data_dir: str | os.PathLike[str] | None) -> tuple[Path, str]:
+    """The data directory to use and where that choice came from (for messages); not checked."""
+    if data_dir is not None:
+        return Path(data_dir), "the data_dir argument"
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV]), f"${DATA_DIR_ENV}"
+    return _DEFAULT_DATA_DIR, "the default location"
+
+
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     """The benchmark data directory: ``data_dir``, else ``$PERSONA_DATA_DIR``, else ``../shared/data``.
 
     Raises `DatasetNotFoundError` when the chosen directory does not exist.
     """
-    if data_dir is not None:
-        chosen, origin = Path(data_dir), "the data_dir argument"
-    elif os.environ.get(DATA_DIR_ENV):
-        chosen, origin = Path(os.environ[DATA_DIR_ENV]), f"${DATA_DIR_ENV}"
-    else:
-        chosen, origin = _DEFAULT_DATA_DIR, "the default location"
+    chosen, origin = _choose_data_dir(data_dir)
     if not chosen.is_dir():
         raise DatasetNotFoundError(
             f"benchmark data directory {str(chosen)!r} (from {origin}) does not exist; "
             f"set {DATA_DIR_ENV} to the directory that holds locomo/ and prefeval/"
         )
     return chosen
+
+
+def check_dataset(
+    name: str, data_dir: str | os.PathLike[str] | None = None, topics: Sequence[str] | None = None
+) -> None:
+    """Raise `DatasetNotFoundError` unless the files dataset ``name`` reads are there (cheap: no parsing).
+
+    Datasets outside `DATA_FILES` need no data and always pass. ``topics`` are PrefEval topics to check for;
+    without them at least one topic file must be present. The message names the dataset, the directory
+    looked in and the missing paths, and says what to do.
+    """
+    needed = DATA_FILES.get(name)
+    if needed is None:
+        return
+    root, origin = _choose_data_dir(data_dir)
+    missing = [rel for rel in needed if not (root / rel).exists()]
+    if name == "prefeval" and not missing:
+        folder = "prefeval/explicit_preference"
+        if topics:
+            missing = [f"{folder}/{t}.json" for t in topics if not (root / folder / f"{t}.json").is_file()]
+        elif not any((root / folder).glob("*.json")):
+            missing = [f"{folder}/<topic>.json"]
+    if missing:
+        absent = "" if root.is_dir() else ", which does not exist"
+        raise DatasetNotFoundError(
+            f"dataset {name!r} needs benchmark data that is not in {str(root)!r} (from {origin}{absent}): "
+            f"missing {', '.join(missing)}. Set {DATA_DIR_ENV} (or data_dir in the config) to the directory "
+            f"that holds locomo/ and prefeval/, or drop {name!r} from the config's datasets"
+        )
 
 
 def _read_json(path: Path) -> Any:

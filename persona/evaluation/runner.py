@@ -317,7 +317,10 @@ def run_eval(
 
     ``llm_options`` go to every LLM call (``api_base``, or litellm's ``mock_response`` in tests); they are
     part of the cache key. ``embedder`` overrides the config's embedder (an `Embedder` object).
+
+    Raises `DatasetNotFoundError` before writing anything when a dataset's benchmark files are missing.
     """
+    config.check_data()  # first: nothing is created, embedded or asked before the data is known to be there
     from .plots import write_plots
     from .report import write_report
 
