@@ -39,6 +39,7 @@ from .types import (
     HistoryEntry,
     Hit,
     IndexState,
+    LearningFailure,
     Memory,
     StoreStats,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "LLMError",
     "LLMResponseError",
     "LLMTimeoutError",
+    "LearningFailure",
     "Memory",
     "MissingAPIKeyError",
     "MissingDependencyError",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,8 @@ class Reply:
     user_id: str
     created_at: datetime
     learned: bool
-    """False for ``learn=False`` turns: nothing was stored, and ``feedback`` cannot refer to this reply."""
+    """False for ``learn=False`` turns (and turns of a user forgotten while the model answered): nothing was
+    stored, and ``feedback`` cannot refer to this reply."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -127,7 +128,8 @@ class AsyncReplyStream:
         await self._chunks.aclose()
 
 
-OnReply = Callable[["Reply"], None]
+OnReply = Callable[["Reply"], bool]
+"""Gets each finished reply; returns whether the turn will be learned (False: the user was forgotten)."""
 
 
 def _finisher(
@@ -146,8 +148,8 @@ def _finisher(
             created_at=at,
             learned=learn,
         )
-        if on_reply is not None:
-            on_reply(reply)
+        if on_reply is not None and not on_reply(reply):
+            reply = replace(reply, learned=False)
         return reply
 
     return finish

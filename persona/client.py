@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .client_chat import ChatMethods
 from .errors import EmbedderMismatchError, InvalidInputError
 from .retrieval.config import RankingConfig
-from .types import CheckReport, HistoryEntry, Hit, Memory, StoreStats
+from .types import CheckReport, HistoryEntry, Hit, LearningFailure, Memory, StoreStats
 from .validation import (
     check_filters,
     check_id,
@@ -204,10 +204,19 @@ class Persona(ChatMethods):
         created_at: datetime | None = None,
         importance: float | None = None,
         source: str = "api",
+        supersede: bool = True,
     ) -> Memory:
-        """Remember one thing about a user. An exact duplicate fact/preference/profile returns the existing one."""
+        """Remember one thing about a user. An exact duplicate fact/preference/profile returns the existing one.
+
+        A fact, preference or profile entry that fills one slot ("I live in Lisbon": where the user lives)
+        gets the slot's key in its metadata, and the newest statement of a slot supersedes the ones it
+        contradicts, however they were stored; ``supersede=False`` stores it as it is. Name the slot yourself
+        with ``metadata={"key": "location", "value": "lisbon"}``.
+        """
         self._check_open()
         user_id = check_user_id(user_id)
+        if not isinstance(supersede, bool):
+            raise InvalidInputError(f"supersede must be True or False, got {supersede!r}.")
         item = {
             "text": text,
             "kind": kind,
@@ -216,17 +225,25 @@ class Persona(ChatMethods):
             "importance": importance,
             "source": source,
         }
-        return self._memories.add(user_id, item)
+        return self.learning.remember(user_id, [item], supersede=supersede)[0]
 
     def add_many(
-        self, user_id: str, items: Iterable[str | Mapping[str, Any]], *, progress: bool = False
+        self,
+        user_id: str,
+        items: Iterable[str | Mapping[str, Any]],
+        *,
+        progress: bool = False,
+        supersede: bool = True,
     ) -> builtins.list[Memory]:
-        """Remember many things at once: embedded in batches, written atomically (all or none), in order."""
+        """Remember many things at once: embedded in batches, written atomically (all or none), in order.
+        Stable items supersede what they contradict, as in `add` (later items over earlier ones)."""
         self._check_open()
         user_id = check_user_id(user_id)
         if isinstance(items, (str, bytes, Mapping)):
             raise InvalidInputError("items must be a list of strings or dicts; for one memory use add().")
-        return self._memories.add_many(user_id, items, progress=progress)
+        if not isinstance(supersede, bool):
+            raise InvalidInputError(f"supersede must be True or False, got {supersede!r}.")
+        return self.learning.remember(user_id, builtins.list(items), supersede=supersede, progress=progress)
 
     def update(
         self,
@@ -269,9 +286,20 @@ class Persona(ChatMethods):
         return self._memories.restore(check_id(memory_id))
 
     def forget_user(self, user_id: str) -> int:
-        """Erase everything about a user: records, history, vectors, index files. Returns memories erased."""
+        """Erase everything about a user: records, history, vectors, index files. Returns memories erased.
+
+        The user's pending chat turns are dropped first (the one being learned is waited for), and a turn
+        still waiting for its model answer is not learned, so nothing brings the user back afterwards."""
         self._check_open()
-        return self._memories.forget_user(check_user_id(user_id))
+        user_id = check_user_id(user_id)
+        self.learning.forget(user_id)
+        return self._memories.forget_user(user_id)
+
+    def learning_errors(self) -> builtins.list[LearningFailure]:
+        """Chat turns whose background learning failed, oldest first (each also logged); empty when all were
+        stored. ``forget_user`` drops a user's."""
+        self._check_open()
+        return self.learning.failures
 
     # -- reading ---------------------------------------------------------------------------------------------
 
@@ -373,7 +401,10 @@ class Persona(ChatMethods):
         user_id, items, history = parse_export(data, self.now())
         if not items:
             return []
-        return self._memories.insert(user_id, items, progress=progress, imported_history=history)
+        imported = self._memories.insert(user_id, items, progress=progress, imported_history=history)
+        if self.learning.settle(user_id):  # an export from before slots: its newest statements win
+            imported = [self._memories.get(m.id) for m in imported]
+        return imported
 
     # -- maintenance -----------------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from .chat import AsyncReplyStream, Reply, ReplyStream, acomplete_turn, complete
 from .errors import StoreError
 from .prompting.builder import RenderedPrompt, build_prompt, resolve_model
 from .types import Feedback
-from .validation import check_user_id
+from .validation import check_text, check_user_id
 
 if TYPE_CHECKING:
     from .learning.learner import Learner
@@ -83,15 +83,23 @@ class ChatMethods:
 
         ``llm_kwargs`` go to litellm for this call (temperature, max_tokens, api_base, api_key, timeout,
         mock_response, ...; num_retries and retry_backoff set persona's retries). With ``learn=True`` (the
-        default) the turn becomes episode memories and the facts it states supersede what they contradict,
-        in the background; the next turn of the same user waits for it. ``learn=False`` stores nothing.
+        default) the user's message becomes an episode (evidence about the user) and the reply transcript (shown
+        as conversation, never searched or learned from), and the facts the message states supersede what
+        they contradict, in the background; the next turn of the same user waits for it. ``learn=False``
+        stores nothing. The message is validated before the model is called (``InvalidInputError``).
         """
         self._check_open()
-        user_id = check_user_id(user_id)
+        user_id, message = check_user_id(user_id), check_text(message, what="message")
         if learn:
             self.learning.wait(user_id)  # the previous turn's facts should be in this prompt
+        ticket = self.learning.ticket(user_id)
         prompt = self.prompt(
-            user_id, message, strategy=strategy, model=model, max_prompt_tokens=max_prompt_tokens, history=history
+            user_id,
+            message,
+            strategy=strategy,
+            model=model,
+            max_prompt_tokens=max_prompt_tokens,
+            history=history,
         )
         return complete_turn(
             user_id,
@@ -99,7 +107,7 @@ class ChatMethods:
             at=self._memories.now(),
             learn=learn,
             stream=stream,
-            on_reply=self._learn_from(message) if learn else None,
+            on_reply=self._learn_from(message, ticket) if learn else None,
             **llm_kwargs,
         )
 
@@ -130,9 +138,10 @@ class ChatMethods:
         import asyncio
 
         self._check_open()
-        user_id = check_user_id(user_id)
+        user_id, message = check_user_id(user_id), check_text(message, what="message")
         if learn:
             await asyncio.to_thread(self.learning.wait, user_id)
+        ticket = self.learning.ticket(user_id)
         prompt = await asyncio.to_thread(
             self.prompt,
             user_id,
@@ -148,13 +157,13 @@ class ChatMethods:
             at=self._memories.now(),
             learn=learn,
             stream=stream,
-            on_reply=self._learn_from(message) if learn else None,
+            on_reply=self._learn_from(message, ticket) if learn else None,
             **llm_kwargs,
         )
 
-    def _learn_from(self, message: str) -> Callable[[Reply], None]:
-        def submit(reply: Reply) -> None:
-            self.learning.submit(
+    def _learn_from(self, message: str, ticket: int) -> Callable[[Reply], bool]:
+        def submit(reply: Reply) -> bool:
+            return self.learning.submit(
                 reply.user_id,
                 message,
                 reply_id=reply.id,
@@ -162,6 +171,7 @@ class ChatMethods:
                 model=reply.model,
                 memory_ids=list(reply.memory_ids),
                 at=reply.created_at,
+                ticket=ticket,
             )
 
         return submit

@@ -28,7 +28,7 @@ from .retrieval.index import Filters
 from .retrieval.ranking import RankingConfig
 from .retrieval.searcher import Searcher
 from .store.base import NewMemory, ReplyRecord, Store
-from .store.records import content_hash, prepare_item
+from .store.records import content_hash, is_transcript, prepare_item
 from .types import CheckReport, EmbedderInfo, HistoryEntry, Hit, Memory, StoreStats
 
 __all__ = ["Memories", "utcnow"]
@@ -109,16 +109,16 @@ class Memories:
     ) -> builtins.list[Memory]:
         """Embed and write validated items, all or none, in order."""
         embedder = self.embedder
-        vectors, keys = embed_with_keys(embedder, [i.text for i in items], progress=progress)
-        for item, vector, item_keys in zip(items, vectors, keys, strict=True):
-            item.embedding = vector
-            item.key_embeddings = item_keys
+        searchable = [i for i in items if not i.transcript]  # transcript-only memories get no vectors
+        recorded: tuple[str, int] | None = None
+        if searchable:
+            vectors, keys = embed_with_keys(embedder, [i.text for i in searchable], progress=progress)
+            for item, vector, item_keys in zip(searchable, vectors, keys, strict=True):
+                item.embedding = vector
+                item.key_embeddings = item_keys
+            recorded = (embedder.id, int(vectors.shape[1]))
         result = self.store.insert_many(
-            user_id,
-            items,
-            now=self.now(),
-            embedder=(embedder.id, int(vectors.shape[1])),
-            imported_history=imported_history,
+            user_id, items, now=self.now(), embedder=recorded, imported_history=imported_history
         )
         self.cache.apply(result.change)
         return result.memories
@@ -138,11 +138,20 @@ class Memories:
     def update(self, memory_id: str, changes: dict[str, Any], *, event: str = "UPDATE") -> Memory:
         """Apply validated ``changes`` (text is re-embedded); the history keeps the earlier version."""
         embedding = key_embeddings = None
+        text: str | None = None
         if "text" in changes:
-            self.store.get(memory_id)  # NotFoundError before any embedding work
+            old = self.store.get(memory_id)  # NotFoundError before any embedding work
             changes = {**changes, "content_hash": content_hash(changes["text"])}
-            own, keys = embed_with_keys(self.embedder, [changes["text"]])
-            embedding, key_embeddings = own[0], keys[0]
+            text = changes["text"]
+        elif {"kind", "metadata"} & changes.keys():
+            old = self.store.get(memory_id)
+            if is_transcript(old.kind, old.metadata):  # may become searchable: it needs vectors then
+                text = old.text
+        if text is not None:
+            kind, metadata = changes.get("kind", old.kind), changes.get("metadata", old.metadata)
+            if not is_transcript(kind, metadata):
+                own, keys = embed_with_keys(self.embedder, [text])
+                embedding, key_embeddings = own[0], keys[0]
         memory, change = self.store.update(
             memory_id,
             changes,
@@ -222,7 +231,9 @@ class Memories:
             user_id, kind=kind, since=since, until=until, limit=limit, include_superseded=include_superseded
         )
 
-    def search(self, user_id: str, query: str, *, k: int, filters: Filters | None = None) -> builtins.list[Hit]:
+    def search(
+        self, user_id: str, query: str, *, k: int, filters: Filters | None = None
+    ) -> builtins.list[Hit]:
         return self.searcher.search(user_id, query, k, filters)
 
     def stated_preferences(self, user_id: str, *, limit: int) -> builtins.list[Memory]:
@@ -238,8 +249,14 @@ class Memories:
     def get_reply(self, reply_id: str) -> ReplyRecord | None:
         return self.store.get_reply(reply_id)
 
-    def record_feedback(self, reply_id: str, rating: float, comment: str | None, at: datetime) -> None:
-        self.store.record_feedback(reply_id, rating, comment, at)
+    def record_feedback(
+        self, reply_id: str, rating: float, comment: str | None, at: datetime, importance: Mapping[str, float]
+    ) -> dict[str, float]:
+        """Record a rating and set the used memories' importance, in one transaction."""
+        applied, changes = self.store.record_feedback(reply_id, rating, comment, at, importance)
+        for change in changes:
+            self.cache.apply(change)
+        return applied
 
     # -- maintenance ------------------------------------------------------------------------------------------
 

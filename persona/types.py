@@ -15,6 +15,7 @@ __all__ = [
     "Hit",
     "IndexState",
     "Kind",
+    "LearningFailure",
     "Memory",
     "StoreStats",
 ]
@@ -22,6 +23,7 @@ __all__ = [
 Kind = Literal["fact", "preference", "episode", "profile"]
 KINDS: tuple[str, ...] = ("fact", "preference", "episode", "profile")
 """The memory kinds. Episodes are events (never merged); the others are stable knowledge (deduplicated)."""
+
 
 @dataclass(frozen=True)
 class Memory:
@@ -105,6 +107,29 @@ class Feedback:
     rating: float
     importance: dict[str, float]
     learned: list[Memory]
+
+
+@dataclass(frozen=True)
+class LearningFailure:
+    """A chat turn that learning could not store (see ``Persona.learning_errors``): the reply was returned, but
+    the turn, or the facts it states, were not kept. Store them with ``add``/``add_many``, or chat again."""
+
+    user_id: str
+    reply_id: str
+    message: str
+    """The user's message of that turn."""
+    error: str
+    """What went wrong, as the exception said it."""
+    at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "reply_id": self.reply_id,
+            "message": self.message,
+            "error": self.error,
+            "at": self.at.isoformat(),
+        }
 
 
 @dataclass(frozen=True)

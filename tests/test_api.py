@@ -19,7 +19,9 @@ T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 def test_add_get_list(p: Persona) -> None:
     m = p.add("alice", "I am allergic to peanuts", metadata={"src": "chat"}, importance=0.9)
     assert isinstance(m, Memory)
-    assert m.kind == "fact" and m.metadata == {"src": "chat"} and m.importance == 0.9
+    assert m.kind == "fact" and m.importance == 0.9
+    # the caller's metadata, and the slot the fact fills (so a later statement of it supersedes this one)
+    assert m.metadata == {"src": "chat", "key": "allergy:peanuts", "value": "peanuts", "negated": False}
     assert m.created_at.tzinfo is not None and m.updated_at.tzinfo is not None
     assert p.get(m.id) == m
     assert p.list("alice") == [m]
@@ -152,7 +154,8 @@ def test_search_returns_k_when_k_pass_the_filters(p: Persona) -> None:
 
 def test_superseded_hidden_unless_asked(p: Persona) -> None:
     old = p.add("u", "I live in Paris")
-    new = p.add("u", "I live in Berlin now")
+    new = p.add("u", "I live in Berlin now", supersede=False)  # by hand below
+    assert p.get(old.id).current
     p.search("u", "live", k=5)  # warm the index so the patch path is exercised
     gone = p.supersede(old.id, new.id, at=T0)
     assert gone.superseded_by == new.id and gone.valid_to == T0 and not gone.current

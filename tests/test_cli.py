@@ -138,7 +138,8 @@ def test_add_list_search_users_json_shapes(run: Run) -> None:
     )
     assert set(added) == MEMORY_FIELDS
     assert added["user_id"] == "alice" and added["kind"] == "fact"
-    assert added["metadata"] == {"source": "onboarding"} and added["importance"] == 0.9
+    assert added["metadata"]["source"] == "onboarding" and added["metadata"]["key"] == "allergy:peanuts"
+    assert added["importance"] == 0.9
     add(run, "alice", "I love hiking in the Alps", "--kind", "preference")
     add(run, "bob", "Bob plays chess")
 

@@ -218,6 +218,7 @@ def test_migrations_are_named_and_recorded(store_path: Path) -> None:
         "001_initial",
         "002_memories_user_kind_time",
         "003_memory_key_embeddings",
+        "004_memory_transcript",
     ]
 
 

@@ -24,43 +24,43 @@ T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 @pytest.mark.parametrize(
     ("message", "expected"),
     [
-        ("I live in Paris.", [("The user lives in Paris.", "profile", "location")]),
-        ("Actually, I live in Berlin now!", [("The user lives in Berlin.", "profile", "location")]),
-        ("I moved to Lisbon last year", [("The user lives in Lisbon.", "profile", "location")]),
-        ("My name is Sam.", [("The user's name is Sam.", "profile", "name")]),
+        ("I live in Paris.", [("I live in Paris.", "profile", "location")]),
+        ("Actually, I live in Berlin now!", [("I live in Berlin.", "profile", "location")]),
+        ("I moved to Lisbon last year", [("I live in Lisbon.", "profile", "location")]),
+        ("My name is Sam.", [("My name is Sam.", "profile", "name")]),
         (
             "I'm allergic to peanuts and shellfish",
             [
-                ("The user is allergic to peanuts.", "fact", "allergy:peanuts"),
-                ("The user is allergic to shellfish.", "fact", "allergy:shellfish"),
+                ("I'm allergic to peanuts.", "fact", "allergy:peanuts"),
+                ("I'm allergic to shellfish.", "fact", "allergy:shellfish"),
             ],
         ),
         (
             "I prefer shorter answers.",
-            [("The user prefers shorter answers.", "preference", "likes:shorter answers")],
+            [("I prefer shorter answers.", "preference", "likes:shorter answers")],
         ),
-        ("I don't like cilantro", [("The user doesn't like cilantro.", "preference", "likes:cilantro")]),
+        ("I don't like cilantro", [("I don't like cilantro.", "preference", "likes:cilantro")]),
         (
             "I hate early mornings.",
-            [("The user doesn't like early mornings.", "preference", "likes:early mornings")],
+            [("I hate early mornings.", "preference", "likes:early mornings")],
         ),
         (
             "I really like my coffee black",
-            [("The user likes their coffee black.", "preference", "likes:their coffee black")],
+            [("I like my coffee black.", "preference", "likes:my coffee black")],
         ),
         (
             "My favorite color is green",
-            [("The user's favorite color is green.", "preference", "favorite_color")],
+            [("My favorite color is green.", "preference", "favorite_color")],
         ),
-        ("I work as a nurse", [("The user works as a nurse.", "profile", "job")]),
-        ("I'm vegetarian.", [("The user is vegetarian.", "profile", "diet")]),
-        ("I'm 34 years old", [("The user is 34 years old.", "profile", "age")]),
+        ("I work as a nurse", [("I work as a nurse.", "profile", "job")]),
+        ("I'm vegetarian.", [("I'm vegetarian.", "profile", "diet")]),
+        ("I'm 34 years old", [("I'm 34 years old.", "profile", "age")]),
         (
             "Hi! My name is Ana, and I live in Porto. I speak Portuguese.",
             [
-                ("The user's name is Ana.", "profile", "name"),
-                ("The user lives in Porto.", "profile", "location"),
-                ("The user speaks Portuguese.", "fact", "speaks:portuguese"),
+                ("My name is Ana.", "profile", "name"),
+                ("I live in Porto.", "profile", "location"),
+                ("I speak Portuguese.", "fact", "speaks:portuguese"),
             ],
         ),
     ],
@@ -93,12 +93,12 @@ def test_negations_carry_the_key_they_negate() -> None:
 
 
 def test_parse_facts_repairs_common_json_slips() -> None:
-    good = [{"text": "The user lives in Oslo.", "kind": "profile", "key": "location", "value": "Oslo"}]
+    good = [{"text": "I live in Oslo.", "kind": "profile", "key": "location", "value": "Oslo"}]
     assert parse_facts(json.dumps({"facts": good}))[0].key == "location"
     fenced = "Sure! Here you go:\n```json\n" + json.dumps({"facts": good})[:-2] + ",]}\n```"
-    assert parse_facts(fenced)[0].text == "The user lives in Oslo."
+    assert parse_facts(fenced)[0].text == "I live in Oslo."
     assert parse_facts(json.dumps(good))[0].kind == "profile"  # a bare list
-    assert parse_facts('{"facts": [{"text": "The user is tall.", "kind": "weird"}]}')[0].kind == "fact"
+    assert parse_facts('{"facts": [{"text": "I am tall.", "kind": "weird"}]}')[0].kind == "fact"
     assert parse_facts('{"facts": [{"text": "x", "key": "Likes: Green Tea"}]}')[0].key == "likes:green tea"
     for bad in ("no json here", '{"facts": "nope"}', '{"facts": [{"kind": "fact"}]}', "[1, 2"):
         with pytest.raises(ValueError):
@@ -106,7 +106,7 @@ def test_parse_facts_repairs_common_json_slips() -> None:
 
 
 def test_llm_extraction_retries_with_the_error_then_succeeds() -> None:
-    outputs = iter(["not json at all", '{"facts": [{"text": "The user lives in Rome.", "key": "location"}]}'])
+    outputs = iter(["not json at all", '{"facts": [{"text": "I live in Rome.", "key": "location"}]}'])
     seen: list[list[dict[str, str]]] = []
 
     def fake(messages: list[dict[str, str]]) -> str:
@@ -114,7 +114,7 @@ def test_llm_extraction_retries_with_the_error_then_succeeds() -> None:
         return next(outputs)
 
     facts = extract_llm("I live in Rome", model="fake", complete=fake)
-    assert [f.text for f in facts] == ["The user lives in Rome."]
+    assert [f.text for f in facts] == ["I live in Rome."]
     assert len(seen) == 2 and "unusable" in seen[1][-1]["content"]
     assert "<message>\nI live in Rome\n</message>" in seen[0][1]["content"]
 
@@ -131,14 +131,14 @@ def test_llm_extraction_gives_up_and_extract_falls_back_to_rules() -> None:
         extract_llm("I live in Rome", model="fake", complete=broken, retries=2)
     assert calls == 3
     assert [f.text for f in extract("I live in Rome", model="fake", complete=broken)] == [
-        "The user lives in Rome."
+        "I live in Rome."
     ]
 
 
 def test_llm_extraction_through_litellm() -> None:
-    answer = json.dumps({"facts": [{"text": "The user has a cat.", "kind": "fact", "key": None}]})
+    answer = json.dumps({"facts": [{"text": "I have a cat.", "kind": "fact", "key": None}]})
     facts = extract_llm("I have a cat", model="gpt-4o-mini", mock_response=answer)
-    assert facts == [Fact("The user has a cat.", "fact", None, None, False)]
+    assert facts == [Fact("I have a cat.", "fact", None, None, False)]
     # an LLM error (here: a model litellm cannot route) falls back to the rules
     assert extract("I live in Rome", model="no-such-provider-model")[0].key == "location"
 
@@ -168,7 +168,7 @@ def test_a_changed_fact_supersedes_the_old_one(p: Persona, w: Memories) -> None:
     t1, t2 = T0, T0 + timedelta(days=10)
     (paris,) = learn_facts(w, "u", extract_rules("I live in Paris"), at=t1)
     (berlin,) = learn_facts(w, "u", extract_rules("I live in Berlin now"), at=t2)
-    assert current(p) == ["The user lives in Berlin."]
+    assert current(p) == ["I live in Berlin."]
     old = p.get(paris.id)
     assert old.superseded_by == berlin.id and old.valid_to == t2 and old.created_at == t1
     assert p.get(berlin.id).created_at == t2 and p.get(berlin.id).current
@@ -184,36 +184,36 @@ def test_a_restated_old_fact_becomes_current_again(p: Persona, w: Memories) -> N
     (again,) = learn_facts(w, "u", extract_rules("I live in Paris"), at=T0 + timedelta(days=2))
     assert again.id == paris.id and p.get(paris.id).current
     assert p.get(berlin.id).superseded_by == paris.id and p.get(berlin.id).valid_to == T0 + timedelta(days=2)
-    assert current(p) == ["The user lives in Paris."]
+    assert current(p) == ["I live in Paris."]
     assert len(p.list("u", kind="profile", include_superseded=True)) == 2  # nothing duplicated
 
 
 def test_multi_valued_facts_accumulate_and_only_negation_supersedes(p: Persona, w: Memories) -> None:
     learn_facts(w, "u", extract_rules("I'm allergic to peanuts and shellfish"), at=T0)
     learn_facts(w, "u", extract_rules("I'm no longer allergic to shellfish"), at=T0 + timedelta(days=1))
-    assert current(p) == ["The user is allergic to peanuts.", "The user is not allergic to shellfish."]
+    assert current(p) == ["I'm allergic to peanuts.", "I'm not allergic to shellfish."]
     learn_facts(w, "u", extract_rules("I like tea. I don't like coffee."), at=T0 + timedelta(days=2))
     learn_facts(w, "u", extract_rules("I love coffee"), at=T0 + timedelta(days=3))
-    assert "The user likes coffee." in current(p) and "The user doesn't like coffee." not in current(p)
-    assert "The user likes tea." in current(p)
+    assert "I love coffee." in current(p) and "I don't like coffee." not in current(p)
+    assert "I like tea." in current(p)
 
 
 def test_a_negated_single_value_ends_only_that_value(p: Persona, w: Memories) -> None:
     learn_facts(w, "u", extract_rules("I live in Paris"), at=T0)
     learn_facts(w, "u", extract_rules("I live in Berlin"), at=T0 + timedelta(days=1))
     learn_facts(w, "u", extract_rules("I don't live in Paris anymore"), at=T0 + timedelta(days=2))
-    assert current(p) == ["The user lives in Berlin.", "The user no longer lives in Paris."]
+    assert current(p) == ["I live in Berlin.", "I no longer live in Paris."]
 
 
 def test_supersession_stays_within_one_user(p: Persona, w: Memories) -> None:
     learn_facts(w, "a", extract_rules("I live in Paris"), at=T0)
     learn_facts(w, "b", extract_rules("I live in Berlin"), at=T0 + timedelta(days=1))
-    assert current(p, "a") == ["The user lives in Paris."]
-    assert current(p, "b") == ["The user lives in Berlin."]
+    assert current(p, "a") == ["I live in Paris."]
+    assert current(p, "b") == ["I live in Berlin."]
 
 
 def test_a_fact_stored_earlier_without_its_key_gets_it(p: Persona, w: Memories) -> None:
-    plain = p.add("u", "The user lives in Paris.", kind="profile", created_at=T0)
+    plain = p.add("u", "I live in Paris.", kind="profile", created_at=T0)
     learn_facts(w, "u", extract_rules("I live in Paris"), at=T0 + timedelta(days=1))
     assert p.get(plain.id).metadata["key"] == "location"
     learn_facts(w, "u", extract_rules("I live in Rome"), at=T0 + timedelta(days=2))

@@ -213,7 +213,6 @@ def _load(model: str, *, vocab_only: bool) -> _Loaded:
             with _model_params(_extra_buffers()), _quiet_llama(vocab_only):
                 llama = llama_cpp.Llama(**kwargs)
         except (ValueError, RuntimeError, OSError) as exc:
-
             raise UnknownModelError(
                 f"cannot load {path} with llama.cpp ({exc}); is it a valid GGUF file?"
             ) from exc

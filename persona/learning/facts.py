@@ -24,7 +24,8 @@ FACT_KINDS = ("fact", "preference", "profile")
 
 @dataclass(frozen=True)
 class Fact:
-    """One statement about the user, in the third person ("The user lives in Berlin.")."""
+    """One statement about the user, in the first person as the user would say it ("I live in Berlin."), like
+    the memories an app stores with ``add``: a profile reads in one voice."""
 
     text: str
     kind: str = "fact"
@@ -59,14 +60,6 @@ _SPLIT = re.compile(r"(?<=[.!;])\s+|\n+|,?\s+(?:and|but|also|plus|so)\s+(?=(?:i|
 _NOT_A_STATEMENT = re.compile(
     r"^(?:if|when|whether|would|could|should|do|does|did|can|what|where|who|why|how)\b", re.I
 )
-_PRONOUNS = {
-    "my": "their",
-    "me": "them",
-    "myself": "themselves",
-    "mine": "theirs",
-    "i": "they",
-    "i'm": "they're",
-}
 _LIST = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+)\s*", re.I)
 _HEALTH = r"lactose intolerant|gluten intolerant|celiac|coeliac|diabetic|pregnant"
 
@@ -88,13 +81,8 @@ def norm_value(value: str) -> str:
     return " ".join(re.findall(r"[\w'-]+", value.lower()))
 
 
-def _third_person(text: str) -> str:
-    return re.sub(r"\b(my|me|myself|mine|i'm|i)\b", lambda m: _PRONOUNS[m.group(1).lower()], text, flags=re.I)
-
-
 def _clean(value: str) -> str:
-    value = _TRAILING.sub("", value.strip().rstrip(".!,;: ")).strip().rstrip(".!,;: ")
-    return _third_person(value)
+    return _TRAILING.sub("", value.strip().rstrip(".!,;: ")).strip().rstrip(".!,;: ")
 
 
 def _items(value: str) -> list[str]:
@@ -104,7 +92,7 @@ def _items(value: str) -> list[str]:
 @_rule(r"^(?:my name is|my name's|i am called|i'm called|call me|people call me)\s+(?P<x>[\w .'-]{1,40})$")
 def _name(m: re.Match[str]) -> list[Fact]:
     name = _clean(m["x"])
-    return [Fact(f"The user's name is {name}.", "profile", "name", name)] if name else []
+    return [Fact(f"My name is {name}.", "profile", "name", name)] if name else []
 
 
 @_rule(
@@ -113,14 +101,14 @@ def _name(m: re.Match[str]) -> list[Fact]:
 )
 def _lives(m: re.Match[str]) -> list[Fact]:
     place = _clean(m["x"])
-    return [Fact(f"The user lives in {place}.", "profile", "location", place)] if place else []
+    return [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
 
 
 @_rule(r"^i\s+(?:don't|do not|no longer)\s+live\s+(?:in|at)\s+(?P<x>.+)$")
 def _not_lives(m: re.Match[str]) -> list[Fact]:
     place = _clean(m["x"])
     return (
-        [Fact(f"The user no longer lives in {place}.", "fact", "location", place, negated=True)]
+        [Fact(f"I no longer live in {place}.", "fact", "location", place, negated=True)]
         if place
         else []
     )
@@ -129,7 +117,7 @@ def _not_lives(m: re.Match[str]) -> list[Fact]:
 @_rule(r"^i(?:'m| am)\s+from\s+(?P<x>.+)$")
 def _from(m: re.Match[str]) -> list[Fact]:
     place = _clean(m["x"])
-    return [Fact(f"The user is from {place}.", "profile", "hometown", place)] if place else []
+    return [Fact(f"I'm from {place}.", "profile", "hometown", place)] if place else []
 
 
 @_rule(
@@ -137,13 +125,15 @@ def _from(m: re.Match[str]) -> list[Fact]:
     r"i have an?\s+(?:\w+\s+)?allergy to)\s+(?P<x>.+)$"
 )
 def _allergic(m: re.Match[str]) -> list[Fact]:
-    return [Fact(f"The user is allergic to {x}.", "fact", f"allergy:{norm_value(x)}", x) for x in _items(m["x"])]
+    return [
+        Fact(f"I'm allergic to {x}.", "fact", f"allergy:{norm_value(x)}", x) for x in _items(m["x"])
+    ]
 
 
 @_rule(r"^i(?:'m| am)\s+(?:not|no longer)\s+allergic to\s+(?P<x>.+)$")
 def _not_allergic(m: re.Match[str]) -> list[Fact]:
     return [
-        Fact(f"The user is not allergic to {x}.", "fact", f"allergy:{norm_value(x)}", x, negated=True)
+        Fact(f"I'm not allergic to {x}.", "fact", f"allergy:{norm_value(x)}", x, negated=True)
         for x in _items(m["x"])
     ]
 
@@ -151,7 +141,7 @@ def _not_allergic(m: re.Match[str]) -> list[Fact]:
 @_rule(rf"^i(?:'m| am)\s+(?P<x>{_HEALTH})$")
 def _health(m: re.Match[str]) -> list[Fact]:
     x = m["x"].lower()
-    return [Fact(f"The user is {x}.", "fact", f"health:{norm_value(x)}", x)]
+    return [Fact(f"I'm {x}.", "fact", f"health:{norm_value(x)}", x)]
 
 
 @_rule(
@@ -159,66 +149,68 @@ def _health(m: re.Match[str]) -> list[Fact]:
 )
 def _diet(m: re.Match[str]) -> list[Fact]:
     x = m["x"].lower()
-    return [Fact(f"The user is {x}.", "profile", "diet", x)]
+    return [Fact(f"I'm {x}.", "profile", "diet", x)]
 
 
 @_rule(r"^i(?:'m| am)\s+(?P<x>\d{1,3})(?:\s+years?\s+old|\s*y/?o)?$")
 def _age(m: re.Match[str]) -> list[Fact]:
-    return [Fact(f"The user is {m['x']} years old.", "profile", "age", m["x"])]
+    return [Fact(f"I'm {m['x']} years old.", "profile", "age", m["x"])]
 
 
 @_rule(r"^i\s+work\s+as\s+(?P<x>.+)$")
 def _job(m: re.Match[str]) -> list[Fact]:
     job = _clean(m["x"])
     bare = re.sub(r"^(?:an?|the)\s+", "", job, flags=re.I)
-    return [Fact(f"The user works as {job}.", "profile", "job", bare)] if job else []
+    return [Fact(f"I work as {job}.", "profile", "job", bare)] if job else []
 
 
 @_rule(r"^i\s+(?:work|am working|'m working)\s+(?:at|for)\s+(?P<x>.+)$")
 def _employer(m: re.Match[str]) -> list[Fact]:
     where = _clean(m["x"])
-    return [Fact(f"The user works at {where}.", "profile", "employer", where)] if where else []
+    return [Fact(f"I work at {where}.", "profile", "employer", where)] if where else []
 
 
 @_rule(r"^my\s+(?:favou?rite)\s+(?P<what>[\w -]{1,30}?)\s+(?:is|are)\s+(?P<x>.+)$")
 def _favorite(m: re.Match[str]) -> list[Fact]:
     what, x = norm_value(m["what"]), _clean(m["x"])
     key = "favorite_" + what.replace(" ", "_")
-    return [Fact(f"The user's favorite {what} is {x}.", "preference", key, x)] if x else []
+    return [Fact(f"My favorite {what} is {x}.", "preference", key, x)] if x else []
 
 
 @_rule(r"^i\s+(?:would\s+|'d\s+)?(?:really\s+|much\s+|generally\s+|usually\s+|always\s+)?prefer\s+(?P<x>.+)$")
 def _prefer(m: re.Match[str]) -> list[Fact]:
     x = _clean(m["x"])
     head = re.split(r"\s+(?:over|to|rather than|instead of)\s+", x, maxsplit=1)[0]
-    return [Fact(f"The user prefers {x}.", "preference", f"likes:{norm_value(head)}", head)] if x else []
+    return [Fact(f"I prefer {x}.", "preference", f"likes:{norm_value(head)}", head)] if x else []
 
 
-@_rule(r"^i\s+(?:really\s+|absolutely\s+|do\s+|also\s+)?(?:like|love|enjoy|adore)\s+(?P<x>.+)$")
+@_rule(r"^i\s+(?:really\s+|absolutely\s+|do\s+|also\s+)?(?P<v>like|love|enjoy|adore)\s+(?P<x>.+)$")
 def _likes(m: re.Match[str]) -> list[Fact]:
-    return [Fact(f"The user likes {x}.", "preference", f"likes:{norm_value(x)}", x) for x in _items(m["x"])]
+    verb = m["v"].lower()
+    return [Fact(f"I {verb} {x}.", "preference", f"likes:{norm_value(x)}", x) for x in _items(m["x"])]
 
 
 @_rule(
-    r"^i\s+(?:(?:really\s+)?(?:don't|do not|no longer|never)\s+(?:really\s+)?(?:like|enjoy|love|eat|drink)|"
-    r"(?:really\s+)?(?:hate|dislike|detest|can't stand|cannot stand|can not stand))\s+(?P<x>.+)$"
+    r"^i\s+(?P<v>(?:(?:really\s+)?(?:don't|do not|no longer|never)\s+(?:really\s+)?(?:like|enjoy|love|eat|drink)|"
+    r"(?:really\s+)?(?:hate|dislike|detest|can't stand|cannot stand|can not stand)|"
+    r"(?:can't|cannot|can not|can no longer)\s+(?:eat|drink|have|handle|tolerate|stomach)))\s+(?P<x>.+)$"
 )
 def _dislikes(m: re.Match[str]) -> list[Fact]:
+    verb = " ".join(m["v"].lower().split())  # the user's own words: "can't eat" is not "don't like"
     return [
-        Fact(f"The user doesn't like {x}.", "preference", f"likes:{norm_value(x)}", x, negated=True)
-        for x in _items(m["x"])
+        Fact(f"I {verb} {x}.", "preference", f"likes:{norm_value(x)}", x, negated=True) for x in _items(m["x"])
     ]
 
 
 @_rule(r"^i\s+speak\s+(?P<x>.+)$")
 def _speaks(m: re.Match[str]) -> list[Fact]:
-    return [Fact(f"The user speaks {x}.", "fact", f"speaks:{norm_value(x)}", x) for x in _items(m["x"])]
+    return [Fact(f"I speak {x}.", "fact", f"speaks:{norm_value(x)}", x) for x in _items(m["x"])]
 
 
 @_rule(r"^my\s+birthday\s+is\s+(?:on\s+)?(?P<x>.+)$")
 def _birthday(m: re.Match[str]) -> list[Fact]:
     x = _clean(m["x"])
-    return [Fact(f"The user's birthday is {x}.", "profile", "birthday", x)] if x else []
+    return [Fact(f"My birthday is {x}.", "profile", "birthday", x)] if x else []
 
 
 @_rule(
@@ -228,7 +220,7 @@ def _birthday(m: re.Match[str]) -> list[Fact]:
 )
 def _has(m: re.Match[str]) -> list[Fact]:
     x = _clean(m["x"])
-    return [Fact(f"The user has {x}.", "fact", None, x)] if x else []
+    return [Fact(f"I have {x}.", "fact", None, x)] if x else []
 
 
 def extract_rules(message: str) -> list[Fact]:

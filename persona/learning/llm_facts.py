@@ -21,7 +21,7 @@ __all__ = ["SYSTEM_PROMPT", "extract", "extract_llm", "parse_facts"]
 SYSTEM_PROMPT = """You extract lasting facts about the user from one message they wrote.
 Reply with JSON only, exactly this shape:
 {"facts": [{"text": "...", "kind": "fact", "key": "...", "value": "...", "negated": false}]}
-- text: one short statement in the third person, starting with "The user" (e.g. "The user lives in Berlin.").
+- text: one short statement in the first person, as the user would say it (e.g. "I live in Berlin.").
 - kind: "profile" (name, location, job, age), "preference" (likes, dislikes, how they want answers) or "fact".
 - key: the slot the fact fills. Use a plain word for things that have one value at a time (name, location,
   job, employer, age, diet, birthday, favorite_<thing>), or "<slot>:<thing>" for one of many

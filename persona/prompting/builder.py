@@ -69,7 +69,12 @@ class MemorySource(Protocol):
     def search(self, user_id: str, query: str, *, k: int) -> builtins.list[Hit]: ...
 
     def list(
-        self, user_id: str, *, kind: str | None = None, limit: int | None = None, include_superseded: bool = False
+        self,
+        user_id: str,
+        *,
+        kind: str | None = None,
+        limit: int | None = None,
+        include_superseded: bool = False,
     ) -> builtins.list[Memory]: ...
 
     def stated_preferences(self, user_id: str, *, limit: int) -> builtins.list[Memory]: ...

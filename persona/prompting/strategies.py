@@ -22,7 +22,15 @@ from ..errors import InvalidInputError
 if TYPE_CHECKING:
     import jinja2
 
-__all__ = ["HEADER", "MEMORY_SECTIONS", "SECTIONS", "Strategy", "list_strategies", "load_strategy", "template_dirs"]
+__all__ = [
+    "HEADER",
+    "MEMORY_SECTIONS",
+    "SECTIONS",
+    "Strategy",
+    "list_strategies",
+    "load_strategy",
+    "template_dirs",
+]
 
 SECTIONS = ("profile", "retrieved", "recent", "history", "conversation")
 MEMORY_SECTIONS = SECTIONS[:4]

@@ -176,10 +176,15 @@ class IndexCache:
             if index is None:
                 return
             position = None if change.seq is None else index.position.get(change.seq)
-            if change.kind == "reindex" or position is None or (index.version, index.mutations) != change.before:
+            if change.kind == "reindex" or (index.version, index.mutations) != change.before:
                 self._users.pop(change.user_id, None)
                 return
-            if change.kind == "deleted":
+            if position is None:
+                if change.seq is None or change.seq > index.max_seq:
+                    self._users.pop(change.user_id, None)  # a row this index has not read yet
+                    return
+                # a row the index never holds (transcript only): nothing to patch
+            elif change.kind == "deleted":
                 index.alive[position] = False
             elif change.kind in ("superseded", "restored"):
                 index.current[position] = change.kind == "restored"

@@ -8,4 +8,13 @@ from __future__ import annotations
 from .base import Change, IndexSource, NewMemory, ReplyRecord, Store, StoreCheck, UserRows
 from .sqlite import SQLiteStore
 
-__all__ = ["Change", "IndexSource", "NewMemory", "ReplyRecord", "SQLiteStore", "Store", "StoreCheck", "UserRows"]
+__all__ = [
+    "Change",
+    "IndexSource",
+    "NewMemory",
+    "ReplyRecord",
+    "SQLiteStore",
+    "Store",
+    "StoreCheck",
+    "UserRows",
+]

@@ -17,7 +17,7 @@ float32 bytes (``UserRows.embeddings``), so an engine stores them however it lik
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -64,11 +64,14 @@ class NewMemory:
     updated_at: datetime | None = None
     valid_to: datetime | None = None
     superseded_by: str | None = None
+    transcript: bool = False
+    """What the assistant said (`persona.store.records.is_transcript`): stored without vectors, never indexed."""
 
 
 @dataclass
 class UserRows:
-    """What an in-memory user index is built from (see `persona.retrieval.index`)."""
+    """What an in-memory user index is built from (see `persona.retrieval.index`): every memory but the
+    transcript-only ones (`NewMemory.transcript`)."""
 
     seqs: list[int]
     ids: list[str]
@@ -245,7 +248,16 @@ class ReplyLog(Protocol):
 
     def get_reply(self, reply_id: str) -> ReplyRecord | None: ...
 
-    def record_feedback(self, reply_id: str, rating: float, comment: str | None, at: datetime) -> None: ...
+    def record_feedback(
+        self,
+        reply_id: str,
+        rating: float,
+        comment: str | None,
+        at: datetime,
+        importance: Mapping[str, float] | None = None,
+    ) -> tuple[dict[str, float], builtins.list[Change]]:
+        """Record a rating and set memories' importance in one transaction (see `SQLiteLogs.record_feedback`)."""
+        ...
 
     def feedback_rows(self, user_id: str) -> builtins.list[dict[str, Any]]: ...
 

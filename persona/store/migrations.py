@@ -87,10 +87,26 @@ def _segment_keys(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE memories ADD COLUMN key_embeddings BLOB")
 
 
+def _transcript(db: sqlite3.Connection) -> None:
+    # What the assistant said is transcript, not evidence about the user (persona.store.records.is_transcript):
+    # kept and shown as conversation, never embedded or indexed. Earlier stores embedded and searched it;
+    # their vectors go, and the users' counters move so that every index file built with them is rebuilt.
+    db.execute("ALTER TABLE memories ADD COLUMN transcript INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        "UPDATE memories SET transcript = 1, embedding = NULL, key_embeddings = NULL "
+        "WHERE kind = 'episode' AND json_extract(metadata, '$.role') = 'assistant'"
+    )
+    db.execute(
+        "UPDATE users SET version = version + 1, mutations = mutations + 1 "
+        "WHERE user_id IN (SELECT DISTINCT user_id FROM memories WHERE transcript = 1)"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _initial),
     ("002_memories_user_kind_time", _kind_time_index),
     ("003_memory_key_embeddings", _segment_keys),
+    ("004_memory_transcript", _transcript),
 ]
 
 

@@ -10,7 +10,7 @@ from ..errors import InvalidInputError
 from ..validation import check_importance, check_kind, check_metadata, check_text, check_time
 from .base import NewMemory
 
-__all__ = ["DEFAULT_IMPORTANCE", "ITEM_FIELDS", "content_hash", "prepare_item"]
+__all__ = ["DEFAULT_IMPORTANCE", "ITEM_FIELDS", "content_hash", "is_transcript", "prepare_item"]
 
 DEFAULT_IMPORTANCE = 0.5
 ITEM_FIELDS = ("text", "kind", "metadata", "created_at", "importance", "source")
@@ -19,6 +19,13 @@ ITEM_FIELDS = ("text", "kind", "metadata", "created_at", "importance", "source")
 def content_hash(text: str) -> str:
     """What exact-duplicate detection compares (with user and kind)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def is_transcript(kind: str, metadata: Mapping[str, object]) -> bool:
+    """Whether a memory is transcript only: an episode with ``metadata["role"] == "assistant"`` (what the
+    assistant said). It is kept and shown as conversation, but never embedded, searched or used as evidence
+    about the user."""
+    return kind == "episode" and metadata.get("role") == "assistant"
 
 
 def prepare_item(item: object, now: datetime, index: int | None = None) -> NewMemory:
@@ -52,4 +59,5 @@ def prepare_item(item: object, now: datetime, index: int | None = None) -> NewMe
         importance=DEFAULT_IMPORTANCE if importance is None else importance,
         source=source,
         content_hash=content_hash(text),
+        transcript=is_transcript(str(kind), metadata),
     )

@@ -25,14 +25,17 @@ from ..errors import EmbedderMismatchError, InvalidInputError, NotFoundError, St
 from ..types import HistoryEntry, Memory
 from .base import Change, ChangeKind, Inserted, NewMemory, StoreCheck, UserRows
 from .migrations import apply_migrations
+from .records import is_transcript
 from .sqlite_logs import SQLiteLogs
-from .sqlite_rows import COLUMNS, keys_blob, new_id, row_to_memory, vector_blob
+from .sqlite_rows import COLUMNS, change_kind, keys_blob, new_id, row_to_memory, vector_blob
 
 __all__ = ["DB_NAME", "MISSING_KEYS_SQL", "SQLiteStore"]
 
 DB_NAME = "persona.db"
 APP_ID = "persona"
 Vector = npt.NDArray[np.float32]
+
+
 class SQLiteStore(SQLiteLogs):
     """The SQLite source of truth for one store directory."""
 
@@ -194,8 +197,8 @@ class SQLiteStore(SQLiteLogs):
                 updated = item.updated_at or now
                 cursor = db.execute(
                     "INSERT INTO memories(id, user_id, text, kind, metadata, created_at, created_ts, updated_at, "
-                    "importance, source, content_hash, embedding, key_embeddings, valid_to, superseded_by) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "importance, source, content_hash, embedding, key_embeddings, valid_to, superseded_by, "
+                    "transcript) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         memory_id,
                         user_id,
@@ -212,6 +215,7 @@ class SQLiteStore(SQLiteLogs):
                         None if item.embedding is None else keys_blob(item.key_embeddings),
                         item.valid_to.isoformat() if item.valid_to else None,
                         item.superseded_by,
+                        int(item.transcript),
                     ),
                 )
                 seq = int(cursor.lastrowid or 0)
@@ -274,8 +278,13 @@ class SQLiteStore(SQLiteLogs):
                     "delete one of them instead of making them identical."
                 ) from exc
             memory = row_to_memory(self._get_row(db, memory_id))
+            if {"kind", "metadata"} & changes.keys():
+                db.execute(
+                    "UPDATE memories SET transcript = ? WHERE id = ?",
+                    (int(is_transcript(memory.kind, memory.metadata)), memory_id),
+                )
             self._history(db, memory, event, now)
-            change = self._bump(db, memory.user_id, _change_kind(changes, embedding is not None), seq=seq)
+            change = self._bump(db, memory.user_id, change_kind(changes, embedding is not None), seq=seq)
         return memory, change
 
     def delete(self, memory_id: str, *, now: datetime) -> tuple[Memory, Change]:
@@ -425,8 +434,7 @@ class SQLiteStore(SQLiteLogs):
         with self.lock:
             rows = self.db.execute(
                 f"SELECT seq, id, text, kind, created_ts, metadata, superseded_by, {blob}, key_embeddings "
-                "FROM memories "
-                "WHERE user_id = ? AND seq > ? ORDER BY seq",
+                "FROM memories WHERE user_id = ? AND seq > ? AND transcript = 0 ORDER BY seq",
                 (user_id, after_seq),
             ).fetchall()
         return UserRows(
@@ -442,12 +450,13 @@ class SQLiteStore(SQLiteLogs):
         )
 
     def iter_texts(self, batch: int = 512) -> Iterator[builtins.list[tuple[int, str]]]:
-        """Every memory's (seq, text), in batches: for re-embedding."""
+        """Every memory's (seq, text) but the transcript-only ones, in batches: for re-embedding."""
         last = 0
         while True:
             with self.lock:
                 rows = self.db.execute(
-                    "SELECT seq, text FROM memories WHERE seq > ? ORDER BY seq LIMIT ?", (last, batch)
+                    "SELECT seq, text FROM memories WHERE seq > ? AND transcript = 0 ORDER BY seq LIMIT ?",
+                    (last, batch),
                 ).fetchall()
             if not rows:
                 return
@@ -458,7 +467,9 @@ class SQLiteStore(SQLiteLogs):
         with self.lock:
             rows = [r[0] for r in self.db.execute("PRAGMA integrity_check")]
             missing = int(
-                self.db.execute("SELECT COUNT(*) FROM memories WHERE embedding IS NULL").fetchone()[0]
+                self.db.execute(
+                    "SELECT COUNT(*) FROM memories WHERE embedding IS NULL AND transcript = 0"
+                ).fetchone()[0]
             )
             no_keys = int(self.db.execute(MISSING_KEYS_SQL).fetchone()[0])
         return StoreCheck(
@@ -480,14 +491,5 @@ class SQLiteStore(SQLiteLogs):
         return self.path / "index"
 
 
-def _change_kind(changes: dict[str, Any], reembedded: bool) -> ChangeKind:
-    """How an update affects the user's index (see `persona.store.base.ChangeKind`)."""
-    if reembedded or {"text", "kind", "metadata"} & changes.keys():
-        return "reindex"
-    if "superseded_by" in changes:
-        return "restored" if changes["superseded_by"] is None else "superseded"
-    return "touched"
-
-
-MISSING_KEYS_SQL = "SELECT COUNT(*) FROM memories WHERE key_embeddings IS NULL"
+MISSING_KEYS_SQL = "SELECT COUNT(*) FROM memories WHERE key_embeddings IS NULL AND transcript = 0"
 """How many memories have no sentence keys yet (written before migration 003; reembed adds them)."""

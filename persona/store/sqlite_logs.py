@@ -10,14 +10,15 @@ import builtins
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
 from ..errors import NotFoundError
 from ..types import HistoryEntry, Memory
-from .base import ReplyRecord
+from .base import Change, ChangeKind, ReplyRecord
+from .sqlite_rows import COLUMNS, row_to_memory
 
 __all__ = ["SQLiteLogs"]
 
@@ -29,6 +30,11 @@ class SQLiteLogs:
     lock: threading.RLock
 
     def write(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError
+
+    def _bump(
+        self, db: sqlite3.Connection, user_id: str, kind: ChangeKind, *, seq: int | None = None
+    ) -> Change:
         raise NotImplementedError
 
     def _history(
@@ -114,15 +120,44 @@ class SQLiteLogs:
             at=datetime.fromisoformat(row[4]),
         )
 
-    def record_feedback(self, reply_id: str, rating: float, comment: str | None, at: datetime) -> None:
+    def record_feedback(
+        self,
+        reply_id: str,
+        rating: float,
+        comment: str | None,
+        at: datetime,
+        importance: Mapping[str, float] | None = None,
+    ) -> tuple[dict[str, float], builtins.list[Change]]:
+        """Record a rating and set the ``importance`` of memories (those that still exist), in one transaction.
+
+        Returns the importance each existing memory now has, and the changes to apply to the index cache."""
         reply = self.get_reply(reply_id)
         if reply is None:
             raise NotFoundError(f"no reply with id {reply_id!r}; pass the .id of a Reply returned by chat().")
+        applied: dict[str, float] = {}
+        changes: builtins.list[Change] = []
         with self.write() as db:
             db.execute(
                 "INSERT INTO feedback(reply_id, user_id, rating, comment, at) VALUES (?, ?, ?, ?, ?)",
                 (reply_id, reply.user_id, rating, comment, at.isoformat()),
             )
+            for memory_id, value in (importance or {}).items():
+                row = db.execute(f"SELECT {COLUMNS} FROM memories WHERE id = ?", (memory_id,)).fetchone()
+                if row is None:
+                    continue  # deleted since the reply
+                memory = row_to_memory(row)
+                if memory.importance != value:
+                    db.execute(
+                        "UPDATE memories SET importance = ?, updated_at = ? WHERE id = ?",
+                        (value, at.isoformat(), memory_id),
+                    )
+                    memory = row_to_memory(
+                        db.execute(f"SELECT {COLUMNS} FROM memories WHERE id = ?", (memory_id,)).fetchone()
+                    )
+                    self._history(db, memory, "UPDATE", at)
+                    changes.append(self._bump(db, memory.user_id, "touched", seq=int(row[0])))
+                applied[memory_id] = memory.importance
+        return applied, changes
 
     def feedback_rows(self, user_id: str) -> builtins.list[dict[str, Any]]:
         with self.lock:

@@ -12,8 +12,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ..types import Memory
+from .base import ChangeKind
 
-__all__ = ["COLUMNS", "keys_blob", "new_id", "row_to_memory", "vector_blob"]
+__all__ = ["COLUMNS", "change_kind", "keys_blob", "new_id", "row_to_memory", "vector_blob"]
 
 Vector = npt.NDArray[np.float32]
 COLUMNS = "seq, id, user_id, text, kind, metadata, created_at, updated_at, importance, source, valid_to, superseded_by"
@@ -49,3 +50,12 @@ def keys_blob(keys: Vector | None) -> bytes:
 
 def vector_blob(vector: Vector) -> bytes:
     return np.ascontiguousarray(vector, dtype="<f4").tobytes()
+
+
+def change_kind(changes: dict[str, Any], reembedded: bool) -> ChangeKind:
+    """How an update affects the user's index (see `persona.store.base.ChangeKind`)."""
+    if reembedded or {"text", "kind", "metadata"} & changes.keys():
+        return "reindex"
+    if "superseded_by" in changes:
+        return "restored" if changes["superseded_by"] is None else "superseded"
+    return "touched"
