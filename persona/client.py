@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .client_async import AsyncMethods
 from .client_chat import ChatMethods
 from .errors import EmbedderMismatchError, InvalidInputError
 from .retrieval.config import RankingConfig
@@ -48,7 +49,7 @@ def default_path() -> Path:
     return Path(platformdirs.user_data_dir("persona", appauthor=False))
 
 
-class Persona(ChatMethods):
+class Persona(ChatMethods, AsyncMethods):
     """A per-user memory store with hybrid retrieval.
 
     >>> with Persona("/tmp/store") as p:                      # doctest: +SKIP
@@ -432,25 +433,6 @@ class Persona(ChatMethods):
         """Users, memories by kind, store size and index state (cheap: loads no model)."""
         self._check_open()
         return self._memories.stats()
-
-    # -- async twins -----------------------------------------------------------------------------------------
-
-    async def aadd(self, user_id: str, text: str, **kwargs: Any) -> Memory:
-        import asyncio
-
-        return await asyncio.to_thread(self.add, user_id, text, **kwargs)
-
-    async def aadd_many(
-        self, user_id: str, items: Iterable[str | Mapping[str, Any]]
-    ) -> builtins.list[Memory]:
-        import asyncio
-
-        return await asyncio.to_thread(self.add_many, user_id, items)
-
-    async def asearch(self, user_id: str, query: str, **kwargs: Any) -> builtins.list[Hit]:
-        import asyncio
-
-        return await asyncio.to_thread(self.search, user_id, query, **kwargs)
 
 
 def _ts(value: datetime | None) -> float | None:

@@ -330,3 +330,16 @@ def test_run_on_the_real_benchmarks(tmp_path: Path, data_dir: Path) -> None:
     assert any("session_recall" in r for r in locomo)
     report = (tmp_path / "report.md").read_text("utf-8")
     assert "## locomo" in report and "## prefeval" in report and "session R@5" in report
+
+
+def test_the_learning_dataset_runs_in_persona_eval(tmp_path: Path) -> None:
+    config = parse_config({"datasets": [{"name": "learning", "limit": 2, "setting": "dev"}], "answer": False})
+    assert config.datasets[0].setting == "dev"
+    with pytest.raises(InvalidInputError, match="setting"):
+        parse_config({"datasets": [{"name": "learning", "setting": "item"}]})
+    out = tmp_path / "run"
+    run_eval(config, out, progress=False, embedder=FakeEmbedder())
+    learned = json.loads((out / "learning.json").read_text("utf-8"))
+    assert learned["totals"]["all"]["users"] == 2 and learned["totals"]["all"]["leaked"] == 0
+    report = (out / "report.md").read_text("utf-8")
+    assert "## learning" in report and "| dev | 2 |" in report

@@ -261,3 +261,48 @@ def test_feedback_is_one_transaction(p: Persona) -> None:
     assert {m: p.get(m).importance for m in reply.memory_ids} == before  # nothing applied
     done = p.feedback(reply.id, +1, comment="great")
     assert all(done.importance[m] == pytest.approx(before[m] + 0.1) for m in before)
+
+
+# -- the learning benchmark ------------------------------------------------------------------------------------
+
+
+def test_the_scorer_counts_what_it_claims() -> None:
+    from types import SimpleNamespace
+
+    from persona.evaluation.learning import Expected, ScriptedUser, score_user
+
+    user = ScriptedUser(
+        id="u",
+        split="dev",
+        turns=(
+            {
+                "user": "I live in Berlin and I hate cilantro",
+                "assistant": "Since you live in Paris, try tapas.",
+            },
+        ),
+        current=(Expected("Berlin", "location"), Expected("cilantro", "dislikes", negated=True)),
+        stale=(Expected("Lisbon", "location"),),
+    )
+    memories = [
+        SimpleNamespace(text=t) for t in ("I live in Berlin.", "I like cilantro.", "I live in Lisbon.")
+    ]
+    score = score_user(user, memories, searched_assistant=0)
+    assert (score.correct, score.memories, score.found, score.expected) == (1, 3, 1, 2)
+    assert score.stale_current == 1 and score.leaked == 0
+    leaky = score_user(
+        user, [SimpleNamespace(text="Since you live in Paris, try tapas.")], searched_assistant=2
+    )
+    assert leaky.leaked == 3  # one stable memory of the assistant's words, two assistant episodes searched
+
+
+def test_the_learning_benchmark_runs_offline_and_leaks_nothing(tmp_path: Path) -> None:
+    from persona.evaluation.learning import load_learning, run_learning
+
+    users = load_learning()
+    assert len(users) >= 30 and sum(1 for u in users for t in u.turns if "user" in t) >= 300
+    assert {u.split for u in users} == {"dev", "heldout"}
+    report = run_learning(users[:4], embedder=FakeEmbedder())
+    totals = report.totals["all"]
+    assert report.turns == sum(1 for u in users[:4] for t in u.turns if "user" in t)
+    assert totals["leaked"] == 0 and totals["memories"] > 0
+    assert 0 < totals["recall"] <= 1 and 0 < totals["precision"] <= 1

@@ -34,7 +34,7 @@ from .datasets import check_dataset
 
 __all__ = ["DATASETS", "DatasetSpec", "EvalConfig", "load_config", "parse_config"]
 
-DATASETS = ("locomo", "prefeval", "synthetic")
+DATASETS = ("locomo", "prefeval", "synthetic", "learning")
 _TOP_KEYS = {
     "name",
     "datasets",
@@ -56,7 +56,7 @@ _DATASET_KEYS = {"name", "limit", "setting", "users", "seed", "topics"}
 @dataclass(frozen=True)
 class DatasetSpec:
     """One dataset of a run. ``setting`` is PrefEval's ``item`` (one user per preference, the benchmark's
-    layout) or ``topic``; ``users``/``seed`` size the synthetic set; ``topics`` narrows PrefEval."""
+    layout) or ``topic``, or the learning benchmark's split (``all``, ``dev``, ``heldout``; ``limit`` users); ``users``/``seed`` size the synthetic set; ``topics`` narrows PrefEval."""
 
     name: str
     limit: int | None = None
@@ -160,9 +160,10 @@ def _dataset(raw: Any, source: str) -> DatasetSpec:
     name = raw.get("name")
     if name not in DATASETS:
         raise _fail(source, f"dataset name must be one of {', '.join(DATASETS)}, got {name!r}")
-    setting = raw.get("setting", "item")
-    if setting not in ("item", "topic"):
-        raise _fail(source, f"setting must be 'item' or 'topic', got {setting!r}")
+    setting = raw.get("setting", "all" if name == "learning" else "item")
+    allowed = ("all", "dev", "heldout") if name == "learning" else ("item", "topic")
+    if setting not in allowed:
+        raise _fail(source, f"setting must be one of {', '.join(map(repr, allowed))}, got {setting!r}")
     limit = raw.get("limit")
     topics = raw.get("topics")
     if topics is not None and (not isinstance(topics, list) or not all(isinstance(t, str) for t in topics)):

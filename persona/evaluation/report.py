@@ -6,6 +6,7 @@ Percentages are of questions; "–" means not measured (no evidence labels, no a
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -222,8 +223,36 @@ def _category_section(rows: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def render_report(rows: Sequence[Mapping[str, Any]], config: EvalConfig) -> str:
-    """The whole report as markdown."""
+def learning_section(learning: Mapping[str, Any] | None) -> list[str]:
+    """The learning benchmark's totals per split (`persona.evaluation.learning`), or nothing."""
+    if not learning:
+        return []
+    lines = [
+        "## learning",
+        "",
+        "Scripted users chat (replies from the script, no model); their current facts are compared with the "
+        "expected ones. Precision/recall of current facts, stale: changed or retracted facts still current, "
+        "leaked: memories made of the assistant's words.",
+        "",
+    ]
+    body = [
+        [
+            split,
+            str(int(t["users"])),
+            _pct(t["precision"]),
+            _pct(t["recall"]),
+            _pct(t["stale"]),
+            str(int(t["leaked"])),
+        ]
+        for split, t in learning["totals"].items()
+    ]
+    return [*lines, *_table(["split", "users", "precision", "recall", "stale", "leaked"], body), ""]
+
+
+def render_report(
+    rows: Sequence[Mapping[str, Any]], config: EvalConfig, learning: Mapping[str, Any] | None = None
+) -> str:
+    """The whole report as markdown (with the learning benchmark's ``learning.json`` when it ran)."""
     from persona import __version__
 
     data = [dict(r) for r in rows]
@@ -249,6 +278,7 @@ def render_report(rows: Sequence[Mapping[str, Any]], config: EvalConfig) -> str:
         "with the model's tokenizer. Prompt ms: `build_prompt` wall time (retrieval, packing, rendering).",
         "",
     ]
+    lines += learning_section(learning)
     for dataset in dict.fromkeys(str(r["dataset"]) for r in data):
         subset = [r for r in data if r["dataset"] == dataset]
         lines += [f"## {dataset}", "", "### Retrieval", "", *_retrieval_section(subset, config.ks)]
@@ -259,5 +289,7 @@ def render_report(rows: Sequence[Mapping[str, Any]], config: EvalConfig) -> str:
 def write_report(out: Path, rows: Sequence[Mapping[str, Any]], config: EvalConfig) -> Path:
     """Write ``report.md`` into ``out``; returns its path."""
     path = out / "report.md"
-    path.write_text(render_report(rows, config), "utf-8")
+    found = out / "learning.json"
+    learning = json.loads(found.read_text("utf-8")) if found.exists() else None
+    path.write_text(render_report(rows, config, learning), "utf-8")
     return path

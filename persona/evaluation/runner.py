@@ -25,7 +25,7 @@ from persona.errors import ContextWindowExceededError, LLMResponseError, Persona
 
 from .answers import ANSWER_INSTRUCTIONS, locomo_f1, token_f1
 from .cases import Case, Suite, load_suite
-from .config import EvalConfig
+from .config import DatasetSpec, EvalConfig
 from .judge import Judge
 from .llm_cache import LLMCache
 from .metrics import dia_session, ndcg_at_k, recall_at_k, reciprocal_rank, session_recall_at_k
@@ -34,6 +34,7 @@ from .retrieval import CachingEmbedder, PersonaRetriever, _ask
 __all__ = ["RESULTS_FILE", "RunSummary", "budget_label", "read_rows", "row_key", "run_eval"]
 
 RESULTS_FILE = "results.jsonl"
+LEARNING_FILE = "learning.json"
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,15 @@ def _run_suite(
     return written, skipped
 
 
+def _run_learning(spec: DatasetSpec, out_dir: Path, embedder: Embedder, progress: bool) -> None:
+    """The learning benchmark (`persona.evaluation.learning`) into ``learning.json`` (the report shows it)."""
+    from .learning import load_learning, run_learning
+
+    users = load_learning(split=spec.setting)
+    report = run_learning(users[: spec.limit] if spec.limit else users, embedder=embedder, progress=progress)
+    (out_dir / LEARNING_FILE).write_text(json.dumps(report.to_dict(), indent=2) + "\n", "utf-8")
+
+
 def run_eval(
     config: EvalConfig,
     out: str | Path,
@@ -337,6 +347,9 @@ def run_eval(
     try:
         with results.open("a", encoding="utf-8") as sink:
             for spec in config.datasets:
+                if spec.name == "learning":  # not questions: a scripted chat per user, scored at the end
+                    _run_learning(spec, out_dir, chosen, progress)
+                    continue
                 suite = load_suite(spec, config.data_dir)
                 clock = _Clock()
                 store = _Store(out_dir / "stores" / suite.name, suite, chosen, clock)
