@@ -16,6 +16,7 @@ memory service implements.
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -64,6 +65,12 @@ def slot_of(text: str, *, model: str | None = None) -> Fact | None:
     facts = extract(text, model=model) if model else extract_rules(text)
     keyed = {f.key: f for f in facts if f.key}
     return next(iter(keyed.values())) if len(keyed) == 1 else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _rule_slot(text: str) -> Fact | None:
+    """`slot_of` by the rules, remembered: a user's slotless facts are looked at again on every keyed write."""
+    return slot_of(text)
 
 
 def _contradicts(new: Memory, old: Memory) -> bool:
@@ -145,7 +152,7 @@ def _current_by_key(
             if m.id in skip:
                 continue
             if "key" not in m.metadata:
-                fact = slot_of(m.text) if len(m.text) <= 2000 else None
+                fact = _rule_slot(m.text) if len(m.text) <= 2000 else None
                 if fact is None:
                     continue
                 m = writer.set_metadata(m.id, {**m.metadata, **fact.metadata()})

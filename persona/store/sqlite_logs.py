@@ -12,6 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -151,9 +152,7 @@ class SQLiteLogs:
                         "UPDATE memories SET importance = ?, updated_at = ? WHERE id = ?",
                         (value, at.isoformat(), memory_id),
                     )
-                    memory = row_to_memory(
-                        db.execute(f"SELECT {COLUMNS} FROM memories WHERE id = ?", (memory_id,)).fetchone()
-                    )
+                    memory = replace(memory, importance=value, updated_at=at)
                     self._history(db, memory, "UPDATE", at)
                     changes.append(self._bump(db, memory.user_id, "touched", seq=int(row[0])))
                 applied[memory_id] = memory.importance
