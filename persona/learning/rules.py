@@ -1,0 +1,266 @@
+"""The offline rules, part one: how a message is cut into clauses, and first-person statements of the usual
+forms ("my name is ...", "I live in ...", "I'm allergic to ...", "I prefer ...", "I (don't) like ...").
+Each rule is a pattern matched at the start of a clause and a builder of `Fact`s; `RULES` keeps them in
+order (part two, `persona.learning.rules_everyday`, adds to it)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from .slots import Fact, norm_value
+
+__all__ = [
+    "BARE_START",
+    "FILLER",
+    "NOT_A_STATEMENT",
+    "RULES",
+    "SPLIT",
+    "Builder",
+    "clean",
+    "items",
+    "job_parts",
+    "proper",
+    "rule",
+    "with_place",
+]
+
+FILLER = re.compile(
+    r"^(?:(?:(?:well|so|oh|ok|okay|also|actually|btw|by the way|and|but|hey|hi|hello|fyi|just so you know|"
+    r"just to let you know|remember(?: that)?|note(?: that)?|for the record|honestly|in general|generally|"
+    r"turns out|it turns out|funny enough|incidentally|"
+    r"anyway|hey there|hiya|howdy|oh and|oh also|ok so|so yeah)[,:!]?\s+)|"
+    r"(?:(?:yeah|yes|no|nope|sure|update|quick update|big news|good news|bad news|fun fact|thanks|thx|"
+    r"cool|nice|great|perfect|sounds good|true|good (?:morning|evening|afternoon)|g'day|hola|salut|hallo|"
+    r"hei|oi|ciao)\s*[,:!.—–-]+\s*))+",
+    re.I,
+)
+_TRAILING = re.compile(
+    r"(?:[\s,]+(?:now|nowadays|these days|currently|only|at the moment|right now|anymore|any more|again|too|"
+    r"as well|actually|though|lately|recently|by the way|btw|thanks|thank you|lol|haha|since \d{4}|after all|"
+    r"for good|from now on|for now|"
+    r"(?:last|this) (?:year|month|week|summer|winter|spring|fall|autumn)|a (?:while|year|month|week) ago|"
+    r"(?:for )?(?:a few|several|\w+|\d+) (?:years|months|weeks|days)(?: ago| now)?))+$",
+    re.I,
+)
+_SUBJECT = r"(?:i|i'm|i've|i am|i'd|i'll|my|we|we're|we've|we just)\b"
+BARE_START = (
+    r"(?:live|living|work|working|based|studying|originally|moved|\d{1,3}(?:\s+years?\s+old)?\s*(?:,|$))"
+)
+SPLIT = re.compile(
+    rf"(?<=[.!?;])\s+|\n+|\s+[—–]\s+|\s+-\s+|"
+    rf",?\s+(?:and|but|also|plus|so|though|because|since)\s+(?={_SUBJECT})|:\s+(?={_SUBJECT})|"
+    rf",\s*(?={_SUBJECT}|{BARE_START}|\S+ here\b)|(?<=\bhere),\s*|(?<=[\s,]\d\d),\s*|(?<=[\s,]\d),\s*",
+    re.I,
+)
+NOT_A_STATEMENT = re.compile(
+    r"^(?:if|when|whether|would|could|should|do|does|did|can|what|where|who|why|how)\b", re.I
+)
+_LIST = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+)\s*", re.I)
+_HEALTH = r"lactose intolerant|gluten intolerant|celiac|coeliac|diabetic|pregnant"
+
+# (pattern, builder). Builders get the match and return facts; X is the captured object.
+Builder = Callable[["re.Match[str]"], list[Fact]]
+RULES: list[tuple[re.Pattern[str], Builder]] = []
+
+
+def rule(pattern: str) -> Callable[[Builder], Builder]:
+    def register(fn: Builder) -> Builder:
+        RULES.append((re.compile(pattern, re.I), fn))
+        return fn
+
+    return register
+
+
+def clean(value: str) -> str:
+    return _TRAILING.sub("", value.strip().rstrip(".!,;: ")).strip().rstrip(".!,;: ")
+
+
+_NOT_AN_OBJECT = re.compile(
+    r"^(?:it|that|this|these|those|them|him|her|please|pls|not|with|so|i|i'm|to|everyone|everybody|when|how|"
+    r"what|because|if|the way|the hotter|being|having|you|your|his|their|our|me)\b",
+    re.I,
+)
+
+
+def items(value: str) -> list[str]:
+    """The objects of a list ("tea, coffee and cake"); none that read like a clause ("it tastes like soap")."""
+    out = [v for v in (clean(x) for x in _LIST.split(value)) if v]
+    return [v for v in out if not _NOT_AN_OBJECT.match(v) and not re.search(r"\bi\b|\bi'm\b", v, re.I)]
+
+
+def proper(value: str) -> str | None:
+    """The capitalized name a value starts with ("Pune last week for my wife's job" -> "Pune"), or None."""
+    words = clean(value).split()
+    run: list[str] = []
+    for word in words:
+        bare = word.strip(",;:!.")
+        if bare[:1].isupper() or (run and bare.lower() in ("de", "del", "da", "do", "upon", "on", "am")):
+            run.append(bare)
+            if bare != word:
+                break
+        else:
+            break
+    while run and not run[-1][:1].isupper():
+        run.pop()
+    return " ".join(run) or None
+
+
+@rule(r"^(?:my name is|my name's|i am called|i'm called|call me|people call me)\s+(?P<x>[\w .'-]{1,40})$")
+def _name(m: re.Match[str]) -> list[Fact]:
+    name = clean(m["x"])
+    return [Fact(f"My name is {name}.", "profile", "name", name)] if name else []
+
+
+@rule(
+    r"^(?:i|we)(?:'ve| have|'m| am|'re| are)?\s*(?:just |recently |finally |now |currently )?(?:live|lived|living|"
+    r"based|reside|residing|moved|relocated)(?:\s+(?:down|up|back|over|out))?\s+(?:(?:just\s+)?(?:outside(?: of)?|"
+    r"near|close to)\s+|(?:in|at|to)\s+)(?P<x>.+)$"
+)
+def _lives(m: re.Match[str]) -> list[Fact]:
+    place = proper(m["x"]) or clean(m["x"])
+    return [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
+
+
+@rule(r"^i\s+(?:don't|do not|no longer)\s+live\s+(?:in|at)\s+(?P<x>.+)$")
+def _not_lives(m: re.Match[str]) -> list[Fact]:
+    place = clean(m["x"])
+    return [Fact(f"I no longer live in {place}.", "fact", "location", place, negated=True)] if place else []
+
+
+@rule(r"^i(?:'m| am)\s+from\s+(?P<x>.+)$")
+def _from(m: re.Match[str]) -> list[Fact]:
+    place = clean(m["x"])
+    return [Fact(f"I'm from {place}.", "profile", "hometown", place)] if place else []
+
+
+@rule(
+    r"^(?:i(?:'m| am)\s+(?:(?:very|severely|mildly|deathly|highly|really|quite|a bit|also)\s+)*allergic to|"
+    r"i have an?\s+(?:\w+\s+)?allergy to)\s+(?P<x>.+)$"
+)
+def _allergic(m: re.Match[str]) -> list[Fact]:
+    return [Fact(f"I'm allergic to {x}.", "fact", f"allergy:{norm_value(x)}", x) for x in items(m["x"])]
+
+
+@rule(r"^i(?:'m| am)\s+(?:not|no longer)\s+allergic to\s+(?P<x>.+)$")
+def _not_allergic(m: re.Match[str]) -> list[Fact]:
+    return [
+        Fact(f"I'm not allergic to {x}.", "fact", f"allergy:{norm_value(x)}", x, negated=True)
+        for x in items(m["x"])
+    ]
+
+
+@rule(rf"^i(?:'m| am)\s+(?P<x>{_HEALTH})$")
+def _health(m: re.Match[str]) -> list[Fact]:
+    x = m["x"].lower()
+    return [Fact(f"I'm {x}.", "fact", f"health:{norm_value(x)}", x)]
+
+
+@rule(
+    r"^i(?:'m| am)\s+(?:(?:a|an|now|now a|strictly|strictly a)\s+)?(?P<x>vegetarian|vegan|pescatarian|omnivore)$"
+)
+def _diet(m: re.Match[str]) -> list[Fact]:
+    x = m["x"].lower()
+    return [Fact(f"I'm {x}.", "profile", "diet", x)]
+
+
+@rule(
+    r"^i(?:'m| am|'ll be| will be| just turned| turned)\s+(?P<x>\d{1,3})(?:\s+years?\s+old|\s*y/?o)?"
+    r"(?:\s+(?:if|now|today|yesterday|this year|btw|and|lol|haha|as of)\b.*)?$"
+)
+def _age(m: re.Match[str]) -> list[Fact]:
+    return [Fact(f"I'm {m['x']} years old.", "profile", "age", m["x"])] if 0 < int(m["x"]) <= 120 else []
+
+
+@rule(r"^i\s+(?:(?:now|currently|still)\s+)?(?:work|working|'m working|am working)\s+as\s+(?P<x>.+)$")
+def _job(m: re.Match[str]) -> list[Fact]:
+    job, employer, place = job_parts(m["x"])
+    bare = re.sub(r"^(?:an?|the)\s+", "", job, flags=re.I)
+    return with_place([Fact(f"I work as {job}.", "profile", "job", bare)], employer, place) if job else []
+
+
+def job_parts(value: str) -> tuple[str, str | None, str | None]:
+    """("a product manager at Kestrel Software in Pune") -> job, employer, place."""
+    job = re.split(r"\s+(?=(?:at|for|in|based in)\s)", value, maxsplit=1)[0]
+    employer = re.search(r"\b(?:at|for)\s+(?P<e>(?:an?\s+)?[\w&' -]+?)(?=\s+(?:in|based in)\s|$)", value)
+    place = re.search(r"\b(?:in|based in)\s+(?P<p>.+)$", value)
+    where = proper(place["p"]) if place else None
+    who = clean(employer["e"]) if employer else None
+    if who and not (
+        who[:1].isupper() or re.search(r"\b(?:startup|company|firm|bank|hospital|school|agency)$", who)
+    ):
+        who = None
+    return clean(job), who, where
+
+
+def with_place(facts: list[Fact], employer: str | None, place: str | None) -> list[Fact]:
+    if employer:
+        facts.append(Fact(f"I work at {employer}.", "profile", "employer", re.sub(r"^an?\s+", "", employer)))
+    if place:
+        facts.append(Fact(f"I live in {place}.", "profile", "location", place))
+    return facts
+
+
+@rule(r"^i\s+(?:work|am working|'m working)\s+(?:at|for)\s+(?P<x>.+)$")
+def _employer(m: re.Match[str]) -> list[Fact]:
+    where = clean(m["x"])
+    return [Fact(f"I work at {where}.", "profile", "employer", where)] if where else []
+
+
+@rule(r"^my\s+(?:favou?rite)\s+(?P<what>[\w -]{1,30}?)\s+(?:is|are)\s+(?P<x>.+)$")
+def _favorite(m: re.Match[str]) -> list[Fact]:
+    what, x = norm_value(m["what"]), clean(m["x"])
+    key = "favorite_" + what.replace(" ", "_")
+    return [Fact(f"My favorite {what} is {x}.", "preference", key, x)] if x else []
+
+
+@rule(r"^i\s+(?:would\s+|'d\s+)?(?:really\s+|much\s+|generally\s+|usually\s+|always\s+)?prefer\s+(?P<x>.+)$")
+def _prefer(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["x"])
+    head = re.split(r"\s+(?:over|to|rather than|instead of)\s+", x, maxsplit=1)[0]
+    return [Fact(f"I prefer {x}.", "preference", f"likes:{norm_value(head)}", head)] if x else []
+
+
+@rule(
+    r"^(?:i|we)\s+(?:really\s+|absolutely\s+|do\s+|also\s+|all\s+)?(?P<v>like|love|enjoy|adore)\s+(?P<x>.+)$"
+)
+def _likes(m: re.Match[str]) -> list[Fact]:
+    verb = m["v"].lower()
+    return [Fact(f"I {verb} {x}.", "preference", f"likes:{norm_value(x)}", x) for x in items(m["x"])]
+
+
+@rule(
+    r"^i\s*(?P<v>(?:(?:really\s+)?(?:don't|do not|no longer|never)\s+(?:really\s+)?(?:like|enjoy|love|eat|drink)|"
+    r"(?:really\s+)?(?:hate|dislike|detest|can't stand|cannot stand|can not stand)|"
+    r"(?:can't|cannot|can not|can no longer)\s+(?:eat|drink|have|handle|tolerate|stomach)|"
+    r"(?:'ve\s+|\s*have\s+)?(?:stopped|quit)\s+(?:eating|drinking)|(?:'ve\s+|\s*have\s+)?(?:totally\s+)?gone off|"
+    r"(?:'m|\s*am)\s+done with|(?:'ll|\s*will|\s*shall)\s+avoid|(?:'ve\s+|\s*have\s+)?given up(?:\s+on)?|"
+    r"gave up(?:\s+on)?))\s+(?P<x>.+)$"
+)
+def _dislikes(m: re.Match[str]) -> list[Fact]:
+    verb = " ".join(m["v"].lower().split())  # the user's own words: "can't eat" is not "don't like"
+    verb = verb if verb.startswith("'") else " " + verb
+    return [
+        Fact(f"I{verb} {x}.", "preference", f"likes:{norm_value(x)}", x, negated=True) for x in items(m["x"])
+    ]
+
+
+@rule(r"^i\s+speak\s+(?P<x>.+)$")
+def _speaks(m: re.Match[str]) -> list[Fact]:
+    return [Fact(f"I speak {x}.", "fact", f"speaks:{norm_value(x)}", x) for x in items(m["x"])]
+
+
+@rule(r"^my\s+birthday\s+is\s+(?:on\s+)?(?P<x>.+)$")
+def _birthday(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["x"])
+    return [Fact(f"My birthday is {x}.", "profile", "birthday", x)] if x else []
+
+
+@rule(
+    r"^i\s+have\s+(?P<x>(?:a|an|one|two|three|four|five|\d+)\s+(?:[\w-]+\s+){0,2}"
+    r"(?:dogs?|cats?|kids?|children|sons?|daughters?|brothers?|sisters?|pets?|birds?|horses?|rabbits?)"
+    r"(?:\s+(?:named|called)\s+[\w ,'-]+)?)$"
+)
+def _has(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["x"])
+    return [Fact(f"I have {x}.", "fact", None, x)] if x else []

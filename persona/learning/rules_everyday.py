@@ -1,0 +1,363 @@
+"""The offline rules, part two: how people introduce themselves in chat ("Omar here", "I'm Marcus. 34,
+live in Leeds", "I'm a nurse at X in Y"), likes said other ways ("I'm into X", "I've gone off X"), endings
+("X and I broke up"), and partners and pets mentioned anywhere in a clause (`anywhere`)."""
+
+from __future__ import annotations
+
+import re
+
+from .rules import clean, items, job_parts, proper, rule, with_place
+from .slots import Fact, norm_value
+
+__all__ = ["NOT_NAMES", "anywhere"]
+
+NOT_NAMES = set(
+    [
+        "fine",
+        "good",
+        "ok",
+        "okay",
+        "back",
+        "sorry",
+        "tired",
+        "busy",
+        "here",
+        "home",
+        "vegan",
+        "vegetarian",
+        "new",
+        "sure",
+        "ready",
+        "done",
+        "free",
+        "single",
+        "married",
+        "retired",
+        "pregnant",
+        "sick",
+        "ill",
+        "bored",
+        "hungry",
+        "excited",
+        "happy",
+        "sad",
+        "stressed",
+        "nervous",
+        "late",
+        "early",
+        "english",
+        "french",
+        "german",
+        "italian",
+        "spanish",
+        "american",
+        "british",
+        "canadian",
+        "australian",
+        "irish",
+        "scottish",
+        "welsh",
+        "chinese",
+        "japanese",
+        "korean",
+        "indian",
+        "polish",
+        "dutch",
+        "swedish",
+        "norwegian",
+        "danish",
+        "finnish",
+        "brazilian",
+        "mexican",
+        "portuguese",
+        "russian",
+        "greek",
+        "turkish",
+        "egyptian",
+        "muslim",
+        "christian",
+        "jewish",
+        "catholic",
+        "hindu",
+        "buddhist",
+        "atheist",
+        "gay",
+        "straight",
+        "bi",
+        "trans",
+        "also",
+        "still",
+        "not",
+        "so",
+        "just",
+        "really",
+        "in",
+        "on",
+        "at",
+        "from",
+        "a",
+        "an",
+        "the",
+        "out",
+        "off",
+        "up",
+        "down",
+        "all",
+        "almost",
+        "always",
+        "never",
+        "alone",
+        "allergic",
+        "diabetic",
+        "coeliac",
+        "celiac",
+        "vegetarian",
+        "pescatarian",
+        "curious",
+        "confused",
+        "lost",
+        "stuck",
+        "broke",
+        "poor",
+        "rich",
+        "old",
+        "young",
+        "fit",
+        "lazy",
+        "human",
+    ]
+)
+_JOB_WORD = re.compile(
+    r"(?:[a-z]+(?:er|or|ist|ian|ant|ent|eer|ect|ef)|nurse|student|chef|cook|pilot|clerk|judge|barista|medic|vet|"
+    r"nanny|model|coach|tutor|intern|freelancer|illustrator|solicitor|dentist|surgeon|barber|midwife|"
+    r"paramedic|carpenter|plumber|electrician|engineer|scientist|artist|editor|author|writer|actor|"
+    r"analyst|consultant|accountant|architect|lawyer|doctor|professor|lecturer|researcher|postdoc|"
+    r"officer|soldier|firefighter|mechanic|technician|designer|developer|manager|director|founder)$"
+)
+_NOT_JOBS = set(
+    [
+        "beginner",
+        "member",
+        "fan",
+        "lover",
+        "user",
+        "person",
+        "parent",
+        "patient",
+        "resident",
+        "client",
+        "customer",
+        "talker",
+        "sleeper",
+        "eater",
+        "drinker",
+        "smoker",
+        "runner",
+        "reader",
+        "listener",
+        "learner",
+        "speaker",
+        "believer",
+        "worrier",
+        "introvert",
+        "extrovert",
+        "father",
+        "mother",
+        "brother",
+        "sister",
+        "daughter",
+        "grandmother",
+        "grandfather",
+        "grandparent",
+        "partner",
+        "neighbor",
+        "neighbour",
+        "owner",
+        "other",
+        "regular",
+        "winner",
+        "loser",
+        "vegetarian",
+        "pescatarian",
+        "christian",
+        "libertarian",
+        "contrarian",
+        "omnivore",
+        "foodie",
+        "newbie",
+        "rookie",
+        "amateur",
+        "perfectionist",
+        "optimist",
+        "pessimist",
+        "realist",
+        "procrastinator",
+        "night",
+        "owl",
+    ]
+)
+
+
+def _is_job(phrase: str) -> bool:
+    words = phrase.split()
+    last = words[-1] if words else ""
+    return (
+        bool(last)
+        and last.islower()
+        and last not in _NOT_JOBS
+        and bool(_JOB_WORD.match(last))
+        and len(words) <= 5
+    )
+
+
+@rule(r"^(?:i'm|i am|this is|it's)\s+(?P<x>[^\W\d_][\w'-]*)(?P<tag>\s+(?:btw|here|by the way|lol))?$")
+def _intro(m: re.Match[str]) -> list[Fact]:
+    name = m["x"]
+    if (
+        name.lower() in NOT_NAMES
+        or not (name[:1].isupper() or m["tag"])
+        or (name.isupper() and len(name) > 1)
+    ):
+        return []
+    name = name[:1].upper() + name[1:]
+    return [Fact(f"My name is {name}.", "profile", "name", name)]
+
+
+@rule(r"^(?P<x>[^\W\d_][\w'-]*)\s+here(?:\s+from\s+(?P<place>.+))?$")
+def _here(m: re.Match[str]) -> list[Fact]:
+    name = m["x"]
+    if not name[:1].isupper() or name.lower() in NOT_NAMES | {"i", "we", "you", "she", "he", "they", "it"}:
+        return []
+    facts = [Fact(f"My name is {name}.", "profile", "name", name)]
+    place = proper(m["place"]) if m["place"] else None
+    return with_place(facts, None, place)
+
+
+@rule(
+    r"^i(?:'m| am)\s+(?:(?:now|officially|still|also|actually|currently|just|a\s+(?:full-time|part-time))\s+)*"
+    r"(?:a|an)\s+(?P<x>.+)$"
+)
+def _job_a(m: re.Match[str]) -> list[Fact]:
+    job, employer, place = job_parts(m["x"])
+    if not _is_job(job.split(" in ")[0]) and not _is_job(re.sub(r"\s+in\s+\w+$", "", job)):
+        return []
+    article = "an" if job[:1].lower() in "aeiou" else "a"
+    return with_place([Fact(f"I'm {article} {job}.", "profile", "job", job)], employer, place)
+
+
+@rule(r"^i(?:'m| am)\s+(?:now\s+|currently\s+|still\s+)?(?:in|based in|living in|located in)\s+(?P<x>.+)$")
+def _in_place(m: re.Match[str]) -> list[Fact]:
+    place = proper(m["x"])
+    return [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
+
+
+@rule(
+    r"^i(?:'m| am)\s+(?:really\s+|so\s+|super\s+|very\s+|also\s+)?(?:into|obsessed with|crazy about|all about|"
+    r"a (?:big |huge )?fan of|passionate about)\s+(?P<x>.+)$"
+)
+def _into(m: re.Match[str]) -> list[Fact]:
+    return [Fact(f"I'm into {x}.", "preference", f"likes:{norm_value(x)}", x) for x in items(m["x"])]
+
+
+@rule(r"^i\s+(?:also\s+)?(?:play|practi[cs]e)\s+(?P<x>(?!it\b|with\b)[\w' -]+)$")
+def _plays(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["x"])
+    return [Fact(f"I play {x}.", "fact", f"plays:{norm_value(x.split()[0])}", x)] if x else []
+
+
+@rule(r"^i\s+(?:would|'d)\s+(?:really\s+)?appreciate\s+(?P<x>.+?)(?:,?\s+please)?$")
+def _appreciate(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["x"])
+    return [Fact(f"I prefer {x}.", "preference", f"likes:{norm_value(x)}", x)] if x else []
+
+
+@rule(
+    r"^(?:please\s+|pls\s+)?no\s+(?P<x>[\w -]+?)(?:\s+in\s+(?:your\s+|the\s+)?(?:replies|answers|responses))?(?:\s+please|\s+pls)?$"
+)
+def _no_please(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["x"])
+    if (
+        not x
+        or x.lower() in ("no", "not", "thanks")
+        or m.group(0).lower().startswith(("no longer", "no more", "no idea", "no problem", "no worries"))
+    ):
+        return []
+    return [Fact(f"I don't want {x} in answers.", "preference", f"likes:{norm_value(x)}", x, negated=True)]
+
+
+@rule(r"^(?P<x>[\w -]+?)\s+only,?\s+(?:please|pls)$")
+def _only_please(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["x"])
+    return [Fact(f"I prefer {x} only.", "preference", f"likes:{norm_value(x)}", x)] if x else []
+
+
+@rule(r"^i(?:'m| am)\s+(?:not|no longer)\s+(?:a\s+)?(?P<x>vegetarian|vegan|pescatarian)(?:\s+.*)?$")
+def _not_diet(m: re.Match[str]) -> list[Fact]:
+    x = m["x"].lower()
+    return [Fact(f"I'm not {x} anymore.", "profile", "diet", x, negated=True)]
+
+
+@rule(r"^i\s+(?:only\s+eat\s+(?P<a>[\w -]+)|eat\s+(?P<b>[\w -]+?)\s+only)$")
+def _eats_only(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["a"] or m["b"])
+    return [Fact(f"I eat {x} only.", "profile", "diet", x)] if x else []
+
+
+@rule(
+    r"^(?:(?P<x>[^\W\d_][\w'-]*)\s+and\s+i|we)\s+(?:just\s+)?(?:broke up|split up|separated|divorced|got divorced)\b.*$"
+)
+def _broke_up(m: re.Match[str]) -> list[Fact]:
+    name = m["x"]
+    if not name or not name[:1].isupper():
+        return []
+    return [Fact(f"{name} and I broke up.", "profile", "partner", name, negated=True)]
+
+
+@rule(r"^(?:my\s+(?:dog|cat|pet|rabbit|bird)\s+)?(?P<x>[^\W\d_][\w'-]*)\s+(?:passed away|died|passed)\b.*$")
+def _passed(m: re.Match[str]) -> list[Fact]:
+    name = m["x"]
+    if not name[:1].isupper() or name.lower() in NOT_NAMES | {"i", "we", "he", "she", "it", "they", "my"}:
+        return []
+    return [Fact(f"{name} passed away.", "fact", f"pet:{name.lower()}", name, negated=True)]
+
+
+@rule(r"^i(?:'ve| have)?\s+(?:just\s+)?(?:left|quit)\s+(?P<x>[^\W\d_][\w&' -]*?)(?:\s+(?:and|to)\b.*)?$")
+def _left_job(m: re.Match[str]) -> list[Fact]:
+    where = proper(m["x"])
+    return (
+        [Fact(f"I no longer work at {where}.", "profile", "employer", where, negated=True)] if where else []
+    )
+
+
+# -- found anywhere in a clause: partners and pets --------------------------------------------------------------
+
+_PARTNER = re.compile(
+    r"\bmy\s+(?P<rel>wife|husband|boyfriend|girlfriend|partner|fianc[ée]e?|spouse)\b(?:,?\s+(?P<x>[^\W\d_][\w'-]*))?"
+)
+_PET = re.compile(
+    r"\b(?:my|i(?:'ve| have)?\s+(?:got|have|adopted)|we(?:'ve| have)?\s+(?:just\s+)?(?:got|adopted))\s+"
+    r"(?:(?:a|an|two|three|\d+|little|old|new|rescue|sweet)\s+)*(?P<kind>dog|cat|pup|puppy|kitten|rabbit|"
+    r"bunny|hamster|parrot|horse|tortoise|snake)(?P<many>s)?\b(?:,?\s+(?:called|named)?\s*(?P<x>[^\W\d_][\w'-]*"
+    r"(?:\s+and\s+[^\W\d_][\w'-]*)?))?",
+    re.I,
+)
+
+
+def anywhere(clause: str) -> list[Fact]:
+    facts: list[Fact] = []
+    for m in _PARTNER.finditer(clause):
+        rel, name = m["rel"].lower(), m["x"]
+        if name and name[:1].isupper() and name.lower() not in NOT_NAMES:
+            facts.append(Fact(f"My {rel} is {name}.", "profile", "partner", name))
+        elif not re.match(r"\s*'s\b", clause[m.end() :]) or "wife" in rel or "husband" in rel:
+            facts.append(Fact(f"I have a {rel}.", "profile", f"partner:{rel}", rel))
+    for m in _PET.finditer(clause):
+        kind = m["kind"].lower() + ("s" if m["many"] else "")
+        names = [n for n in re.split(r"\s+and\s+", m["x"] or "") if n[:1].isupper()]
+        if names:
+            facts += [
+                Fact(f"My {m['kind'].lower()} is called {n}.", "fact", f"pet:{n.lower()}", n) for n in names
+            ]
+        elif m.group(0).lower().startswith(("i", "we")):
+            facts.append(Fact(f"I have {m.group(0).split(None, 2)[-1]}.", "fact", None, kind))
+    return facts
