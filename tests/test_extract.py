@@ -130,9 +130,7 @@ def test_llm_extraction_gives_up_and_extract_falls_back_to_rules() -> None:
     with pytest.raises(ExtractionFailed):
         extract_llm("I live in Rome", model="fake", complete=broken, retries=2)
     assert calls == 3
-    assert [f.text for f in extract("I live in Rome", model="fake", complete=broken)] == [
-        "I live in Rome."
-    ]
+    assert [f.text for f in extract("I live in Rome", model="fake", complete=broken)] == ["I live in Rome."]
 
 
 def test_llm_extraction_through_litellm() -> None:
@@ -218,3 +216,32 @@ def test_a_fact_stored_earlier_without_its_key_gets_it(p: Persona, w: Memories) 
     assert p.get(plain.id).metadata["key"] == "location"
     learn_facts(w, "u", extract_rules("I live in Rome"), at=T0 + timedelta(days=2))
     assert not p.get(plain.id).current
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("hey, Priya here, dentist in Leeds", ["My name is Priya.", "I'm a dentist.", "I live in Leeds."]),
+        (
+            "I'm Tom. 52, live in Hull, work as a plumber",
+            ["My name is Tom.", "I'm 52 years old.", "I live in Hull.", "I work as a plumber."],
+        ),
+        (
+            "I'm Ada, an engineer at Acme in Turin",
+            ["My name is Ada.", "I'm an engineer.", "I work at Acme.", "I live in Turin."],
+        ),
+        ("I live in Porto, any good bakeries?", ["I live in Porto."]),
+        ("my husband Leo loves sailing", ["My husband is Leo."]),
+        ("I grew up in Kraków", ["I'm from Kraków."]),
+        ("I'm learning Dutch for work", ["I'm learning Dutch."]),
+        ("cycling is my main hobby", ["Cycling is my hobby."]),
+        ("I'm scared of spiders, honestly", ["I'm scared of spiders."]),
+        ("I've gone off coffee, it keeps me up", ["I've gone off coffee."]),
+        ("Mia and I broke up", ["Mia and I broke up."]),
+        ("I live in a tiny flat", []),
+        ("My sister lives in Rome", []),
+        ("If I lived in Paris I'd eat croissants daily", []),
+    ],
+)
+def test_rules_read_everyday_introductions_and_changes(message: str, expected: list[str]) -> None:
+    assert [f.text for f in extract_rules(message)] == expected

@@ -27,6 +27,8 @@ def extract_rules(message: str) -> list[Fact]:
     intro = False
     for raw in SPLIT.split(message.replace("’", "'")):
         clause = FILLER.sub("", raw.strip().strip("\"'")).strip()
+        if clause.endswith("?") and ", " in clause:  # "I live in Bristol, any vegan bakeries?"
+            clause = clause.rsplit(", ", 1)[0]
         if not clause or clause.endswith("?") or NOT_A_STATEMENT.match(clause) or len(clause) > 300:
             continue
         clause = re.sub(r"\s+", " ", clause.rstrip(".!;,: ")).replace("’", "'")
@@ -46,6 +48,7 @@ def extract_rules(message: str) -> list[Fact]:
 def _first_rule(clause: str) -> list[Fact]:
     for pattern, build in RULES:
         match = pattern.match(clause)
-        if match:
-            return [f for f in build(match) if 0 < len(f.value or f.text) <= 120]
+        found = [f for f in build(match) if 0 < len(f.value or f.text) <= 120] if match else []
+        if found:  # a pattern that matched but found nothing leaves the clause to the next rules
+            return found
     return []

@@ -26,11 +26,12 @@ __all__ = [
 ]
 
 FILLER = re.compile(
-    r"^(?:(?:(?:well|so|oh|ok|okay|also|actually|btw|by the way|and|but|hey|hi|hello|fyi|just so you know|"
+    r"^(?:(?:(?:well|so+|oh+|ok|okay|also|actually|btw|by the way|and|but|hey|hi|hello|fyi|just so you know|"
     r"just to let you know|remember(?: that)?|note(?: that)?|for the record|honestly|in general|generally|"
     r"turns out|it turns out|funny enough|incidentally|"
     r"anyway|hey there|hiya|howdy|oh and|oh also|ok so|so yeah)[,:!]?\s+)|"
-    r"(?:(?:yeah|yes|no|nope|sure|update|quick update|big news|good news|bad news|fun fact|thanks|thx|"
+    r"(?:(?:yeah|yes|no|nope|sure|update|quick update|big news|good news|bad news|sad news|fun fact|thanks|thx|"
+    r"weird update|big change|change of plan|"
     r"cool|nice|great|perfect|sounds good|true|good (?:morning|evening|afternoon)|g'day|hola|salut|hallo|"
     r"hei|oi|ciao)\s*[,:!.—–-]+\s*))+",
     re.I,
@@ -49,8 +50,10 @@ BARE_START = (
 )
 SPLIT = re.compile(
     rf"(?<=[.!?;])\s+|\n+|\s+[—–]\s+|\s+-\s+|"
-    rf",?\s+(?:and|but|also|plus|so|though|because|since)\s+(?={_SUBJECT})|:\s+(?={_SUBJECT})|"
-    rf",\s*(?={_SUBJECT}|{BARE_START}|\S+ here\b)|(?<=\bhere),\s*|(?<=[\s,]\d\d),\s*|(?<=[\s,]\d),\s*",
+    rf",?\s+(?:and|but|also|plus|so|though|because|since)\s+(?!i\s+(?:just\s+)?(?:broke|split)\s+up)"
+    rf"(?={_SUBJECT}|(?:it\s+)?turns out\b)|"
+    rf":\s+(?={_SUBJECT})|"
+    rf",\s*(?={_SUBJECT}|{BARE_START}|\S+ here\b|so\b|but\b|because\b)|(?<=\bhere),\s*|(?<=[\s,]\d\d),\s*|(?<=[\s,]\d),\s*",
     re.I,
 )
 NOT_A_STATEMENT = re.compile(
@@ -78,13 +81,15 @@ def clean(value: str) -> str:
 
 _NOT_AN_OBJECT = re.compile(
     r"^(?:it|that|this|these|those|them|him|her|please|pls|not|with|so|i|i'm|to|everyone|everybody|when|how|"
-    r"what|because|if|the way|the hotter|being|having|you|your|his|their|our|me)\b",
+    r"what|because|if|the way|the hotter|being|having|you|your|his|their|our|me|carry|need|want|have|get|go|"
+    r"make|take|use|keep|trying|going|getting|looking|hoping|thinking|a lot|on|at|every|sometimes)\b",
     re.I,
 )
 
 
 def items(value: str) -> list[str]:
     """The objects of a list ("tea, coffee and cake"); none that read like a clause ("it tastes like soap")."""
+    value = re.split(r",\s*(?=(?:it|it's|that|which|who|they|he|she|so|but|because)\b)", value, maxsplit=1)[0]
     out = [v for v in (clean(x) for x in _LIST.split(value)) if v]
     return [v for v in out if not _NOT_AN_OBJECT.match(v) and not re.search(r"\bi\b|\bi'm\b", v, re.I)]
 
@@ -119,6 +124,8 @@ def _name(m: re.Match[str]) -> list[Fact]:
 )
 def _lives(m: re.Match[str]) -> list[Fact]:
     place = proper(m["x"]) or clean(m["x"])
+    if re.match(r"(?:an?|my|our)\s", place, re.I):  # "in a small flat", "in my car": not where
+        return []
     return [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
 
 
@@ -128,9 +135,9 @@ def _not_lives(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I no longer live in {place}.", "fact", "location", place, negated=True)] if place else []
 
 
-@rule(r"^i(?:'m| am)\s+from\s+(?P<x>.+)$")
+@rule(r"^(?:i(?:'m| am)\s+(?:originally\s+)?from|i\s+(?:grew up|was born)\s+in)\s+(?P<x>.+)$")
 def _from(m: re.Match[str]) -> list[Fact]:
-    place = clean(m["x"])
+    place = proper(m["x"]) or clean(m["x"])
     return [Fact(f"I'm from {place}.", "profile", "hometown", place)] if place else []
 
 
@@ -181,9 +188,9 @@ def _job(m: re.Match[str]) -> list[Fact]:
 
 def job_parts(value: str) -> tuple[str, str | None, str | None]:
     """("a product manager at Kestrel Software in Pune") -> job, employer, place."""
-    job = re.split(r"\s+(?=(?:at|for|in|based in)\s)", value, maxsplit=1)[0]
-    employer = re.search(r"\b(?:at|for)\s+(?P<e>(?:an?\s+)?[\w&' -]+?)(?=\s+(?:in|based in)\s|$)", value)
-    place = re.search(r"\b(?:in|based in)\s+(?P<p>.+)$", value)
+    job = re.split(r"\s+(?=(?:(?:living|based|working|located)\s+)?(?:at|for|in)\s)", value, maxsplit=1)[0]
+    employer = re.search(r"\b(?:at|for)\s+(?P<e>(?:an?\s+)?[\w&' -]+?)(?=\s+(?:\w+\s+)?in\s|$)", value)
+    place = re.search(r"\bin\s+(?P<p>[^\W\d_].*)$", value)
     where = proper(place["p"]) if place else None
     who = clean(employer["e"]) if employer else None
     if who and not (
@@ -203,8 +210,10 @@ def with_place(facts: list[Fact], employer: str | None, place: str | None) -> li
 
 @rule(r"^i\s+(?:work|am working|'m working)\s+(?:at|for)\s+(?P<x>.+)$")
 def _employer(m: re.Match[str]) -> list[Fact]:
-    where = clean(m["x"])
-    return [Fact(f"I work at {where}.", "profile", "employer", where)] if where else []
+    where, _, job = clean(m["x"]).partition(" as ")  # "at Norvik Bank as a data analyst"
+    facts = [Fact(f"I work at {where}.", "profile", "employer", where)] if where else []
+    bare = re.sub(r"^(?:an?|the)\s+", "", job, flags=re.I)
+    return facts + ([Fact(f"I work as {job}.", "profile", "job", bare)] if bare else [])
 
 
 @rule(r"^my\s+(?:favou?rite)\s+(?P<what>[\w -]{1,30}?)\s+(?:is|are)\s+(?P<x>.+)$")

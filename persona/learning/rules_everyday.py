@@ -259,9 +259,14 @@ def _into(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I'm into {x}.", "preference", f"likes:{norm_value(x)}", x) for x in items(m["x"])]
 
 
-@rule(r"^i\s+(?:also\s+)?(?:play|practi[cs]e)\s+(?P<x>(?!it\b|with\b)[\w' -]+)$")
+_NOT_PLAYED = re.compile(r"(?:a lot|on|at|in|for|with|every|sometimes|too|well|badly|it|them|along)\b", re.I)
+
+
+@rule(r"^i\s+(?:also\s+)?(?:play|practi[cs]e)\s+(?P<x>(?!it\b|with\b)[\w' -]+)(?:,.*)?$")
 def _plays(m: re.Match[str]) -> list[Fact]:
     x = clean(m["x"])
+    if _NOT_PLAYED.match(x):
+        return []
     return [Fact(f"I play {x}.", "fact", f"plays:{norm_value(x.split()[0])}", x)] if x else []
 
 
@@ -332,8 +337,10 @@ def _left_job(m: re.Match[str]) -> list[Fact]:
 # -- found anywhere in a clause: partners and pets --------------------------------------------------------------
 
 _PARTNER = re.compile(
-    r"\bmy\s+(?P<rel>wife|husband|boyfriend|girlfriend|partner|fianc[ée]e?|spouse)\b(?:,?\s+(?P<x>[^\W\d_][\w'-]*))?"
+    r"\bmy\s+(?P<rel>wife|husband|boyfriend|girlfriend|partner|fianc[ée]e?|spouse)\b(?:,?\s+(?P<x>[^\W\d_][\w'-]*))?",
+    re.I,
 )
+_CHILD = re.compile(r"\bmy\s+(?:little\s+|baby\s+)?(?P<rel>daughter|son)\s+(?P<x>[^\W\d_][\w'-]*)", re.I)
 _PET = re.compile(
     r"\b(?:my|i(?:'ve| have)?\s+(?:got|have|adopted)|we(?:'ve| have)?\s+(?:just\s+)?(?:got|adopted))\s+"
     r"(?:(?:a|an|two|three|\d+|little|old|new|rescue|sweet)\s+)*(?P<kind>dog|cat|pup|puppy|kitten|rabbit|"
@@ -351,6 +358,11 @@ def anywhere(clause: str) -> list[Fact]:
             facts.append(Fact(f"My {rel} is {name}.", "profile", "partner", name))
         elif not re.match(r"\s*'s\b", clause[m.end() :]) or "wife" in rel or "husband" in rel:
             facts.append(Fact(f"I have a {rel}.", "profile", f"partner:{rel}", rel))
+    for m in _CHILD.finditer(clause):
+        if m["x"][:1].isupper() and m["x"].lower() not in NOT_NAMES:
+            facts.append(
+                Fact(f"My {m['rel'].lower()} is {m['x']}.", "fact", f"child:{m['x'].lower()}", m["x"])
+            )
     for m in _PET.finditer(clause):
         kind = m["kind"].lower() + ("s" if m["many"] else "")
         names = [n for n in re.split(r"\s+and\s+", m["x"] or "") if n[:1].isupper()]
@@ -361,3 +373,100 @@ def anywhere(clause: str) -> list[Fact]:
         elif m.group(0).lower().startswith(("i", "we")):
             facts.append(Fact(f"I have {m.group(0).split(None, 2)[-1]}.", "fact", None, kind))
     return facts
+
+
+@rule(r"^(?:i'm|i am)\s+(?P<x>[^\W\d_][\w'-]*),\s+(?:an?\s+)?(?P<rest>.+)$")
+def _intro_as(m: re.Match[str]) -> list[Fact]:
+    """ "I'm Fatima, a med student in Cairo": a name, then what the user is."""
+    name = m["x"]
+    if not name[:1].isupper() or name.lower() in NOT_NAMES:
+        return []
+    facts = [Fact(f"My name is {name}.", "profile", "name", name)]
+    job, employer, place = job_parts(m["rest"])
+    if _is_job(job):
+        article = "an" if job[:1].lower() in "aeiou" else "a"
+        facts = with_place([*facts, Fact(f"I'm {article} {job}.", "profile", "job", job)], employer, place)
+    return facts
+
+
+@rule(r"^i(?:'m| am)?\s*(?:now\s+|currently\s+)?studying\s+(?P<x>.+)$")
+def _studying(m: re.Match[str]) -> list[Fact]:
+    subject, school, place = job_parts(m["x"])
+    return (
+        with_place([Fact(f"I'm studying {subject}.", "profile", "studies", subject)], school, place)
+        if subject
+        else []
+    )
+
+
+@rule(r"^i\s+(?:studied|majored in|graduated in|graduated from)\s+(?P<x>[^,]+?)(?:,.*)?$")
+def _studied(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["x"])
+    return [Fact(f"I studied {x}.", "fact", "education", x)] if x else []
+
+
+@rule(r"^i(?:'m| am)\s+(?:now\s+|currently\s+|also\s+)?learning\s+(?P<x>[^,]+?)(?:\s+for\b.*|,.*)?$")
+def _learning(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["x"])
+    return [Fact(f"I'm learning {x}.", "fact", f"learning:{norm_value(x)}", x)] if x else []
+
+
+@rule(r"^i\s+teach\s+(?P<x>.+)$")
+def _teach(m: re.Match[str]) -> list[Fact]:
+    subject, employer, place = job_parts(m["x"])
+    return (
+        with_place([Fact(f"I teach {subject}.", "profile", "job", subject)], employer, place)
+        if subject
+        else []
+    )
+
+
+_CONDITIONS = r"asthma|diabetes|type 1 diabetes|type 2 diabetes|celiac disease|coeliac disease|adhd|epilepsy|migraines|arthritis|ibs|eczema|high blood pressure"
+
+
+@rule(rf"^i\s+have\s+(?P<x>{_CONDITIONS})\b.*$")
+def _condition(m: re.Match[str]) -> list[Fact]:
+    x = m["x"].lower()
+    return [Fact(f"I have {x}.", "fact", f"health:{norm_value(x)}", x)]
+
+
+@rule(
+    r"^(?P<x>[^,]{1,40}?)\s+(?:is|are)\s+my\s+(?:absolute\s+|all-time\s+)?(?:favou?rite|fave?)(?:\s+(?P<what>[\w -]{1,20}?))?$"
+)
+def _is_my_favorite(m: re.Match[str]) -> list[Fact]:
+    x, what = clean(m["x"]), norm_value(m["what"] or "thing")
+    if items(x) != [x]:
+        return []
+    return [Fact(f"My favorite {what} is {x}.", "preference", "favorite_" + what.replace(" ", "_"), x)]
+
+
+@rule(r"^(?P<x>[\w' -]{1,30}?)\s+is\s+my\s+(?:main\s+|big\s+|one\s+)?(?:hobby|passion)\b.*$")
+def _hobby(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["x"])
+    return (
+        [Fact(f"{x[:1].upper()}{x[1:]} is my hobby.", "preference", f"likes:{norm_value(x)}", x)]
+        if items(x) == [x]
+        else []
+    )
+
+
+@rule(
+    r"^i(?:'m| am)\s+(?P<neg>not\s+)?(?:really\s+)?(?:an?\s+)(?:big\s+|huge\s+)?(?P<x>[\w' -]{1,30}?)\s+(?:guy|girl|person|fan|lover)$"
+)
+def _kind_of_person(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["x"])
+    if not x:
+        return []
+    if m["neg"]:
+        return [Fact(f"I'm not into {x}.", "preference", f"likes:{norm_value(x)}", x, negated=True)]
+    return [Fact(f"I'm into {x}.", "preference", f"likes:{norm_value(x)}", x)]
+
+
+@rule(
+    r"^i(?:'m| am)\s+(?:really\s+|honestly\s+|so\s+)?(?:scared|afraid|terrified)\s+of\s+(?P<x>[^,]+?)(?:,.*)?$"
+)
+def _afraid(m: re.Match[str]) -> list[Fact]:
+    return [
+        Fact(f"I'm scared of {x}.", "preference", f"likes:{norm_value(x)}", x, negated=True)
+        for x in items(m["x"])
+    ]
