@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -33,6 +34,7 @@ from persona.evaluation.retrieval import (
     evaluate_prefeval,
     render_summary,
 )
+from persona.store.opening import is_dsn
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -71,7 +73,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--store",
         default=None,
-        help="keep the Persona stores under this directory, one per run (default: temporary)",
+        help="keep the Persona stores under this directory, one per run (default: temporary), or a PostgreSQL DSN "
+        "(one schema per run, eval_<label>)",
     )
     parser.add_argument("--per-group", action="store_true", help="also print per-category / per-topic tables")
     parser.add_argument(
@@ -97,10 +100,20 @@ def _retriever(
 
             cache["persona"] = CachingEmbedder(default_embedder())
             cache["persona"].embed(["load the model before anything is timed"])
-        path = Path(args.store) / label if args.store else None
-        if path is not None and path.exists():
-            raise InvalidInputError(f"{path} already exists; give --store a fresh directory")
-        return PersonaRetriever(path, embedder=cache["persona"], key_field=key_field)
+        if args.store and is_dsn(args.store):  # PostgreSQL: one fresh schema per dataset
+            schema = "eval_" + re.sub(r"[^a-z0-9_]", "_", label.lower())
+            dsn = args.store + ("&" if "?" in args.store else "?") + f"schema={schema}"
+            retriever = PersonaRetriever(dsn, embedder=cache["persona"], key_field=key_field)
+            if retriever.persona.count():
+                retriever.close()
+                raise InvalidInputError(
+                    f"schema {schema} of --store already holds memories; drop it (DROP SCHEMA {schema} CASCADE)"
+                )
+            return retriever
+        where = Path(args.store) / label if args.store else None
+        if where is not None and where.exists():
+            raise InvalidInputError(f"{where} already exists; give --store a fresh directory")
+        return PersonaRetriever(where, embedder=cache["persona"], key_field=key_field)
     if system == "bm25":
         return make_baseline(system)
     if "baseline" not in cache:

@@ -39,11 +39,13 @@ if TYPE_CHECKING:
 __all__ = ["Persona", "default_path"]
 
 
-def default_path() -> Path:
-    """``$PERSONA_HOME`` if set, else the platform's user data directory for persona."""
+def default_path() -> str | Path:
+    """``$PERSONA_HOME`` if set (a directory, or a PostgreSQL DSN), else the platform's user data directory."""
     env = os.environ.get("PERSONA_HOME")
     if env:
-        return Path(env).expanduser()
+        from .store.opening import store_location
+
+        return store_location(env)
     import platformdirs
 
     return Path(platformdirs.user_data_dir("persona", appauthor=False))
@@ -56,7 +58,9 @@ class Persona(ChatMethods, AsyncMethods):
     ...     p.add("alice", "I am allergic to peanuts", kind="fact")
     ...     p.search("alice", "what food should I avoid?", k=3)
 
-    ``path`` is a directory (default ``$PERSONA_HOME``, else the platform's user data dir). ``embedder`` is
+    ``path`` is a directory (SQLite), or a PostgreSQL DSN ``postgresql://user:password@host:5432/dbname``
+    (optionally ``?schema=NAME``; needs ``pip install 'persona[postgres]'``); default ``$PERSONA_HOME``,
+    else the platform's user data dir. ``embedder`` is
     an `Embedder`, a sentence-transformers model name or path, or None: the embedder the store was built
     with, else the bundled all-MiniLM-L6-v2. ``reembed=True`` re-embeds every memory when the store was
     built with another embedder. ``clock`` returns the current time (timezone-aware) and is injectable.
@@ -82,21 +86,27 @@ class Persona(ChatMethods, AsyncMethods):
         rerank_depth: int = 30,
     ) -> None:
         if path is not None and not isinstance(path, (str, os.PathLike)):
-            raise InvalidInputError(f"path must be a directory path, got {type(path).__name__}.")
+            raise InvalidInputError(
+                f"path must be a directory path or a PostgreSQL DSN, got {type(path).__name__}."
+            )
         check_positive_int(rerank_depth, what="rerank_depth")
         # The store, the indexes and numpy load here, not at `import persona`.
         from .backends.embedders import resolve_embedder  # light: loads no model
         from .backends.rerankers import resolve_reranker
         from .memories import Memories
-        from .store.sqlite import SQLiteStore
+        from .store.opening import open_store, store_location
 
         resolved_reranker = resolve_reranker(reranker)
         resolved: Embedder | str | Path | None = embedder
         if embedder is not None and not isinstance(embedder, (str, Path)):
             resolved = resolve_embedder(embedder)
-        self.path = Path(path).expanduser() if path is not None else default_path()
+        location = store_location(path) if path is not None else default_path()
+        self.path: Path | None = location if isinstance(location, Path) else None
+        """The store's directory, or None for a PostgreSQL store."""
         self.model = model
-        store = SQLiteStore(self.path)
+        store = open_store(location)
+        self.location = store.location
+        """Where the store lives: its directory, or its DSN without the password."""
         recorded = store.recorded_embedder()
         if embedder is not None and recorded is not None:
             try:
@@ -104,7 +114,7 @@ class Persona(ChatMethods, AsyncMethods):
                     resolved = resolve_embedder(embedder)
                 if resolved.id != recorded[0] and not reembed:
                     raise EmbedderMismatchError(
-                        f"the store at {self.path} was built with embedder {recorded[0]!r}, not "
+                        f"the store at {self.location} was built with embedder {recorded[0]!r}, not "
                         f"{resolved.id!r}. Open it without embedder= (or with embedder={recorded[0]!r}), or "
                         f"re-embed every memory: Persona(path, embedder={resolved.id!r}, reembed=True) "
                         "(CLI: persona reindex --embedder NAME)."

@@ -27,7 +27,7 @@ __all__ = ["ChatMethods"]
 class ChatMethods:
     """Prompting, chat and feedback for `persona.Persona` (which sets the attributes below)."""
 
-    path: Path
+    path: Path | None
     model: str | None
     learning: Learner
     _memories: Memories
@@ -57,7 +57,7 @@ class ChatMethods:
             model=resolve_model(model, self.model),
             max_prompt_tokens=max_prompt_tokens,
             history=history,
-            template_dirs=[self.path / "templates"],
+            template_dirs=[] if self.path is None else [self.path / "templates"],
         )
 
     @overload

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _stores import ENGINES, fresh_store
 
 from persona import Persona
 from persona.testing import FakeEmbedder
@@ -74,6 +75,19 @@ def store_path(tmp_path: Path) -> Path:
 def p(store_path: Path, embedder: FakeEmbedder) -> Iterator[Persona]:
     with Persona(store_path, embedder=embedder) as persona:
         yield persona
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each store engine in turn: "sqlite", then "postgres" (skipped when no test server; tests/_stores.py)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def location(engine: str, tmp_path: Path) -> Iterator[str]:
+    """Where a new, empty store of each engine lives: a directory, or a DSN naming a fresh schema."""
+    with fresh_store(engine, tmp_path) as where:
+        yield where
 
 
 @pytest.fixture

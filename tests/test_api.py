@@ -1,9 +1,12 @@
-"""The Persona API on the deterministic fake embedder: CRUD, dedup, history, search, filters, export."""
+"""The Persona API on the deterministic fake embedder: CRUD, dedup, history, search, filters, export.
+
+Every test that takes ``p`` runs on both store engines (SQLite, and PostgreSQL when a test server is there)."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,6 +17,12 @@ from persona import Hit, InvalidInputError, Memory, NotFoundError, Persona, Stor
 from persona.testing import FakeEmbedder
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def p(location: str, embedder: FakeEmbedder) -> Iterator[Persona]:
+    with Persona(location, embedder=embedder) as persona:
+        yield persona
 
 
 def test_add_get_list(p: Persona) -> None:
@@ -323,15 +332,17 @@ def test_an_object_that_is_not_an_embedder_is_refused(store_path: Path) -> None:
         Persona(store_path, embedder=object())  # type: ignore[arg-type]
 
 
-def test_add_many_keeps_each_text_with_its_own_vector(p: Persona, embedder: FakeEmbedder) -> None:
+def test_add_many_keeps_each_text_with_its_own_vector(
+    p: Persona, embedder: FakeEmbedder, location: str
+) -> None:
     texts = [("word " * (i % 37 + 1)) + f"unique{i}" for i in range(700)]  # lengths vary: embedded out of order
     memories = p.add_many("u", [{"text": t, "kind": "episode"} for t in texts])
     assert [m.text for m in memories] == texts
     import numpy as np
 
-    from persona.store.sqlite import SQLiteStore
+    from persona.store.opening import open_store, store_location
 
-    store = SQLiteStore(p.path)  # a second connection to the same store: what was written, read back
+    store = open_store(store_location(location))  # a second connection: what was written, read back
     rows = store.user_rows("u")
     store.close()
     stored = np.frombuffer(b"".join(b for b in rows.embeddings if b), dtype="<f4").reshape(len(texts), -1)

@@ -1,4 +1,6 @@
-"""What must survive: restarts, concurrent processes, kill -9 mid-write, lost caches; and what must not: erased text."""
+"""What must survive: restarts, concurrent processes, kill -9 mid-write, lost caches; and what must not: erased text.
+
+The tests that take ``location`` run on both store engines (tests/_stores.py)."""
 
 from __future__ import annotations
 
@@ -39,32 +41,32 @@ with Persona(path, embedder=FakeEmbedder()) as p:
 """
 
 
-def test_persistence_across_a_process_restart(store_path: Path) -> None:
-    run_child(WRITER, str(store_path), "alice", "20")
-    with Persona(store_path, embedder=FakeEmbedder()) as p:
+def test_persistence_across_a_process_restart(location: str) -> None:
+    run_child(WRITER, location, "alice", "20")
+    with Persona(location, embedder=FakeEmbedder()) as p:
         assert len(p.list("alice")) == 20
         assert p.search("alice", "item 7", k=1)[0].memory.text == "alice remembers item 7"
 
 
-def test_two_processes_writing_at_once_lose_nothing(store_path: Path) -> None:
-    Persona(store_path, embedder=FakeEmbedder()).close()
+def test_two_processes_writing_at_once_lose_nothing(location: str) -> None:
+    Persona(location, embedder=FakeEmbedder()).close()
     procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(store_path), user, "150"], stderr=subprocess.PIPE)
+        subprocess.Popen([sys.executable, "-c", WRITER, location, user, "150"], stderr=subprocess.PIPE)
         for user in ("alice", "alice", "bob")
     ]
     for proc in procs:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err.decode()
-    with Persona(store_path, embedder=FakeEmbedder()) as p:
+    with Persona(location, embedder=FakeEmbedder()) as p:
         assert len(p.list("alice")) == 300 and len(p.list("bob")) == 150
         assert len(p.search("alice", "remembers", k=300)) == 300
 
 
-def test_a_reader_sees_another_processes_writes(store_path: Path) -> None:
-    with Persona(store_path, embedder=FakeEmbedder()) as p:
+def test_a_reader_sees_another_processes_writes(location: str) -> None:
+    with Persona(location, embedder=FakeEmbedder()) as p:
         p.add("alice", "first memory about violins", kind="episode")
         assert len(p.search("alice", "violins", k=10)) == 1  # index now cached in this process
-        run_child(WRITER, str(store_path), "alice", "5")  # appended elsewhere
+        run_child(WRITER, location, "alice", "5")  # appended elsewhere
         assert len(p.search("alice", "remembers", k=10)) == 6
         other = p.list("alice")[0]
         run_child(
@@ -75,7 +77,7 @@ def test_a_reader_sees_another_processes_writes(store_path: Path) -> None:
             with Persona(sys.argv[1], embedder=FakeEmbedder()) as q:
                 q.delete(sys.argv[2])
             """,
-            str(store_path),
+            location,
             other.id,
         )  # deleted elsewhere: the cached index must not return it
         assert other.id not in {h.memory.id for h in p.search("alice", "remembers", k=10)}
@@ -98,9 +100,9 @@ with Persona(path, embedder=FakeEmbedder(dim=128)) as p:
 
 
 @pytest.mark.parametrize("delay", [0.3, 1.1])
-def test_kill_9_in_the_middle_of_add_many(store_path: Path, delay: float) -> None:
+def test_kill_9_in_the_middle_of_add_many(location: str, delay: float) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", KILLED, str(store_path)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", KILLED, location], stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
     committed = [int(proc.stdout.readline())]  # at least one batch committed
@@ -108,7 +110,7 @@ def test_kill_9_in_the_middle_of_add_many(store_path: Path, delay: float) -> Non
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     committed += [int(line) for line in proc.stdout.read().split()]
-    with Persona(store_path, embedder=FakeEmbedder(dim=128)) as p:
+    with Persona(location, embedder=FakeEmbedder(dim=128)) as p:
         memories = p.list("u")
         counts: dict[int, int] = {}
         for m in memories:
@@ -118,8 +120,8 @@ def test_kill_9_in_the_middle_of_add_many(store_path: Path, delay: float) -> Non
         last = max(counts)
         hits = p.search("u", f"batch {last} item 3", k=5, filters={"batch": last})
         assert len(hits) == 5
-    check = sqlite3.connect(store_path / "persona.db")
-    assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with Persona(location, embedder=FakeEmbedder(dim=128)) as p:
+        assert p.check().integrity == "ok"
 
 
 def test_missing_stale_or_truncated_index_files_are_rebuilt(store_path: Path) -> None:
@@ -219,6 +221,7 @@ def test_migrations_are_named_and_recorded(store_path: Path) -> None:
         "002_memories_user_kind_time",
         "003_memory_key_embeddings",
         "004_memory_transcript",
+        "005_store_clock",
     ]
 
 

@@ -13,7 +13,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -46,7 +45,7 @@ FAKE_EMBEDDER = "fake"
 class State:
     """What the global options chose; commands read it through `state_of`."""
 
-    store: Path | None = None
+    store: str | None = None
     embedder: str | None = None
     debug: bool = False
 
@@ -110,13 +109,14 @@ def _show_version(value: bool) -> None:
 def _root(
     ctx: typer.Context,
     store: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--store",
-            metavar="PATH",
+            metavar="STORE",
             show_default=False,
-            help="The store directory. Default: $PERSONA_HOME, else the platform's user data directory "
-            "(e.g. ~/.local/share/persona). Example: --store ./memories",
+            help="The store: a directory, or a PostgreSQL DSN (postgresql://user:password@host/db). Default: "
+            "$PERSONA_HOME, else the platform's user data directory (e.g. ~/.local/share/persona). "
+            "Example: --store ./memories",
         ),
     ] = None,
     embedder: Annotated[

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
-import sqlite3
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import typer
 from rich.table import Table
@@ -66,39 +64,20 @@ class Check:
     detail: str
 
 
-def _read_only(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    """Rows of one query on the store's database, opened read-only."""
-    from persona.store.sqlite import DB_NAME
-
-    db = sqlite3.connect(f"{(path / DB_NAME).as_uri()}?mode=ro", uri=True)
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
-
-
-def _integrity(path: Path) -> str:
-    """SQLite's ``PRAGMA integrity_check`` on the store's database, read-only: "ok" or the problems found."""
-    rows = _read_only(path, "PRAGMA integrity_check")
-    return "; ".join(str(row[0]) for row in rows[:5])
-
-
 def _check_store(p: Persona) -> Check:
     data = p.stats().to_dict()
-    result = _integrity(p.path)
+    result = p.check().integrity
     if result != "ok":
         return Check(
             "store", "fail", f"integrity check failed: {result}. Restore from an export (persona import)."
         )
     return Check(
-        "store", "ok", f"{p.path}: {data['memories']} memories of {data['users']} users, integrity ok"
+        "store", "ok", f"{p.location}: {data['memories']} memories of {data['users']} users, integrity ok"
     )
 
 
 def _check_keys(p: Persona) -> Check:
-    from persona.store.sqlite import MISSING_KEYS_SQL
-
-    missing = int(_read_only(p.path, MISSING_KEYS_SQL)[0][0])
+    missing = p.check().missing_keys
     if missing:
         return Check(
             "sentence keys",
@@ -159,7 +138,7 @@ def _run(name: str, check: Callable[[], Check]) -> Check:
         return Check(name, "fail", one_line(exc))
 
 
-def _store_checks(path: Path | None, wanted: Embedder | str | None, *, quick: bool) -> list[Check]:
+def _store_checks(path: str | None, wanted: Embedder | str | None, *, quick: bool) -> list[Check]:
     """Open the store (with the wanted embedder unless --quick) and check it, its embedder and its indexes."""
     try:
         p = Persona(path, embedder=None if quick else wanted)

@@ -124,7 +124,8 @@ class PersonaRetriever:
         if path is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="persona-eval-")
             path = self._tmp.name
-        self.path = Path(path)
+        self.path = path if isinstance(path, str) and "://" in path else Path(path)
+        """A directory, or a PostgreSQL DSN."""
         self.persona = Persona(self.path, embedder=embedder, **options)
         self.key_field = key_field
         self.name = name

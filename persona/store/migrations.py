@@ -102,11 +102,21 @@ def _transcript(db: sqlite3.Connection) -> None:
     )
 
 
+def _clock(db: sqlite3.Connection) -> None:
+    # The users' counters come from one store-wide clock from now on (persona.store.sqlite_counters), so they
+    # never repeat after forget_user. It starts above every value counted so far, forgotten users' included.
+    db.execute("CREATE TABLE clock(id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)")
+    db.execute(
+        "INSERT INTO clock(id, value) SELECT 1, COALESCE(MAX(MAX(version, mutations)), 0) + 4294967296 FROM users"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _initial),
     ("002_memories_user_kind_time", _kind_time_index),
     ("003_memory_key_embeddings", _segment_keys),
     ("004_memory_transcript", _transcript),
+    ("005_store_clock", _clock),
 ]
 
 

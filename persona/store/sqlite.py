@@ -26,6 +26,7 @@ from ..types import HistoryEntry, Memory
 from .base import Change, ChangeKind, Inserted, NewMemory, StoreCheck, UserRows
 from .migrations import apply_migrations
 from .records import is_transcript
+from .sqlite_counters import bump, renew_all, user_counters
 from .sqlite_logs import SQLiteLogs
 from .sqlite_rows import COLUMNS, change_kind, keys_blob, new_id, row_to_memory, vector_blob
 
@@ -131,22 +132,13 @@ class SQLiteStore(SQLiteLogs):
     # -- writes ----------------------------------------------------------------------------------------------
 
     def _state(self, db: sqlite3.Connection, user_id: str) -> tuple[int, int]:
-        row = db.execute("SELECT version, mutations FROM users WHERE user_id = ?", (user_id,)).fetchone()
-        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+        return user_counters(db, user_id) or (0, 0)
 
     def _bump(
         self, db: sqlite3.Connection, user_id: str, kind: ChangeKind, *, seq: int | None = None
     ) -> Change:
-        """Count one write of the user (inside its transaction) and describe it."""
-        before = self._state(db, user_id)
-        mutation = kind != "added"
-        db.execute(
-            "INSERT INTO users(user_id, version, mutations) VALUES (?, 1, ?) ON CONFLICT(user_id) DO UPDATE SET "
-            "version = version + 1, mutations = mutations + excluded.mutations",
-            (user_id, 1 if mutation else 0),
-        )
-        after = (before[0] + 1, before[1] + (1 if mutation else 0))
-        return Change(kind, user_id, seq, before, after)
+        """Count one write of the user (inside its transaction) and describe it (`sqlite_counters.bump`)."""
+        return bump(db, user_id, kind, seq=seq)
 
     def insert_many(
         self,
@@ -239,7 +231,7 @@ class SQLiteStore(SQLiteLogs):
                 out.append((memory, seq, True))
                 inserted_any = True
             if imported_history:
-                self._insert_history(db, user_id, imported_history)
+                self._insert_history(db, user_id, self._importable(db, items, out, imported_history))
             if inserted_any:
                 change = self._bump(db, user_id, "added")
         return Inserted([m for m, _seq, _new in out], [new for _m, _seq, new in out], change)
@@ -344,7 +336,7 @@ class SQLiteStore(SQLiteLogs):
             db.execute(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('embedder_dim', ?)", (str(embedder[1]),)
             )
-            db.execute("UPDATE users SET version = version + 1, mutations = mutations + 1")
+            renew_all(db)
         return Change("all", None)
 
     # -- reads -----------------------------------------------------------------------------------------------
@@ -411,10 +403,7 @@ class SQLiteStore(SQLiteLogs):
     def user_state(self, user_id: str) -> tuple[int, int]:
         """(version, mutations) of a user: version grows on every write, mutations on update/delete."""
         with self.lock:
-            row = self.db.execute(
-                "SELECT version, mutations FROM users WHERE user_id = ?", (user_id,)
-            ).fetchone()
-        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+            return user_counters(self.db, user_id) or (0, 0)
 
     def count(self, user_id: str | None = None) -> int:
         with self.lock:

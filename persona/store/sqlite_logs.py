@@ -18,8 +18,9 @@ from typing import Any
 
 from ..errors import NotFoundError
 from ..types import HistoryEntry, Memory
-from .base import Change, ChangeKind, ReplyRecord
+from .base import Change, ChangeKind, NewMemory, ReplyRecord
 from .sqlite_rows import COLUMNS, row_to_memory
+from .transfer import history_to_import
 
 __all__ = ["SQLiteLogs"]
 
@@ -55,6 +56,29 @@ class SQLiteLogs:
                 memory.importance if with_content else None,
             ),
         )
+
+    def _importable(
+        self,
+        db: sqlite3.Connection,
+        items: Sequence[NewMemory],
+        out: builtins.list[tuple[Memory, int, bool]],
+        history: Sequence[HistoryEntry],
+    ) -> builtins.list[HistoryEntry]:
+        exported = {item.id for item in items if item.id is not None}
+        others = sorted({e.memory_id for e in history} - exported)
+        taken: set[str] = set()
+        for start in range(0, len(others), 500):
+            part = others[start : start + 500]
+            marks = ",".join("?" * len(part))
+            taken |= {
+                r[0]
+                for r in db.execute(
+                    f"SELECT id FROM memories WHERE id IN ({marks}) UNION "
+                    f"SELECT memory_id FROM history WHERE memory_id IN ({marks})",
+                    (*part, *part),
+                )
+            }
+        return history_to_import(history, {m.id for m, _s, new in out if new}, exported, taken)
 
     def history(self, memory_id: str) -> builtins.list[HistoryEntry]:
         with self.lock:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from ..validation import check_time, check_user_id
 from .base import MemoryReads, NewMemory
 from .records import ITEM_FIELDS, prepare_item
 
-__all__ = ["EXPORT_FORMAT", "EXPORT_SCHEMA_VERSION", "export_data", "parse_export"]
+__all__ = ["EXPORT_FORMAT", "EXPORT_SCHEMA_VERSION", "export_data", "history_to_import", "parse_export"]
 
 EXPORT_FORMAT = "persona.export"
 EXPORT_SCHEMA_VERSION = 1
@@ -80,3 +81,23 @@ def _history_entry(entry: object, i: int) -> HistoryEntry:
         )
     except KeyError as exc:
         raise InvalidInputError(f"history entry {i}: missing {exc}.") from None
+
+
+def history_to_import(
+    history: Sequence[HistoryEntry], inserted: set[str], exported: set[str], taken: set[str]
+) -> list[HistoryEntry]:
+    """Which of an export's history entries an import writes, in order (issue #14, item 6).
+
+    All entries of the memories it inserted (``inserted``). Entries of memories deleted before the export
+    (ids in no exported memory) only when the id is unknown to the store (``taken`` holds the ids that have
+    a memory or history there, any user's), and with their content purged, as after a delete. Nothing for
+    an exported memory that was not inserted (it already existed under another id): its history would
+    outlive that memory's deletion, or land on another user's memory.
+    """
+    out: list[HistoryEntry] = []
+    for entry in history:
+        if entry.memory_id in inserted:
+            out.append(entry)
+        elif entry.memory_id not in exported and entry.memory_id not in taken:
+            out.append(replace(entry, text=None, kind=None, metadata=None, importance=None))
+    return out
