@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .backends.base import Embedder, Reranker
-from .errors import InvalidInputError
+from .errors import InvalidInputError, StoreError
 from .retrieval.cache import IndexCache
 from .retrieval.embedding import embed_with_keys
 from .retrieval.index import Filters
@@ -170,6 +170,8 @@ class Memories:
         return self.update(memory_id, {"metadata": metadata})
 
     def delete(self, memory_id: str) -> None:
+        """Delete a memory; its vector leaves the index files too (refused first if they cannot be removed)."""
+        self.cache.require_usable()
         _memory, change = self.store.delete(memory_id, now=self.now())
         self.cache.apply(change)
 
@@ -188,6 +190,8 @@ class Memories:
         return self.update(memory_id, {"valid_to": None, "superseded_by": None}, event="RESTORE")
 
     def forget_user(self, user_id: str) -> int:
+        """Erase the user's rows and index files (refused before erasing anything if the files cannot go)."""
+        self.cache.require_usable()
         count, change = self.store.forget_user(user_id)
         self.cache.apply(change)
         return count
@@ -196,6 +200,7 @@ class Memories:
         """Re-embed every memory with the current embedder. Returns how many."""
         from tqdm.auto import tqdm
 
+        self.cache.require_usable()  # every index file goes: refuse before the work if they cannot
         rows: builtins.list[tuple[int, npt.NDArray[np.float32], npt.NDArray[np.float32] | None]] = []
         embedder = self.embedder
         dim = 0
@@ -261,14 +266,33 @@ class Memories:
     # -- maintenance ------------------------------------------------------------------------------------------
 
     def check(self, *, repair: bool = False) -> CheckReport:
-        """Store integrity, embeddings present, index files fresh; ``repair`` rebuilds stale index files."""
+        """Store integrity, embeddings present, index files fresh and of known users.
+
+        ``repair`` rebuilds stale index files and removes unknown ones; a damaged database is reported in
+        ``integrity`` (its indexes are not looked at), and an unusable index directory in ``index_problem``
+        (``repair`` raises `StoreError` with it).
+        """
         found = self.store.check()
-        stale = [u for u in self.store.users() if not self.cache.file_is_fresh(u)]
+        users: builtins.list[str] | None = None
+        stale: builtins.list[str] = []
+        try:
+            users = self.store.users()
+            stale = [u for u in users if not self.cache.file_is_fresh(u)]
+        except StoreError:
+            if found.integrity == "ok":
+                raise
+            users = None  # damaged beyond reading its users' rows: integrity says why
+        problem = self.cache.problem()
+        unknown = [] if users is None else self.cache.unknown_files(users)
         repaired: builtins.list[str] | None = None
-        if repair and stale:
-            embedder = self.embedder
-            for user_id in stale:
-                self.cache.rebuild(user_id, embedder.dim, embedder.id)
+        if repair and problem is not None:
+            raise StoreError(problem)
+        if repair and users is not None:
+            self.cache.remove_files(unknown)
+            if stale:
+                embedder = self.embedder
+                for user_id in stale:
+                    self.cache.rebuild(user_id, embedder.dim, embedder.id)
             repaired = stale
         return CheckReport(
             integrity=found.integrity,
@@ -276,6 +300,8 @@ class Memories:
             missing_keys=found.missing_keys,
             stale_indexes=stale,
             repaired=repaired,
+            unknown_indexes=[p.name for p in unknown],
+            index_problem=problem,
         )
 
     def stats(self) -> StoreStats:

@@ -188,6 +188,11 @@ class CheckReport:
     """Users whose index file is missing, unreadable or out of date (rebuilt on their next search)."""
     repaired: list[str] | None = None
     """With ``repair=True``: the users whose index files were rebuilt."""
+    unknown_indexes: list[str] = field(default_factory=list)
+    """Index files of no user in the store (a forgotten user's, leftovers): ``repair=True`` removes them."""
+    index_problem: str | None = None
+    """Why index files cannot be written or removed (the index directory is a file, or read-only), and what
+    to do; ``repair=True`` raises `StoreError` with it."""
 
     @property
     def ok(self) -> bool:
@@ -199,6 +204,8 @@ class CheckReport:
             "missing_embeddings": self.missing_embeddings,
             "missing_keys": self.missing_keys,
             "stale_indexes": list(self.stale_indexes),
+            "unknown_indexes": list(self.unknown_indexes),
+            "index_problem": self.index_problem,
         }
         if self.repaired is not None:
             out["repaired"] = list(self.repaired)

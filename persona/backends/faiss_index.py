@@ -95,11 +95,15 @@ class FlatIndex:
         return view
 
     def save(self, path: Path) -> None:
+        """Write the index to ``path`` atomically; raises OSError on any failure (FAISS's included)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         os.close(fd)
         try:
-            _faiss().write_index(self._index, tmp)
+            try:
+                _faiss().write_index(self._index, tmp)
+            except RuntimeError as exc:  # FAISS reports a failed write (disk full, file too large) this way
+                raise OSError(f"cannot write the index {path}: {exc}") from exc
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):

@@ -3,12 +3,19 @@
 A user's index is rebuilt from the store whenever the store says it changed in a way we cannot patch
 (another process updated or deleted something); plain additions are appended. This process's own writes
 are applied in one place, `IndexCache.apply`, from the `Change` the store reported. When the store has a
-cache directory (the SQLite store's ``<store>/index/``), the dense vectors are saved there: a missing, stale
-or unreadable file is rebuilt, never an error.
+cache directory (the SQLite store's ``<store>/index/``), the dense vectors are saved there: a missing, stale,
+unreadable or garbled file (its sidecar records the sha256 of the vectors) is rebuilt, never an error, and a
+file that cannot be written costs a rebuild later, never a failed search.
+
+What is erased from the store leaves the files too: deleting a memory or forgetting a user removes the
+user's files, and a file saved while another process erased what it was built from is removed by its writer
+(it re-reads the user's state after writing). Files of users the store does not know are found by
+`IndexCache.unknown_files`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -21,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..backends.faiss_index import FlatIndex
+from ..errors import PersonaError, StoreError
 from ..store.base import Change, IndexSource
 from ..types import IndexState
 from .index import UserIndex, decode_vectors
@@ -45,8 +53,7 @@ class IndexCache:
     def file_for(self, user_id: str) -> Path | None:
         if self.directory is None:
             return None
-        digest = hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:32]
-        return self.directory / f"{digest}.faiss"
+        return self.directory / f"{_digest(user_id)}.faiss"
 
     @contextmanager
     def using(self, user_id: str, dim: int, embedder_id: str) -> Iterator[UserIndex]:
@@ -105,7 +112,7 @@ class IndexCache:
             if count > len(seqs) or (count and seqs[count - 1] != int(info["max_seq"])):
                 return None
             dense = FlatIndex.load(path, dim)
-            if len(dense) != count:
+            if len(dense) != count or info.get("sha256") != _checksum(dense):
                 return None
             return dense
         except (OSError, ValueError, KeyError, TypeError):
@@ -134,24 +141,32 @@ class IndexCache:
         path = self.file_for(index.user_id)
         if path is None or not bool(index.alive.all()):
             return  # positions no longer match the store's rows; the next full build writes a clean file
+        sidecar = path.with_suffix(".json")
+        tmp = sidecar.with_suffix(".json.tmp")
         try:
             index.dense.save(path)
-            sidecar = path.with_suffix(".json")
-            tmp = sidecar.with_suffix(".json.tmp")
-            tmp.write_text(
-                json.dumps(
-                    {
-                        "embedder_id": embedder_id,
-                        "mutations": index.mutations,
-                        "count": len(index.dense),
-                        "max_seq": index.seqs[len(index.dense) - 1],
-                    }
-                ),
-                "utf-8",
-            )
+            info = {
+                "embedder_id": embedder_id,
+                "mutations": index.mutations,
+                "count": len(index.dense),
+                "max_seq": index.seqs[len(index.dense) - 1],
+                "sha256": _checksum(index.dense),
+            }
+            tmp.write_text(json.dumps(info), "utf-8")
             os.replace(tmp, sidecar)
-        except OSError:
-            pass  # a cache: failing to write it costs a rebuild later, nothing else
+        except OSError:  # a cache: failing to write it costs a rebuild later, nothing else
+            _unlink(tmp)
+            return
+        # The file must not outlive what it was built from: another process may have forgotten the user, or
+        # deleted one of these rows, and removed the user's files while this index was being built. Its
+        # removal came after its commit; reading the state after writing sees that commit, or the removal
+        # comes after this write.
+        try:
+            current: tuple[int, int] | None = self.store.user_state(index.user_id)
+        except PersonaError:
+            current = None
+        if current != (index.version, index.mutations):
+            _unlink(path, sidecar)
 
     # -- this process's own writes ------------------------------------------------------------------------------
 
@@ -172,6 +187,8 @@ class IndexCache:
                 return
             if change.kind == "added":
                 return  # appended from the store on next use
+            if change.kind == "deleted":  # the deleted memory's vector must not stay on disk
+                self._remove_files(change.user_id)
             index = self._users.get(change.user_id)
             if index is None:
                 return
@@ -194,14 +211,78 @@ class IndexCache:
         if user_id is None:
             self._users.clear()
             if files and self.directory is not None and self.directory.exists():
-                for p in self.directory.iterdir():
-                    p.unlink(missing_ok=True)
+                self._require_usable()
+                try:
+                    for p in self.directory.iterdir():
+                        p.unlink(missing_ok=True)
+                except OSError as exc:
+                    raise self._removal_failed(exc) from exc
             return
         self._users.pop(user_id, None)
+        if files:
+            self._remove_files(user_id)
+
+    def _remove_files(self, user_id: str) -> None:
         path = self.file_for(user_id)
-        if files and path is not None:
-            path.unlink(missing_ok=True)
-            path.with_suffix(".json").unlink(missing_ok=True)
+        if path is None:
+            return
+        try:
+            for p in (path, path.with_suffix(".json")):
+                p.unlink(missing_ok=True)
+        except NotADirectoryError:
+            return  # the directory is a file: it holds no index files
+        except OSError as exc:
+            raise self._removal_failed(exc) from exc
+
+    def _removal_failed(self, exc: OSError) -> StoreError:
+        return StoreError(
+            f"the store's rows are written, but its index files in {self.directory} could not be removed "
+            f"({exc}); they may still hold erased vectors. Delete that directory's files (they are rebuilt), "
+            "then run persona check."
+        )
+
+    def problem(self) -> str | None:
+        """Why index files cannot be written or removed here (what to do), or None when they can."""
+        directory = self.directory
+        if directory is None or not (directory.exists() or directory.is_symlink()):
+            return None
+        if not directory.is_dir():
+            return (
+                f"{directory} is not a directory: persona keeps its index files there. Move it away (the "
+                "index files are rebuilt), then retry."
+            )
+        if not os.access(directory, os.W_OK | os.X_OK):
+            return (
+                f"{directory} is not writable: persona writes and removes its index files there. Make it "
+                f"writable by this user (chmod u+w {directory}), then retry."
+            )
+        return None
+
+    def _require_usable(self) -> None:
+        problem = self.problem()
+        if problem is not None:
+            raise StoreError(problem + " Nothing was changed.")
+
+    def require_usable(self) -> None:
+        """Raise `StoreError` (before a write that erases) when the index files could not be removed."""
+        with self._lock:
+            self._require_usable()
+
+    def unknown_files(self, user_ids: list[str]) -> list[Path]:
+        """Files in the directory that belong to none of ``user_ids`` (forgotten users, leftovers)."""
+        if self.directory is None or not self.directory.is_dir():
+            return []
+        known = {_digest(u) for u in user_ids}
+        return sorted(p for p in self.directory.iterdir() if p.name[:32] not in known)
+
+    def remove_files(self, files: list[Path]) -> None:
+        with self._lock:
+            self._require_usable()
+            try:
+                for p in files:
+                    p.unlink(missing_ok=True)
+            except OSError as exc:
+                raise self._removal_failed(exc) from exc
 
     def clear(self) -> None:
         """Forget every in-memory index (files stay)."""
@@ -216,3 +297,17 @@ class IndexCache:
                 else []
             )
             return IndexState(cached_users=len(self._users), index_files=len(files))
+
+
+def _digest(user_id: str) -> str:
+    return hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:32]
+
+
+def _checksum(dense: FlatIndex) -> str:
+    return hashlib.sha256(np.ascontiguousarray(dense.vectors()).tobytes()).hexdigest()
+
+
+def _unlink(*paths: Path) -> None:
+    for p in paths:
+        with contextlib.suppress(OSError):
+            p.unlink(missing_ok=True)

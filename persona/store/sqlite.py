@@ -21,26 +21,29 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import EmbedderMismatchError, InvalidInputError, NotFoundError, StoreCorruptError, StoreError
+from ..errors import EmbedderMismatchError, InvalidInputError, NotFoundError, StoreError
 from ..types import HistoryEntry, Memory
 from .base import Change, ChangeKind, Inserted, NewMemory, StoreCheck, UserRows
-from .migrations import apply_migrations
 from .records import is_transcript
 from .sqlite_counters import bump, renew_all, user_counters
+from .sqlite_errors import GuardedLock
 from .sqlite_logs import SQLiteLogs
+from .sqlite_open import open_database
 from .sqlite_rows import COLUMNS, change_kind, keys_blob, new_id, row_to_memory, vector_blob
 
 __all__ = ["DB_NAME", "MISSING_KEYS_SQL", "SQLiteStore"]
 
 DB_NAME = "persona.db"
-APP_ID = "persona"
 Vector = npt.NDArray[np.float32]
 
 
 class SQLiteStore(SQLiteLogs):
     """The SQLite source of truth for one store directory."""
 
-    def __init__(self, path: Path, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, path: Path, *, timeout: float = 30.0, factory: type[sqlite3.Connection] = sqlite3.Connection
+    ) -> None:
+        """``factory`` is the ``sqlite3.Connection`` class to connect with (tests pass one that fails on cue)."""
         self.path = path
         if path.exists() and not path.is_dir():
             raise StoreError(
@@ -53,41 +56,8 @@ class SQLiteStore(SQLiteLogs):
                 f"cannot create the store directory {path}: {exc}; choose a writable path."
             ) from exc
         self.db_path = path / DB_NAME
-        self.lock = threading.RLock()
-        try:
-            self.db = sqlite3.connect(
-                str(self.db_path), timeout=timeout, isolation_level=None, check_same_thread=False
-            )
-            self.db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-            self._check_foreign()
-            self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.execute("PRAGMA synchronous = FULL")
-            self.db.execute("PRAGMA secure_delete = ON")
-            apply_migrations(self.db)
-            self._claim()
-        except sqlite3.DatabaseError as exc:
-            raise StoreCorruptError(
-                f"{self.db_path} is not a usable persona store ({exc}). Move it away and open a new store, "
-                "or restore it from an export (persona import FILE)."
-            ) from exc
-
-    # -- opening ---------------------------------------------------------------------------------------------
-
-    def _check_foreign(self) -> None:
-        tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not tables:
-            return
-        if "_migrations" not in tables or "meta" not in tables:
-            raise StoreCorruptError(
-                f"{self.db_path} is an SQLite database but not a persona store; pass another directory."
-            )
-        app = self.db.execute("SELECT value FROM meta WHERE key = 'app'").fetchone()
-        if app is None or app[0] != APP_ID:
-            raise StoreCorruptError(f"{self.db_path} is not a persona store; pass another directory.")
-
-    def _claim(self) -> None:
-        with self.write():
-            self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('app', ?)", (APP_ID,))
+        self.lock = GuardedLock(self.db_path)
+        self.db = open_database(self.db_path, self.cache_dir, timeout=timeout, factory=factory)
 
     def close(self) -> None:
         with self.lock, contextlib.suppress(sqlite3.Error):
@@ -100,10 +70,14 @@ class SQLiteStore(SQLiteLogs):
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 yield self.db
+                self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                if (
+                    self.db.in_transaction
+                ):  # a failed COMMIT (disk full) leaves it open; SQLite may have ended it
+                    with contextlib.suppress(sqlite3.Error):
+                        self.db.execute("ROLLBACK")
                 raise
-            self.db.execute("COMMIT")
 
     # -- meta and embedder record ----------------------------------------------------------------------------
 
@@ -453,16 +427,21 @@ class SQLiteStore(SQLiteLogs):
             last = int(rows[-1][0])
 
     def check(self) -> StoreCheck:
-        with self.lock:
-            rows = [r[0] for r in self.db.execute("PRAGMA integrity_check")]
-            missing = int(
-                self.db.execute(
-                    "SELECT COUNT(*) FROM memories WHERE embedding IS NULL AND transcript = 0"
-                ).fetchone()[0]
-            )
-            no_keys = int(self.db.execute(MISSING_KEYS_SQL).fetchone()[0])
+        """What the database says of itself; damage is reported in ``integrity``, never raised."""
+        found: list[str] = []
+        try:
+            with self.lock:
+                found = [str(r[0]) for r in self.db.execute("PRAGMA integrity_check")]
+                missing = int(
+                    self.db.execute(
+                        "SELECT COUNT(*) FROM memories WHERE embedding IS NULL AND transcript = 0"
+                    ).fetchone()[0]
+                )
+                no_keys = int(self.db.execute(MISSING_KEYS_SQL).fetchone()[0])
+        except StoreError as exc:
+            return StoreCheck("; ".join([*(r for r in found if r != "ok"), str(exc)]), 0, 0)
         return StoreCheck(
-            integrity="ok" if rows == ["ok"] else "; ".join(rows),
+            integrity="ok" if found == ["ok"] else "; ".join(found),
             missing_embeddings=missing,
             missing_keys=no_keys,
         )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
-import threading
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
@@ -19,6 +18,7 @@ from typing import Any
 from ..errors import NotFoundError
 from ..types import HistoryEntry, Memory
 from .base import Change, ChangeKind, NewMemory, ReplyRecord
+from .sqlite_errors import GuardedLock
 from .sqlite_rows import COLUMNS, row_to_memory
 from .transfer import history_to_import
 
@@ -29,7 +29,7 @@ class SQLiteLogs:
     """History, replies and feedback, in the tables ``history``, ``replies`` and ``feedback``."""
 
     db: sqlite3.Connection
-    lock: threading.RLock
+    lock: GuardedLock
 
     def write(self) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
