@@ -286,3 +286,28 @@ def test_import_writes_history_only_for_what_it_inserts(location: str) -> None:
         assert p.count("alice") == 0
         with pytest.raises(Exception, match="no memory"):
             p.history(alice.id)
+
+
+@pytest.mark.slow
+def test_the_readme_postgres_block_runs() -> None:
+    """The README's "Running on PostgreSQL" commands, after its setup line (CI's install does that), against
+    a fresh schema of the test server: the CLI stores and finds the memory through $PERSONA_HOME."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    section = readme.split("## Running on PostgreSQL", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, flags=re.S)
+    assert block is not None
+    lines = block.group(1).strip().splitlines()
+    assert lines[0].startswith("bash scripts/setup.sh postgres && bash scripts/pg.sh")
+    with fresh_pg() as dsn:
+        script = "\n".join(lines[1:]).replace("postgresql://persona:persona@127.0.0.1:54329/persona", dsn)
+        out = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=Path(__file__).resolve().parents[1],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert out.returncode == 0, out.stderr
+        assert "I live in Lisbon" in out.stdout

@@ -6,6 +6,7 @@ another user's ranking.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -30,6 +31,13 @@ _STOPWORDS_TEXT = """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 
+@functools.lru_cache(maxsize=1 << 17)
+def _term(word: str) -> str | None:
+    """A lower-cased word's index term: None for a stopword, else its stem (cached: a user's texts repeat
+    their words, so building a cold index stems each distinct word once)."""
+    return None if word in STOPWORDS else _stem(word)
+
+
 def _stem(word: str) -> str:
     """A deliberately light suffix stripper (plural and common verb endings)."""
     if len(word) > 4 and word.endswith("ies"):
@@ -47,7 +55,8 @@ def _stem(word: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Lower-case word tokens without stopwords, lightly stemmed."""
-    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+    terms = map(_term, _WORD.findall(text.lower()))
+    return [t for t in terms if t is not None]
 
 
 class BM25Index:

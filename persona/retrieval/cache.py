@@ -83,6 +83,11 @@ class IndexCache:
         return index
 
     def _build(self, user_id: str, dim: int, embedder_id: str, version: int, mutations: int) -> UserIndex:
+        if self.directory is None:  # no index files (PostgreSQL): one read of every row, vectors included
+            index = UserIndex(user_id=user_id, dim=dim, dense=FlatIndex(dim), version=version, mutations=mutations)
+            rows = self.store.user_rows(user_id)
+            index.append(rows, decode_vectors(rows.embeddings, dim))
+            return index
         rows = self.store.user_rows(user_id, embeddings=False)
         dense = self._load_file(user_id, dim, embedder_id, mutations, rows.seqs)
         index = UserIndex(
