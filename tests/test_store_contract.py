@@ -218,7 +218,9 @@ def test_processes_opening_a_new_schema_at_once_all_succeed() -> None:
             schema = dsn.rsplit("schema=", 1)[1]
             with psycopg.connect(require_pg()) as conn:
                 names = conn.execute(f"SELECT name FROM {schema}._migrations").fetchall()
-            assert [n for (n,) in names] == ["001_initial"]
+            from persona.store.postgres_schema import MIGRATIONS
+
+            assert [n for (n,) in names] == [name for name, _ in MIGRATIONS]
 
 
 @pytest.mark.skipif(shutil.which("pg_dump") is None, reason="pg_dump is not installed")
@@ -311,3 +313,47 @@ def test_the_readme_postgres_block_runs() -> None:
         )
         assert out.returncode == 0, out.stderr
         assert "I live in Lisbon" in out.stdout
+
+
+def test_a_cold_index_from_the_snapshot_ranks_as_one_from_the_texts(location: str) -> None:
+    """The snapshot a cold build saves (persona.retrieval.snapshot) gives the next cold build, in any process,
+    exactly the same ranking; rows added after it are computed; a delete, update or forget erases it."""
+    texts = [f"note {i}: {w} on day {i % 7}" for i, w in enumerate(["violin practice", "paris trip", "peanut allergy", "jazz records?"] * 80)]
+    queries = ["violin", "a trip to paris?", "allergy", "records"]
+
+    def cold_results() -> list[list[tuple[str, float]]]:
+        with Persona(location, embedder=fake()) as q:
+            return [[(h.memory.text, round(h.score, 9)) for h in q.search("u", x, k=8)] for x in queries]
+
+    with Persona(location, embedder=fake()) as p:
+        p.add_many("u", [{"text": t, "kind": "episode"} for t in texts])
+        store = p._memories.store
+        assert store.load_snapshot("u") is None
+    computed = cold_results()  # builds from the texts and saves the snapshot
+    saved = store_snapshot(location)
+    assert saved is not None and saved.count == len(texts)
+    assert cold_results() == computed  # restored from the snapshot
+    with Persona(location, embedder=fake()) as p:
+        extra = p.add("u", "note extra: violin duet", kind="episode")
+        with_tail = cold_results()
+        assert extra.text in [t for t, _ in with_tail[0]]
+        assert store_snapshot(location) == saved  # an append keeps it valid (not re-saved for one row)
+        p.update(extra.id, text="note extra: cello duet")
+        assert store_snapshot(location) is None  # a changed text erases it
+        cold_results()
+        assert store_snapshot(location) is not None
+        p.delete(extra.id)
+        assert store_snapshot(location) is None
+        cold_results()
+        p.forget_user("u")
+        assert store_snapshot(location) is None
+
+
+def store_snapshot(location: str):  # type: ignore[no-untyped-def]
+    from persona.store.opening import open_store, store_location
+
+    store = open_store(store_location(location))
+    try:
+        return store.load_snapshot("u")
+    finally:
+        store.close()

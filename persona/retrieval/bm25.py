@@ -10,7 +10,8 @@ import functools
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -65,7 +66,8 @@ class BM25Index:
     def __init__(self, *, k1: float = 1.2, b: float = 0.75) -> None:
         self.k1 = k1
         self.b = b
-        self._postings: dict[str, list[tuple[int, int]]] = {}
+        self._postings: dict[str, list[tuple[int, int]] | npt.NDArray[np.int64]] = {}
+        """Per term, its (position, term frequency) pairs: a list, or an (n, 2) array when restored."""
         self._lengths: list[int] = []
         self._total = 0
 
@@ -77,10 +79,39 @@ class BM25Index:
             position = len(self._lengths)
             counts = Counter(tokenize(text))
             for term, tf in counts.items():
-                self._postings.setdefault(term, []).append((position, tf))
+                postings = self._postings.setdefault(term, [])
+                if not isinstance(postings, list):  # restored from arrays: back to a list to grow it
+                    postings = self._postings[term] = [(int(p), int(f)) for p, f in postings]
+                postings.append((position, tf))
             length = sum(counts.values())
             self._lengths.append(length)
             self._total += length
+
+    def arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """The whole index as arrays (`from_arrays` restores it exactly): terms, where each term's postings
+        start, positions, term frequencies and document lengths."""
+        terms = sorted(self._postings)
+        pairs = [np.asarray(self._postings[t], dtype=np.int64).reshape(-1, 2) for t in terms]
+        starts = np.cumsum([0] + [len(p) for p in pairs], dtype=np.int64)
+        flat = np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
+        return {
+            "terms": np.asarray(terms, dtype=str),
+            "starts": starts,
+            "postings": flat,
+            "lengths": np.asarray(self._lengths, dtype=np.int64),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, npt.NDArray[Any]], *, k1: float = 1.2, b: float = 0.75) -> BM25Index:
+        index = cls(k1=k1, b=b)
+        starts = arrays["starts"]
+        flat = arrays["postings"]
+        index._postings = {
+            str(term): flat[starts[i] : starts[i + 1]] for i, term in enumerate(arrays["terms"].tolist())
+        }
+        index._lengths = [int(n) for n in arrays["lengths"].tolist()]
+        index._total = sum(index._lengths)
+        return index
 
     def idf_total(self, query: str | Sequence[str]) -> float:
         """The summed IDF of the query's distinct terms: what a document matching every term about once
@@ -108,7 +139,7 @@ class BM25Index:
         norm = self.k1 * (1.0 - self.b + self.b * lengths / avg)
         for term, qtf in Counter(terms).items():
             postings = self._postings.get(term)
-            if not postings:
+            if postings is None or len(postings) == 0:
                 continue
             df = len(postings)
             idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))

@@ -24,13 +24,16 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..backends.faiss_index import FlatIndex
 from ..errors import PersonaError, StoreError
-from ..store.base import Change, IndexSource
+from ..store.base import Change, IndexSource, Snapshot, UserRows
 from ..types import IndexState
+from . import snapshot
 from .index import UserIndex, decode_vectors
 
 __all__ = ["IndexCache"]
@@ -83,24 +86,51 @@ class IndexCache:
         return index
 
     def _build(self, user_id: str, dim: int, embedder_id: str, version: int, mutations: int) -> UserIndex:
+        """A user's index from the store: dense vectors from the index file where it is fresh (else from the
+        rows), what the texts give it from the store's snapshot where it is valid (else from the texts)."""
+        loaded: FlatIndex | None = None
         if self.directory is None:  # no index files (PostgreSQL): one read of every row, vectors included
-            index = UserIndex(user_id=user_id, dim=dim, dense=FlatIndex(dim), version=version, mutations=mutations)
             rows = self.store.user_rows(user_id)
-            index.append(rows, decode_vectors(rows.embeddings, dim))
-            return index
-        rows = self.store.user_rows(user_id, embeddings=False)
-        dense = self._load_file(user_id, dim, embedder_id, mutations, rows.seqs)
-        index = UserIndex(
-            user_id=user_id, dim=dim, dense=dense or FlatIndex(dim), version=version, mutations=mutations
-        )
-        covered = len(dense) if dense is not None else 0
-        if covered:
-            index.append(rows.head(covered), np.zeros((0, dim), dtype=np.float32))
-        tail_rows = self.store.user_rows(user_id, after_seq=index.max_seq)
-        index.append(tail_rows, decode_vectors(tail_rows.embeddings, dim))
-        if len(index) and (dense is None or len(tail_rows.seqs) > max(64, covered // 10)):
+            dense = FlatIndex(dim)
+            dense.add(decode_vectors(rows.embeddings, dim))
+            covered = 0
+        else:
+            rows = self.store.user_rows(user_id, embeddings=False)
+            loaded = self._load_file(user_id, dim, embedder_id, mutations, rows.seqs)
+            dense = loaded or FlatIndex(dim)
+            covered = len(dense)
+            tail = self.store.user_rows(user_id, after_seq=rows.seqs[covered - 1] if covered else 0)
+            dense.add(decode_vectors(tail.embeddings, dim))
+            rows = _joined(rows.head(covered), tail)
+        index = UserIndex(user_id=user_id, dim=dim, dense=dense, version=version, mutations=mutations)
+        none = np.zeros((0, dim), dtype=np.float32)
+        restored = self._restore_snapshot(user_id, mutations, rows)
+        if restored is not None:
+            lexical, count = restored
+            index.append(rows.head(count), none, lexical)
+            index.append(rows.part(slice(count, None)), none)
+        else:
+            count = 0
+            index.append(rows, none)
+        if self.directory is not None and len(index) and (loaded is None or len(index) - covered > max(64, covered // 10)):
             self._save_file(index, embedder_id)
+        if len(index) >= snapshot.MIN_ROWS and len(index) - count > max(64, count // 10):
+            self.store.save_snapshot(
+                user_id, Snapshot(mutations, len(index), index.max_seq, snapshot.encode(index))
+            )
         return index
+
+    def _restore_snapshot(
+        self, user_id: str, mutations: int, rows: UserRows
+    ) -> tuple[dict[str, npt.NDArray[Any]], int] | None:
+        """The store's snapshot of the user's first rows, when it still fits them."""
+        saved = self.store.load_snapshot(user_id)
+        if saved is None or saved.mutations != mutations or not 0 < saved.count <= len(rows.seqs):
+            return None
+        if rows.seqs[saved.count - 1] != saved.max_seq:
+            return None
+        arrays = snapshot.decode(saved.data, saved.count)
+        return None if arrays is None else (arrays, saved.count)
 
     def _load_file(
         self, user_id: str, dim: int, embedder_id: str, mutations: int, seqs: list[int]
@@ -316,3 +346,20 @@ def _unlink(*paths: Path) -> None:
     for p in paths:
         with contextlib.suppress(OSError):
             p.unlink(missing_ok=True)
+
+
+def _joined(head: UserRows, tail: UserRows) -> UserRows:
+    """``head`` then ``tail`` (consecutive rows of one user) as one `UserRows`."""
+    if not head.seqs:
+        return tail
+    return UserRows(
+        head.seqs + tail.seqs,
+        head.ids + tail.ids,
+        head.texts + tail.texts,
+        head.kinds + tail.kinds,
+        head.created_ts + tail.created_ts,
+        head.metadata + tail.metadata,
+        head.current + tail.current,
+        head.embeddings + tail.embeddings,
+        head.keys + tail.keys,
+    )

@@ -8,6 +8,7 @@ context-key norms) are computed lazily by the index's own methods.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,10 +83,21 @@ class UserIndex:
     def __len__(self) -> int:
         return len(self.seqs)
 
-    def append(self, rows: UserRows, vectors: npt.NDArray[np.float32]) -> None:
+    def append(
+        self,
+        rows: UserRows,
+        vectors: npt.NDArray[np.float32],
+        lexical: Mapping[str, npt.NDArray[Any]] | None = None,
+    ) -> None:
+        """Add rows in seq order. ``lexical`` (from `persona.retrieval.snapshot`, only into an empty index)
+        holds what the rows' texts give the index, computed before: BM25 and the per-text features."""
         start = len(self.seqs)
         self.dense.add(vectors)
-        self.bm25.add(rows.texts)
+        if lexical is not None and start == 0:
+            self.bm25 = BM25Index.from_arrays(lexical)
+        else:
+            lexical = None
+            self.bm25.add(rows.texts)
         self.seqs.extend(rows.seqs)
         self.ids.extend(rows.ids)
         self.kinds.extend(rows.kinds)
@@ -99,27 +111,28 @@ class UserIndex:
             [self.links, link_previous(self.kinds, self.metadata, self.created_ts, start)]
         )
         self.mentions.add(start, rows.metadata)
-        self.preferences = np.concatenate([self.preferences, preference_mask(rows.texts, rows.kinds)])
-        self.question_share = np.concatenate([self.question_share, question_shares(rows.texts)])
-        self.log_length = np.concatenate([self.log_length, log_lengths(rows.texts)])
+        if lexical is not None:
+            self.preferences = np.asarray(lexical["preferences"], dtype=bool)
+            self.question_share = np.asarray(lexical["question_share"], dtype=np.float32)
+            self.log_length = np.asarray(lexical["log_length"], dtype=np.float32)
+        else:
+            self.preferences = np.concatenate([self.preferences, preference_mask(rows.texts, rows.kinds)])
+            self.question_share = np.concatenate([self.question_share, question_shares(rows.texts)])
+            self.log_length = np.concatenate([self.log_length, log_lengths(rows.texts)])
         self._append_keys(start, rows.keys)
         self._append_groups(start)
 
     def _append_keys(self, start: int, blobs: list[bytes | None]) -> None:
-        owners: list[int] = []
-        parts: list[npt.NDArray[np.float32]] = []
-        for offset, blob in enumerate(blobs):
-            if not blob:
-                continue
-            rows = np.frombuffer(blob, dtype="<f4").reshape(-1, self.dim)
-            owners.extend([start + offset] * len(rows))
-            parts.append(rows)
-        if not parts:
+        width = 4 * self.dim
+        counts = np.fromiter((len(b) // width if b else 0 for b in blobs), dtype=np.int64, count=len(blobs))
+        if not counts.any():
             return
+        rows = np.frombuffer(b"".join(b for b in blobs if b), dtype="<f4").reshape(-1, self.dim)
+        owners = np.repeat(np.arange(start, start + len(blobs), dtype=np.int64), counts)
         if self.keys is None:
             self.keys = FlatIndex(self.dim)
-        self.keys.add(np.concatenate(parts))
-        self.key_owner = np.concatenate([self.key_owner, np.asarray(owners, dtype=np.int64)])
+        self.keys.add(rows)
+        self.key_owner = np.concatenate([self.key_owner, owners])
         owner = self.key_owner
         self.key_starts = np.flatnonzero(np.concatenate([[True], owner[1:] != owner[:-1]]))
 
@@ -141,7 +154,7 @@ class UserIndex:
         sums = np.zeros((count + int(fresh.sum()), self.dim))
         if count:
             sums[:count] = self.group_sums
-        np.add.at(sums, groups[runs], run_sums)
+        sums[groups[runs]] += run_sums  # one run per conversation: the indices are distinct
         self.group_sums = sums
         self.group = np.concatenate([self.group, groups])
 

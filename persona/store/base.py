@@ -38,6 +38,7 @@ __all__ = [
     "NewMemory",
     "ReplyLog",
     "ReplyRecord",
+    "Snapshot",
     "Store",
     "StoreCheck",
     "UserRows",
@@ -86,16 +87,20 @@ class UserRows:
 
     def head(self, count: int) -> UserRows:
         """The first ``count`` rows."""
+        return self.part(slice(None, count))
+
+    def part(self, which: slice) -> UserRows:
+        """The rows in ``which``."""
         return UserRows(
-            self.seqs[:count],
-            self.ids[:count],
-            self.texts[:count],
-            self.kinds[:count],
-            self.created_ts[:count],
-            self.metadata[:count],
-            self.current[:count],
-            self.embeddings[:count],
-            self.keys[:count],
+            self.seqs[which],
+            self.ids[which],
+            self.texts[which],
+            self.kinds[which],
+            self.created_ts[which],
+            self.metadata[which],
+            self.current[which],
+            self.embeddings[which],
+            self.keys[which],
         )
 
 
@@ -146,6 +151,19 @@ class ReplyRecord:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """What a user's texts give their index, for the first ``count`` rows (see `persona.retrieval.snapshot`).
+
+    Valid while the user's ``mutations`` counter is unchanged and their ``count``-th row has seq ``max_seq``.
+    """
+
+    mutations: int
+    count: int
+    max_seq: int
+    data: bytes
+
+
+@dataclass(frozen=True)
 class StoreCheck:
     """What `Store.check` found."""
 
@@ -167,6 +185,16 @@ class IndexSource(Protocol):
 
     def user_rows(self, user_id: str, *, after_seq: int = 0, embeddings: bool = True) -> UserRows:
         """The user's memories with seq > after_seq, in seq order (embeddings as None when not asked for)."""
+
+    def load_snapshot(self, user_id: str) -> Snapshot | None:
+        """The user's saved index snapshot, or None."""
+
+    def save_snapshot(self, user_id: str, snapshot: Snapshot) -> bool:
+        """Save it only if the user's ``mutations`` counter still equals ``snapshot.mutations`` (atomically:
+        never after a write that erased what it was taken from); False when not saved (a cache: best effort).
+
+        Every write that changes or removes a user's row, ``forget_user`` and ``set_embeddings`` erase the
+        user's snapshot in their own transaction."""
 
 
 class MemoryReads(Protocol):

@@ -111,12 +111,21 @@ def _clock(db: sqlite3.Connection) -> None:
     )
 
 
+def _snapshots(db: sqlite3.Connection) -> None:
+    # What a user's texts give their index (persona.retrieval.snapshot), so a cold index need not recompute it.
+    db.execute(
+        "CREATE TABLE snapshots(user_id TEXT PRIMARY KEY, mutations INTEGER NOT NULL, count INTEGER NOT NULL, "
+        "max_seq INTEGER NOT NULL, data BLOB NOT NULL)"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _initial),
     ("002_memories_user_kind_time", _kind_time_index),
     ("003_memory_key_embeddings", _segment_keys),
     ("004_memory_transcript", _transcript),
     ("005_store_clock", _clock),
+    ("006_index_snapshots", _snapshots),
 ]
 
 

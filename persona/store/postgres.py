@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from ..errors import EmbedderMismatchError, InvalidInputError, PersonaError, StoreError
 from ..types import HistoryEntry, Memory
-from .base import Change, ChangeKind, Inserted, NewMemory
+from .base import Change, ChangeKind, Inserted, NewMemory, Snapshot
 from .postgres_logs import PostgresLogs
 from .postgres_reads import PostgresReads
 from .postgres_schema import (
@@ -192,6 +192,8 @@ class PostgresStore(PostgresReads, PostgresLogs):
             "THEN nextval('clock') ELSE users.mutations END RETURNING version, mutations",
             (user_id, mutation),
         ).fetchone()
+        if mutation:  # the user's index snapshot may hold the changed text
+            conn.execute("DELETE FROM snapshots WHERE user_id = %s", (user_id,))
         return Change(kind, user_id, seq, before, (int(row[0]), int(row[1])))
 
     def insert_many(
@@ -385,10 +387,26 @@ class PostgresStore(PostgresReads, PostgresLogs):
         with self.write(user_id) as conn:
             before = self._state(conn, user_id)
             count = int(conn.execute("DELETE FROM memories WHERE user_id = %s", (user_id,)).rowcount)
-            for table in ("history", "replies", "feedback", "users"):
+            for table in ("history", "replies", "feedback", "users", "snapshots"):
                 conn.execute(f"DELETE FROM {table} WHERE user_id = %s", (user_id,))
-        self._vacuum(("memories", "history", "replies", "feedback", "users"))
+        self._vacuum(("memories", "history", "replies", "feedback", "users", "snapshots"))
         return count, Change("forgotten", user_id, None, before, (0, 0))
+
+    def save_snapshot(self, user_id: str, snapshot: Snapshot) -> bool:
+        """Save it if the user's mutations counter still matches (`persona.store.base.IndexSource`)."""
+        s = snapshot
+        try:
+            with self.write(user_id) as conn:
+                done = conn.execute(
+                    "INSERT INTO snapshots(user_id, mutations, count, max_seq, data) SELECT %s, %s, %s, %s, %s "
+                    "WHERE (SELECT mutations FROM users WHERE user_id = %s) = %s ON CONFLICT (user_id) DO UPDATE "
+                    "SET mutations = excluded.mutations, count = excluded.count, max_seq = excluded.max_seq, "
+                    "data = excluded.data",
+                    (user_id, s.mutations, s.count, s.max_seq, s.data, user_id, s.mutations),
+                ).rowcount
+            return bool(done)
+        except StoreError:
+            return False  # a cache: go without it
 
     def _vacuum(self, tables: Sequence[str]) -> None:
         """A plain (non-blocking) VACUUM of the tables a deletion touched, on a background thread, so dead
@@ -430,6 +448,7 @@ class PostgresStore(PostgresReads, PostgresLogs):
                 (embedder[0], str(dim)),
             )
             conn.execute("UPDATE users SET version = nextval('clock'), mutations = nextval('clock')")
+            conn.execute("DELETE FROM snapshots")
         return Change("all", None)
 
     @property

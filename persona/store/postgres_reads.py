@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import NotFoundError
 from ..types import Memory
-from .base import StoreCheck, UserRows
+from .base import Snapshot, StoreCheck, UserRows
 from .postgres_schema import PgAddress
 from .sqlite_rows import COLUMNS, row_to_memory
 
@@ -130,6 +130,13 @@ class PostgresReads:
             embeddings=[r[7] for r in rows],
             keys=[None if r[8] is None else bytes(r[8]) for r in rows],
         )
+
+    def load_snapshot(self, user_id: str) -> Snapshot | None:
+        with self.read() as conn:
+            row = conn.execute(
+                "SELECT mutations, count, max_seq, data FROM snapshots WHERE user_id = %s", (user_id,)
+            ).fetchone()
+        return None if row is None else Snapshot(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]))
 
     def iter_texts(self, batch: int = 512) -> Iterator[builtins.list[tuple[int, str]]]:
         """Every memory's (seq, text) but the transcript-only ones, in batches: for re-embedding."""

@@ -244,7 +244,15 @@ def _initial(cur: Any) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [("001_initial", _initial)]
+def _snapshots(cur: Any) -> None:
+    # What a user's texts give their index (persona.retrieval.snapshot), so a cold index need not recompute it.
+    cur.execute(
+        "CREATE TABLE snapshots(user_id TEXT PRIMARY KEY, mutations BIGINT NOT NULL, count INTEGER NOT NULL, "
+        "max_seq BIGINT NOT NULL, data BYTEA NOT NULL)"
+    )
+
+
+MIGRATIONS: list[Migration] = [("001_initial", _initial), ("002_index_snapshots", _snapshots)]
 """Append new migrations; never edit or reorder one that has shipped."""
 
 _MIGRATION_LOCK = 7_151_120  # pg_advisory_xact_lock(key, hashtext(schema)): one migrator per schema at a time

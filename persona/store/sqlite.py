@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from ..errors import EmbedderMismatchError, InvalidInputError, NotFoundError, StoreError
 from ..types import HistoryEntry, Memory
-from .base import Change, ChangeKind, Inserted, NewMemory, StoreCheck, UserRows
+from .base import Change, ChangeKind, Inserted, NewMemory, Snapshot, StoreCheck, UserRows
 from .records import is_transcript
 from .sqlite_counters import bump, renew_all, user_counters
 from .sqlite_errors import GuardedLock
@@ -279,7 +279,7 @@ class SQLiteStore(SQLiteLogs):
             count = int(
                 db.execute("SELECT COUNT(*) FROM memories WHERE user_id = ?", (user_id,)).fetchone()[0]
             )
-            for table in ("memories", "history", "replies", "feedback", "users"):
+            for table in ("memories", "history", "replies", "feedback", "users", "snapshots"):
                 db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
         self.checkpoint()
         return count, Change("forgotten", user_id, None, before, (0, 0))
@@ -411,6 +411,26 @@ class SQLiteStore(SQLiteLogs):
             embeddings=[r[7] for r in rows],
             keys=[r[8] for r in rows],
         )
+
+    def load_snapshot(self, user_id: str) -> Snapshot | None:
+        with self.lock:
+            row = self.db.execute(
+                "SELECT mutations, count, max_seq, data FROM snapshots WHERE user_id = ?", (user_id,)
+            ).fetchone()
+        return None if row is None else Snapshot(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]))
+
+    def save_snapshot(self, user_id: str, snapshot: Snapshot) -> bool:
+        """Save it if the user's mutations counter still matches (`persona.store.base.IndexSource`)."""
+        s = snapshot
+        try:
+            with self.write() as db:
+                return db.execute(
+                    "INSERT OR REPLACE INTO snapshots(user_id, mutations, count, max_seq, data) SELECT ?, ?, ?, ?, ? "
+                    "WHERE (SELECT mutations FROM users WHERE user_id = ?) = ?",
+                    (user_id, s.mutations, s.count, s.max_seq, s.data, user_id, s.mutations),
+                ).rowcount > 0
+        except StoreError:
+            return False  # a cache: a busy or full store just goes without it
 
     def iter_texts(self, batch: int = 512) -> Iterator[builtins.list[tuple[int, str]]]:
         """Every memory's (seq, text) but the transcript-only ones, in batches: for re-embedding."""

@@ -32,6 +32,8 @@ def bump(db: sqlite3.Connection, user_id: str, kind: ChangeKind, *, seq: int | N
     found = user_counters(db, user_id)
     version = tick(db)
     mutations = tick(db) if found is None or kind != "added" else found[1]
+    if found is not None and mutations != found[1]:
+        db.execute("DELETE FROM snapshots WHERE user_id = ?", (user_id,))  # it may hold the changed text
     db.execute(
         "INSERT INTO users(user_id, version, mutations) VALUES (?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET "
         "version = excluded.version, mutations = excluded.mutations",
@@ -43,3 +45,4 @@ def bump(db: sqlite3.Connection, user_id: str, kind: ChangeKind, *, seq: int | N
 def renew_all(db: sqlite3.Connection) -> None:
     """Fresh counters for every user (re-embedding changed every index)."""
     db.execute("UPDATE users SET version = ?, mutations = ?", (tick(db), tick(db)))
+    db.execute("DELETE FROM snapshots")
