@@ -26,6 +26,7 @@ from .errors import (
     RateLimitError,
     StoreCorruptError,
     StoreError,
+    TemplateError,
     UnknownModelError,
 )
 from .prompting.builder import RenderedPrompt
@@ -80,6 +81,7 @@ __all__ = [
     "StoreCorruptError",
     "StoreError",
     "StoreStats",
+    "TemplateError",
     "UnknownModelError",
     "__version__",
     "default_path",

@@ -89,7 +89,15 @@ class Persona(ChatMethods, AsyncMethods):
             raise InvalidInputError(
                 f"path must be a directory path or a PostgreSQL DSN, got {type(path).__name__}."
             )
+        if path is not None and "\x00" in str(os.fspath(path)):
+            raise InvalidInputError(f"path {os.fspath(path)!r} contains a NUL character; pass a real directory path.")
         check_positive_int(rerank_depth, what="rerank_depth")
+        check_positive_int(cache_users, what="cache_users")
+        if not isinstance(reembed, bool):
+            raise InvalidInputError(f"reembed must be True or False, got {reembed!r}.")
+        for name, value in (("model", model), ("extract_model", extract_model)):
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise InvalidInputError(f"{name} must be a model name such as 'local/smollm2', got {value!r}.")
         # The store, the indexes and numpy load here, not at `import persona`.
         from .backends.embedders import resolve_embedder  # light: loads no model
         from .backends.rerankers import resolve_reranker
@@ -250,8 +258,10 @@ class Persona(ChatMethods, AsyncMethods):
         Stable items supersede what they contradict, as in `add` (later items over earlier ones)."""
         self._check_open()
         user_id = check_user_id(user_id)
-        if isinstance(items, (str, bytes, Mapping)):
-            raise InvalidInputError("items must be a list of strings or dicts; for one memory use add().")
+        if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+            raise InvalidInputError(
+                f"items must be a list of strings or dicts, got {type(items).__name__}; for one memory use add()."
+            )
         if not isinstance(supersede, bool):
             raise InvalidInputError(f"supersede must be True or False, got {supersede!r}.")
         return self.learning.remember(user_id, builtins.list(items), supersede=supersede, progress=progress)

@@ -4,6 +4,7 @@ The tree::
 
     PersonaError                      root: catch this to catch everything persona raises
     ├── InvalidInputError             an argument is malformed (also a ValueError)
+    │   └── TemplateError                 a strategy template does not parse, fails, or was stopped while rendering
     ├── NotFoundError                 a memory id (or reply id) does not exist (also a KeyError)
     ├── EmbedderMismatchError         the store was built with another embedder
     ├── StoreError                    the store directory cannot be used
@@ -44,6 +45,7 @@ __all__ = [
     "RateLimitError",
     "StoreCorruptError",
     "StoreError",
+    "TemplateError",
     "UnknownModelError",
 ]
 
@@ -54,6 +56,11 @@ class PersonaError(Exception):
 
 class InvalidInputError(PersonaError, ValueError):
     """Raised before anything is written when an argument is malformed: empty text, k < 1, bad metadata."""
+
+
+class TemplateError(InvalidInputError):
+    """Raised when a strategy template has a syntax error, fails while rendering, or is stopped for running
+    too long, producing too much or recursing (see `persona.prompting.sandbox`). Fix the template."""
 
 
 class NotFoundError(PersonaError, KeyError):

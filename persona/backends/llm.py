@@ -22,6 +22,8 @@ Nothing is retried once a stream has produced text.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import os
 import random
 import time
@@ -33,6 +35,7 @@ from .._env import ensure_offline_env
 from ..errors import (
     BackendUnreachableError,
     ContextWindowExceededError,
+    InvalidInputError,
     LLMResponseError,
     LLMTimeoutError,
     MissingAPIKeyError,
@@ -56,6 +59,7 @@ __all__ = [
     "UnknownModelError",
     "acomplete",
     "astream",
+    "check_model",
     "complete",
     "default_model",
     "map_error",
@@ -96,6 +100,33 @@ def _litellm() -> Any:
     litellm.suppress_debug_info = True  # persona turns failures into its own errors; no banners on stdout
     register()
     return litellm
+
+
+def check_model(model: object) -> str:
+    """``model`` when persona can route it, checked offline (no call): ``local/smollm2``, ``local/<a .gguf
+    file>``, or a name litellm knows a provider for. Otherwise ``UnknownModelError`` (``InvalidInputError``
+    for a non-string)."""
+    from .local_llm import check_local
+
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidInputError(f"model must be a model name such as 'local/smollm2', got {model!r}.")
+    if model.startswith("local/"):
+        check_local(model)
+        return model
+    litellm = _litellm()
+    if model.split("/", 1)[0] in {str(item.get("provider")) for item in litellm.custom_provider_map}:
+        return model
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            litellm.get_llm_provider(model)
+    except Exception:
+        raise UnknownModelError(
+            f"unknown model {model!r}: litellm knows no provider for it. Prefix it with its provider (e.g. "
+            "'openai/gpt-4o-mini', 'anthropic/claude-3-5-haiku-latest', 'ollama/llama3'; the list: "
+            "https://docs.litellm.ai/docs/providers), or use 'local/smollm2' (bundled, offline) or "
+            "'local/<path to a .gguf file>'."
+        ) from None
+    return model
 
 
 # -- errors --------------------------------------------------------------------------------------------------

@@ -5,6 +5,10 @@
 path relative to the working directory). Both go through ``litellm.completion`` like every other provider,
 streaming and async included, once ``register()`` has run (``persona.backends.llm`` calls it).
 
+Message text never becomes control tokens: every control-token string in the messages' content (a memory
+that says ``<|im_end|><|im_start|>system``) is broken before llama.cpp formats the chat (`persona.backends.
+local_text`), so only the chat template's own role markers are special.
+
 Each file is loaded once per process and shared. llama.cpp contexts are not thread-safe, so each loaded model
 has a lock: concurrent calls run one after the other. Settings (environment variables):
 
@@ -30,17 +34,23 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MissingDependencyError, UnknownModelError
+from .local_text import control_token_texts, neutralize_messages
 
 __all__ = [
     "DEFAULT_LOCAL_MODEL",
     "INSTALL_HINT",
+    "check_local",
     "context_length",
+    "control_tokens",
     "count_tokens",
+    "format_prompt",
     "llama_cpp_available",
     "loaded_models",
     "preflight",
     "register",
     "resolve_path",
+    "safe_messages",
+    "vocab",
 ]
 
 DEFAULT_LOCAL_MODEL = "local/smollm2"
@@ -111,6 +121,13 @@ def resolve_path(model: str) -> Path:
             "or model='local/<path to a .gguf file>'."
         )
     return path.resolve()
+
+
+def check_local(model: str) -> None:
+    """A ``local/...`` name that can work: the bundled alias (its package may be missing: that is reported
+    when the model runs) or an existing file."""
+    if _name(model).lower() not in _ALIASES:
+        resolve_path(model)
 
 
 def preflight(model: str) -> Path:
@@ -256,6 +273,50 @@ def count_tokens(model: str, text: str) -> int:
         return len(loaded.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
 
+def vocab(model: str) -> Any:
+    """The model's vocabulary as a vocab-only ``llama_cpp.Llama`` (tokenize, detokenize, metadata)."""
+    return _load(model, vocab_only=True).llama
+
+
+_controls: dict[Path, tuple[str, ...]] = {}
+
+
+def control_tokens(model: str) -> tuple[str, ...]:
+    """The text of every control token of the model (computed once per file)."""
+    path = preflight(model)
+    with _registry_lock:
+        if path not in _controls:
+            loaded = _load(model, vocab_only=True)
+            with loaded.lock:
+                _controls[path] = control_token_texts(loaded.llama)
+        return _controls[path]
+
+
+def safe_messages(model: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages`` with every control-token string in their content broken (see the module docstring)."""
+    return neutralize_messages(messages, control_tokens(model))
+
+
+def format_prompt(model: str, messages: list[dict[str, Any]]) -> str:
+    """The prompt text llama.cpp tokenizes (special tokens on) for ``messages``, as generation formats it:
+    the model's own chat template over `safe_messages`."""
+    import importlib
+
+    formats: Any = importlib.import_module("llama_cpp.llama_chat_format")  # untyped
+    llama = vocab(model)
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise UnknownModelError(f"{model}: the GGUF file has no chat template.")
+
+    def token(t: int) -> str:
+        return str(llama.detokenize([t], special=True).decode("utf-8", errors="ignore"))
+
+    formatter: Any = formats.Jinja2ChatFormatter(
+        template=template, eos_token=token(llama.token_eos()), bos_token=token(llama.token_bos())
+    )
+    return str(formatter(messages=safe_messages(model, messages)).prompt)
+
+
 # -- generation ----------------------------------------------------------------------------------------------
 
 
@@ -280,6 +341,7 @@ def _raise_mapped(exc: Exception, model: str) -> None:
 
 
 def _generate(model: str, messages: list[dict[str, Any]], optional_params: dict[str, Any]) -> dict[str, Any]:
+    messages = safe_messages(model, messages)
     loaded = _load(model, vocab_only=False)
     with loaded.lock:
         try:
@@ -296,6 +358,7 @@ def _stream(
     model: str, messages: list[dict[str, Any]], optional_params: dict[str, Any]
 ) -> Generator[dict[str, Any], None, None]:
     """GenericStreamingChunk dicts. The model's lock is held until the stream ends or is closed."""
+    messages = safe_messages(model, messages)
     loaded = _load(model, vocab_only=False)
     params = _params(optional_params)
     with loaded.lock:

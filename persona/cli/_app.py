@@ -54,7 +54,9 @@ def one_line(exc: BaseException) -> str:
     """The message of ``exc`` on one line; unexpected exceptions also name their type."""
     from persona import PersonaError
 
-    message = " ".join(str(exc).split()) or type(exc).__name__
+    from ._output import escape_controls
+
+    message = escape_controls(" ".join(str(exc).split())) or type(exc).__name__
     if isinstance(exc, (PersonaError, OSError)):
         return message
     return f"{type(exc).__name__}: {message} (run with --debug for the traceback)"
@@ -62,6 +64,23 @@ def one_line(exc: BaseException) -> str:
 
 class PersonaGroup(TyperGroup):
     """The command group; its ``invoke`` is the CLI's only error boundary."""
+
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        """Refuse arguments that are not valid UTF-8 (Python passes their bytes as lone surrogates)."""
+        argv = sys.argv[1:] if args is None else list(args)
+        for i, arg in enumerate(argv, 1):
+            if isinstance(arg, str):
+                try:
+                    arg.encode("utf-8")
+                except UnicodeEncodeError:
+                    shown = arg.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+                    typer.echo(
+                        f"Error: argument {i} ({shown}) is not valid UTF-8 text; pass UTF-8 (check the "
+                        "terminal's encoding or LANG, e.g. LANG=C.UTF-8).",
+                        err=True,
+                    )
+                    sys.exit(2)
+        return super().main(args, *rest, **kwargs)
 
     def invoke(self, ctx: _click.Context) -> Any:
         try:

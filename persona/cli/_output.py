@@ -1,4 +1,10 @@
-"""Printing for the CLI: JSON for scripts, rich tables for people, and the parsers for option values."""
+"""Printing for the CLI: JSON for scripts, rich tables for people, and the parsers for option values.
+
+Memory text is data from anywhere, and may hold terminal control sequences (ESC, OSC 52 clipboard writes,
+screen clears) or bidirectional overrides. Everything printed for people goes through `console`, whose
+consoles escape them (`escape_controls`: ESC is printed as the four characters ``\\x1b``); the tables
+escape their cells before laying them out. ``--json`` output is exact JSON (which escapes C0 controls itself).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,8 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -20,6 +27,7 @@ __all__ = [
     "JsonFlag",
     "console",
     "emit_json",
+    "escape_controls",
     "history_table",
     "hits_table",
     "human_size",
@@ -28,6 +36,7 @@ __all__ = [
     "parse_json_value",
     "parse_pairs",
     "parse_when",
+    "safe_text",
     "short_time",
 ]
 
@@ -39,9 +48,40 @@ JsonFlag = Annotated[
 ]
 
 
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with terminal control characters (all but newline and tab), bidi controls and lone surrogates
+    shown escaped."""
+    return _CONTROLS.sub(_escaped, text)
+
+
+def safe_text(value: object, style: str = "") -> Text:
+    """A rich Text of ``value`` (any data) with its control characters escaped."""
+    return Text(escape_controls(str(value)), style=style)
+
+
+class _SafeConsole(Console):
+    """A Console that escapes control characters in everything it renders (rich's own codes are kept)."""
+
+    def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
+        for segment in super().render(renderable, options):
+            if segment.control is None and _CONTROLS.search(segment.text):
+                yield Segment(escape_controls(segment.text), segment.style)
+            else:
+                yield segment
+
+
 def console(*, stderr: bool = False) -> Console:
-    """A rich console on the current stdout (or stderr); no syntax highlighting of data."""
-    return Console(stderr=stderr, highlight=False)
+    """A rich console on the current stdout (or stderr) that escapes control characters in data; no syntax
+    highlighting of data."""
+    return _SafeConsole(stderr=stderr, highlight=False)
 
 
 def emit_json(data: Any) -> None:
@@ -60,7 +100,12 @@ def parse_when(value: str) -> datetime:
     text = value.strip()
     match = _DURATION.match(text)
     if match:
-        return datetime.now(timezone.utc) - timedelta(**{_UNITS[match[2]]: float(match[1])})
+        try:
+            return datetime.now(timezone.utc) - timedelta(**{_UNITS[match[2]]: float(match[1])})
+        except OverflowError:
+            raise typer.BadParameter(
+                f"{value!r} reaches back before the year 1; use a shorter duration or an ISO 8601 date."
+            ) from None
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
@@ -111,12 +156,12 @@ def human_size(size: float) -> str:
 def _meta(metadata: Mapping[str, Any] | None) -> Text:
     if not metadata:
         return Text("")
-    return Text(", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in metadata.items()))
+    return safe_text(", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in metadata.items()))
 
 
 def _memory_text(memory: Memory, extra: str = "") -> Text:
     """The text cell: the memory's text, then its metadata (and ``extra``) dimmed on the next line."""
-    text = Text(memory.text, style="" if memory.current else "dim")
+    text = safe_text(memory.text, style="" if memory.current else "dim")
     notes = [n for n in (_meta(memory.metadata).plain, "" if memory.current else "superseded", extra) if n]
     if notes:
         text.append("\n" + "  ".join(notes), style="dim")
@@ -157,12 +202,12 @@ def memory_table(memory: Memory) -> Table:
     table.add_column("value", overflow="fold")
     rows: list[tuple[str, str | Text]] = [
         ("id", memory.id),
-        ("user", Text(memory.user_id)),
+        ("user", safe_text(memory.user_id)),
         ("kind", memory.kind),
-        ("text", Text(memory.text)),
+        ("text", safe_text(memory.text)),
         ("metadata", _meta(memory.metadata)),
         ("importance", f"{memory.importance:.2f}"),
-        ("source", Text(memory.source)),
+        ("source", safe_text(memory.source)),
         ("created", short_time(memory.created_at)),
         ("updated", short_time(memory.updated_at)),
     ]
@@ -186,7 +231,7 @@ def history_table(entries: Sequence[HistoryEntry]) -> Table:
             short_time(entry.at),
             entry.event,
             entry.kind or "",
-            Text(entry.text if entry.text is not None else "(purged)"),
+            safe_text(entry.text if entry.text is not None else "(purged)"),
             _meta(entry.metadata),
         )
     return table

@@ -11,10 +11,13 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from persona.backends.llm import check_model
 from persona.errors import PersonaError
+from persona.prompting.builder import resolve_model
+from persona.validation import check_user_id
 
 from ._app import one_line, open_store
-from ._output import JsonFlag, console, emit_json, parse_pairs
+from ._output import JsonFlag, console, emit_json, escape_controls, parse_pairs, safe_text
 
 __all__ = ["register"]
 
@@ -54,7 +57,7 @@ def _print_prompt(data: Mapping[str, Any]) -> None:
     for message in data.get("messages", []):
         out.print(
             Panel(
-                Text(str(message.get("content", ""))), title=str(message.get("role", "")), title_align="left"
+                safe_text(message.get("content", "")), title=str(message.get("role", "")), title_align="left"
             )
         )
     table = Table(title="tokens", box=box.SIMPLE_HEAD)
@@ -153,14 +156,17 @@ def chat(
 
     Each turn puts the relevant memories and the conversation so far into the prompt and, unless --no-learn,
     learns from the turn in the background (what the user says about themselves becomes memories). Type /exit
-    (or press Ctrl-D) to leave; Ctrl-C stops a reply.
+    (or press Ctrl-D) to leave; Ctrl-C stops a reply. The exit status is 1 when a turn failed.
 
     Example: persona chat alice -m local/smollm2
     """
     options = parse_pairs(option or [], what="--option", typed=True)
     out = console()
     history: list[dict[str, str]] = []
+    failed = False
     with open_store(ctx, embed=True) as p:
+        check_user_id(user)  # fail before the session starts, not on every turn
+        check_model(resolve_model(model, p.model))
         send = p.chat
         out.print(Text(f"chatting as {user!r}; /exit or Ctrl-D to leave, Ctrl-C stops a reply", style="dim"))
         while True:
@@ -172,37 +178,41 @@ def chat(
             if message in ("/exit", "/quit"):
                 break
             if message:
-                reply = _turn(
+                reply, ok = _turn(
                     send, user, message, history, model=model, strategy=strategy, learn=learn, **options
                 )
+                failed = failed or not ok
                 if reply is not None:
                     history += [{"role": "user", "content": message}, {"role": "assistant", "content": reply}]
+    if failed:
+        raise typer.Exit(1)
 
 
 def _turn(
     send: Callable[..., Any], user: str, message: str, history: list[dict[str, str]], **kwargs: Any
-) -> str | None:
-    """One streamed reply; its text, or None when it failed or was interrupted (the session goes on)."""
+) -> tuple[str | None, bool]:
+    """One streamed reply: its text (None when it failed or was interrupted; the session goes on), and
+    False when it failed."""
     console().print("[bold blue]persona>[/] ", end="")
     stream = None
     try:
         stream = send(user, message, stream=True, history=list(history), **kwargs)
         for chunk in stream:
-            typer.echo(chunk, nl=False)
+            typer.echo(escape_controls(chunk), nl=False)
     except KeyboardInterrupt:
         typer.echo("\n(interrupted)")
         close = getattr(stream, "close", None)
         if callable(close):
             close()
-        return None
+        return None, True
     except PersonaError as exc:
         typer.echo()
         typer.echo(f"Error: {one_line(exc)}", err=True)
-        return None
+        return None, False
     typer.echo()
     reply = getattr(stream, "reply", None)
     _print_turn_note(reply)
-    return str(getattr(reply, "text", "")) if reply is not None else None
+    return (str(getattr(reply, "text", "")) if reply is not None else None), True
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
+from persona.errors import NotFoundError
 from persona.types import Kind
 
 from ._app import open_store
@@ -21,6 +22,7 @@ from ._output import (
     memory_table,
     parse_pairs,
     parse_when,
+    safe_text,
 )
 
 __all__ = ["register"]
@@ -99,7 +101,7 @@ def users(ctx: typer.Context, json: JsonFlag = False) -> None:
         return
     out = console()
     for name in names:
-        out.print(Text(name))
+        out.print(safe_text(name))
     if not names:
         out.print("no users yet; add a memory with: persona add USER TEXT", style="dim")
 
@@ -310,6 +312,8 @@ def forget(
     Example: persona forget alice --yes
     """
     with open_store(ctx) as p:
+        if user not in p.users():
+            raise NotFoundError(f"there is no user {user!r} in this store; nothing to forget (persona users lists them).")
         if not yes:
             typer.confirm(f"Erase every memory of {user!r} for good?", abort=True, err=True)
         count = p.forget_user(user)

@@ -82,6 +82,11 @@ def _read_export(file: Path) -> Any:
             f"{file} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); nothing was imported. "
             "Pass a file written by: persona export USER -o FILE"
         ) from None
+    except (ValueError, RecursionError) as exc:  # a number too long to read, arrays nested too deep
+        raise InvalidInputError(
+            f"{file} cannot be read as a persona export ({type(exc).__name__}: {str(exc)[:200]}); nothing was "
+            "imported. Pass a file written by: persona export USER -o FILE"
+        ) from None
 
 
 def import_(

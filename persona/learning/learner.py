@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import builtins
 import logging
-import math
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -22,7 +21,7 @@ from typing import Any, Protocol
 from ..errors import InvalidInputError, NotFoundError
 from ..store.base import ReplyRecord
 from ..types import Feedback, LearningFailure, Memory
-from ..validation import check_text
+from ..validation import check_id, check_number, check_text
 from .facts import extract_rules
 from .llm_facts import extract
 from .queue import LearningQueue
@@ -248,16 +247,15 @@ class Learner:
     def feedback(self, reply_id: str, rating: float, *, comment: str | None = None) -> Feedback:
         """Record a rating in [-1, 1] for a reply and nudge the importance of the memories it used, in one
         transaction; then learn a preference stated in ``comment`` ("I prefer shorter answers")."""
-        if isinstance(rating, bool) or not isinstance(rating, (int, float)) or not math.isfinite(rating):
-            raise InvalidInputError(f"rating must be a number between -1 and 1, got {rating!r}.")
-        if not -1.0 <= rating <= 1.0:
-            raise InvalidInputError(f"rating must be between -1 (bad) and 1 (good), got {rating}.")
+        rating = check_number(rating, what="rating (-1 bad to 1 good)", low=-1.0, high=1.0)
         if comment is not None:
             if not isinstance(comment, str):
                 raise InvalidInputError(f"comment must be a string, got {type(comment).__name__}.")
             if comment.strip():
                 check_text(comment, what="comment")
-        info = self.writer.get_reply(reply_id) if isinstance(reply_id, str) else None
+        if isinstance(reply_id, str) and reply_id.strip():
+            check_id(reply_id, what="reply_id")
+        info = self.writer.get_reply(reply_id) if isinstance(reply_id, str) and reply_id.strip() else None
         if info is None:
             raise NotFoundError(
                 f"no reply {reply_id!r}: pass the id of a Reply from chat() (replies with learn=False are not kept)."

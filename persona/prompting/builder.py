@@ -31,8 +31,9 @@ from __future__ import annotations
 import builtins
 import os
 import re
+import reprlib
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
@@ -40,12 +41,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..errors import InvalidInputError
 from ..retrieval.preferences import seeks_advice
 from ..types import Hit, Memory
+from ..validation import MAX_TEXT_CHARS, check_encodable, check_positive_int, check_text
 from .strategies import MEMORY_SECTIONS, Strategy, load_strategy
 
 if TYPE_CHECKING:
     import jinja2
 
     from ..backends.tokens import Section, TokenCounter
+    from .sandbox import Deadline
 
 __all__ = ["Item", "MemorySource", "RenderedPrompt", "build_prompt", "check_history", "resolve_model"]
 
@@ -199,15 +202,16 @@ class _Renderer:
     template: jinja2.Template
     context: dict[str, Any]
     counter: TokenCounter
+    name: str = "strategy"
+    deadline: Deadline | None = None
 
     def system(self, sections: Mapping[str, Sequence[Item]]) -> str:
-        import jinja2
+        from .sandbox import Deadline, render
 
-        values = {s: list(sections.get(s, ())) for s in MEMORY_SECTIONS}
-        try:
-            return self.template.render(**self.context, **values).strip()
-        except jinja2.TemplateError as exc:
-            raise InvalidInputError(f"strategy template failed to render: {exc}") from exc
+        if self.deadline is None:
+            self.deadline = Deadline()  # one deadline for every render of this prompt
+        values = {**self.context, **{s: list(sections.get(s, ())) for s in MEMORY_SECTIONS}}
+        return render(self.template, values, self.deadline, self.name).strip()
 
     def tokens(self, sections: Mapping[str, Sequence[Item]]) -> int:
         return self.counter.count(self.system(sections))
@@ -239,16 +243,28 @@ def resolve_model(model: str | None, default: str | None = None) -> str:
 
     return model or default or default_model()
 
-
 def check_history(history: Sequence[Mapping[str, Any]] | None) -> list[dict[str, str]]:
+    """The caller's conversation: a list of ``{"role", "content"}`` messages (content: text, NUL-free)."""
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, (Sequence, Iterable)):
+        raise InvalidInputError(
+            f"history must be a list of {{'role': ..., 'content': ...}} messages, got {type(history).__name__}."
+        )
     out = []
-    for i, msg in enumerate(history or ()):
-        role, content = msg.get("role"), msg.get("content")
+    for i, msg in enumerate(history):
+        role = msg.get("role") if isinstance(msg, Mapping) else None
+        content = msg.get("content") if isinstance(msg, Mapping) else None
         if role not in ("user", "assistant", "system") or not isinstance(content, str):
             raise InvalidInputError(
-                f"history[{i}] must be {{'role': 'user'|'assistant'|'system', 'content': str}}, got {msg!r}."
+                f"history[{i}] must be {{'role': 'user'|'assistant'|'system', 'content': str}}, "
+                f"got {reprlib.repr(msg)}."
             )
-        out.append({"role": str(role), "content": content})
+        if "\x00" in content or len(content) > MAX_TEXT_CHARS:
+            raise InvalidInputError(
+                f"history[{i}] content must be NUL-free and at most {MAX_TEXT_CHARS:,} characters."
+            )
+        out.append({"role": str(role), "content": check_encodable(content, what=f"history[{i}] content")})
     return out
 
 
@@ -269,6 +285,7 @@ def build_prompt(
     ``model`` defaults as in `resolve_model`; ``template_dirs`` are searched before ``$PERSONA_TEMPLATES`` and
     the built-ins (the client passes the store's ``templates/`` directory here).
     """
+    from ..backends.llm import check_model
     from ..backends.tokens import (  # tiktoken helpers: loaded on the first prompt, not at import
         MESSAGE_OVERHEAD,
         REPLY_OVERHEAD,
@@ -279,18 +296,24 @@ def build_prompt(
         pack,
     )
 
-    if not isinstance(message, str) or not message.strip():
-        raise InvalidInputError("message must be a non-empty string.")
-    if max_prompt_tokens is not None and (not isinstance(max_prompt_tokens, int) or max_prompt_tokens < 1):
-        raise InvalidInputError(f"max_prompt_tokens must be a positive integer, got {max_prompt_tokens!r}.")
+    message = check_text(message, what="message")
+    if max_prompt_tokens is not None:
+        check_positive_int(max_prompt_tokens, what="max_prompt_tokens")
+    if not isinstance(strategy, (str, os.PathLike)):
+        raise InvalidInputError(
+            f"strategy must be a name (e.g. 'hybrid') or the path of a .j2 file, got {type(strategy).__name__}."
+        )
     conversation = check_history(history)
+    if model is not None and not isinstance(model, str):
+        raise InvalidInputError(f"model must be a model name (a string), got {type(model).__name__}.")
     model_name = resolve_model(model)
+    check_model(model_name)
     counter = counter or counter_for(model_name)
     budget = max_prompt_tokens or default_budget(model_name, counter)
     strat, template = load_strategy(strategy, template_dirs)
 
     now = source.now().astimezone(timezone.utc).strftime("%A %Y-%m-%d %H:%M UTC")
-    renderer = _Renderer(template, {"now": now, "user_id": user_id, "message": message}, counter)
+    renderer = _Renderer(template, {"now": now, "user_id": user_id, "message": message}, counter, strat.name)
     base = renderer.tokens({})
     message_cost = counter.count(message) + MESSAGE_OVERHEAD + REPLY_OVERHEAD
     fixed = base + MESSAGE_OVERHEAD + message_cost

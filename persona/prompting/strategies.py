@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, TemplateError
 
 if TYPE_CHECKING:
     import jinja2
@@ -72,9 +72,10 @@ def template_dirs(extra: Sequence[str | os.PathLike[str]] | None = None) -> tupl
 @lru_cache(maxsize=16)
 def _environment(search: tuple[Path, ...]) -> jinja2.Environment:
     import jinja2
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    return ImmutableSandboxedEnvironment(
+    from .sandbox import GuardedEnvironment
+
+    return GuardedEnvironment(
         loader=jinja2.FileSystemLoader([str(d) for d in search]),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -108,16 +109,34 @@ def _parse_header(name: str, path: Path, source: str) -> Strategy:
                 f"strategy {name!r} ({path}): bad section {part!r}; use name=share, names: {names}."
             ) from None
     if not match or not sections:
-        used = jinja2.meta.find_undeclared_variables(jinja2.Environment().parse(source))
+        from .sandbox import GuardedEnvironment  # its operators are not folded while compiling: 10**10**10
+
+        used = jinja2.meta.find_undeclared_variables(GuardedEnvironment().parse(source))
         sections = [("conversation", 0.25)] + [(s, 1.0) for s in MEMORY_SECTIONS if s in used]
     return Strategy(name, path, options.pop("description", ""), tuple(sections), options)
 
 
 def _find(strategy: str | os.PathLike[str], dirs: tuple[Path, ...]) -> tuple[str, Path, tuple[Path, ...]]:
+    """A name is looked up in ``dirs``; only a path that ends in ``.j2`` is read as a file."""
+    if not isinstance(strategy, (str, os.PathLike)):
+        raise InvalidInputError(
+            f"strategy must be a name like 'hybrid' or the path of a .j2 file, got {type(strategy).__name__}."
+        )
     raw = os.fspath(strategy)
+    if not isinstance(raw, str) or "\x00" in raw or len(raw) > 4096:
+        raise InvalidInputError(f"invalid strategy {raw!r}; use a name like 'hybrid' or a path to a .j2 file.")
     as_path = Path(raw).expanduser()
-    if raw.endswith(".j2") or os.sep in raw or (os.altsep and os.altsep in raw):
-        if not as_path.is_file():
+    if isinstance(strategy, os.PathLike) or raw.endswith(".j2") or os.sep in raw or (os.altsep and os.altsep in raw):
+        if as_path.suffix != ".j2":
+            raise InvalidInputError(
+                f"strategy {raw!r} is neither a strategy name nor a .j2 template file; use a name like "
+                f"'hybrid' ({', '.join(sorted(list_strategies(dirs)))}) or the path of a .j2 file."
+            )
+        try:
+            found = as_path.is_file()
+        except (OSError, ValueError):
+            found = False
+        if not found:
             raise InvalidInputError(f"strategy template {raw!r} does not exist; pass a path to a .j2 file.")
         return as_path.stem, as_path.resolve(), (as_path.resolve().parent, *dirs)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", raw):
@@ -145,7 +164,11 @@ def load_strategy(
         template = env.get_template(path.name)  # the first match on the search path: the file found above
         info = _parse_header(name, path, path.read_text(encoding="utf-8"))
     except jinja2.TemplateSyntaxError as exc:
-        raise InvalidInputError(f"strategy {name!r} ({path}), line {exc.lineno}: {exc.message}") from exc
+        raise TemplateError(f"strategy {name!r} ({path}), line {exc.lineno}: {exc.message}") from exc
+    except InvalidInputError:
+        raise
+    except (jinja2.TemplateError, UnicodeDecodeError, OSError, RecursionError, ValueError, MemoryError) as exc:
+        raise TemplateError(f"strategy {name!r} ({path}) cannot be read: {exc}") from exc
     return info, template
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from ..errors import InvalidInputError
-from ..validation import check_importance, check_kind, check_metadata, check_text, check_time
+from ..validation import check_importance, check_kind, check_metadata, check_source, check_text, check_time
 from .base import NewMemory
 
 __all__ = ["DEFAULT_IMPORTANCE", "ITEM_FIELDS", "content_hash", "is_transcript", "prepare_item"]
@@ -46,9 +46,7 @@ def prepare_item(item: object, now: datetime, index: int | None = None) -> NewMe
         metadata = check_metadata(item.get("metadata"))
         created = check_time(item.get("created_at"), what="created_at") or now
         importance = check_importance(item.get("importance"))
-        source = item.get("source", "api")
-        if not isinstance(source, str) or not source:
-            raise InvalidInputError(f"source must be a non-empty string, got {source!r}.")
+        source = check_source(item.get("source", "api"))
     except InvalidInputError as exc:
         raise InvalidInputError(f"{where}{exc}") from None
     return NewMemory(

@@ -9,7 +9,16 @@ from typing import Any
 
 from ..errors import InvalidInputError
 from ..types import HistoryEntry
-from ..validation import check_time, check_user_id
+from ..validation import (
+    check_encodable,
+    check_id,
+    check_importance,
+    check_kind,
+    check_metadata,
+    check_text,
+    check_time,
+    check_user_id,
+)
 from .base import MemoryReads, NewMemory
 from .records import ITEM_FIELDS, prepare_item
 
@@ -53,12 +62,20 @@ def parse_export(data: object, now: datetime) -> tuple[str, list[NewMemory], lis
         memory_id = entry.get("id")
         if not isinstance(memory_id, str) or not memory_id:
             raise InvalidInputError(f"memory {i}: missing 'id'.")
-        item.id = memory_id
+        item.id = check_id(memory_id, what=f"memory {i} id")
         item.updated_at = check_time(entry.get("updated_at"), what=f"memory {i} updated_at")
         item.valid_to = check_time(entry.get("valid_to"), what=f"memory {i} valid_to")
-        item.superseded_by = entry.get("superseded_by")
+        superseded_by = entry.get("superseded_by")
+        if superseded_by is not None:
+            superseded_by = check_id(superseded_by, what=f"memory {i} superseded_by")
+        item.superseded_by = superseded_by
         items.append(item)
-    history = [_history_entry(h, i) for i, h in enumerate(data.get("history") or [])]
+    raw_history = data.get("history")
+    if raw_history is None:
+        raw_history = []
+    if not isinstance(raw_history, list):
+        raise InvalidInputError(f"export 'history' must be a list, got {type(raw_history).__name__}.")
+    history = [_history_entry(h, i) for i, h in enumerate(raw_history)]
     if history and not items:
         raise InvalidInputError("export has history but no memories; nothing to import.")
     return user_id, items, history
@@ -70,17 +87,24 @@ def _history_entry(entry: object, i: int) -> HistoryEntry:
     try:
         at = check_time(entry["at"], what=f"history entry {i} at", allow_none=False)
         assert at is not None
+        text, kind = entry.get("text"), entry.get("kind")
+        metadata, importance = entry.get("metadata"), entry.get("importance")
+        event = entry["event"]
+        if not isinstance(event, str) or not event:
+            raise InvalidInputError(f"event must be a non-empty string, got {event!r}.")
         return HistoryEntry(
-            memory_id=str(entry["memory_id"]),
-            event=str(entry["event"]),
+            memory_id=check_id(entry["memory_id"]),
+            event=check_encodable(event, what="event"),
             at=at,
-            text=entry.get("text"),
-            kind=entry.get("kind"),
-            metadata=entry.get("metadata"),
-            importance=entry.get("importance"),
+            text=None if text is None else check_text(text),
+            kind=None if kind is None else check_kind(kind),
+            metadata=None if metadata is None else check_metadata(metadata),
+            importance=check_importance(importance),
         )
     except KeyError as exc:
         raise InvalidInputError(f"history entry {i}: missing {exc}.") from None
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"history entry {i}: {exc}") from None
 
 
 def history_to_import(
