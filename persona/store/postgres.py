@@ -17,6 +17,7 @@ import builtins
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -141,8 +142,11 @@ class PostgresStore(PostgresReads, PostgresLogs):
             raise
 
     def close(self) -> None:
+        """Close the pool, after waiting up to 10 s in all for the VACUUMs still running (one that has not
+        finished is cancelled with its connection; autovacuum reclaims those pages later)."""
+        deadline = time.monotonic() + 10.0
         for thread in self._vacuums:
-            thread.join(timeout=30)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         with contextlib.suppress(Exception):
             self.pool.close(timeout=5.0)
 
