@@ -28,15 +28,23 @@ if [ ! -x "$PGBIN/pg_ctl" ] || [ ! -x "$PGBIN/pg_config" ]; then
   say "installing PostgreSQL $PGVER and its server headers (apt-get)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq "postgresql-$PGVER" "postgresql-server-dev-$PGVER" make gcc curl >/dev/null
+  apt-get install -y -qq "postgresql-$PGVER" "postgresql-server-dev-$PGVER" make gcc curl xz-utils >/dev/null
 fi
 
-if [ ! -f "/usr/share/postgresql/$PGVER/extension/vector--$PGVECTOR.sql" ]; then
-  # Debian bookworm has no pgvector package: build the source that Debian trixie ships (about 20 s).
-  say "building pgvector $PGVECTOR from Debian's source package (about 20 s)"
+if ! ls "/usr/share/postgresql/$PGVER/extension/"vector--0.[5-9]*.sql >/dev/null 2>&1; then
+  # Debian bookworm has no pgvector package: build the source that Debian trixie ships (about 20 s). The
+  # pinned release first; when Debian has moved on, the one its trixie source index names (checksum from it).
   work=$(mktemp -d)
-  curl -fsS -m 120 -o "$work/pgvector.tar.gz" \
-    "http://deb.debian.org/debian/pool/main/p/pgvector/pgvector_$PGVECTOR.orig.tar.gz"
+  pool=http://deb.debian.org/debian/pool/main/p/pgvector
+  if ! curl -fsS -m 120 -o "$work/pgvector.tar.gz" "$pool/pgvector_$PGVECTOR.orig.tar.gz"; then
+    curl -fsS -m 120 -o "$work/Sources.xz" http://deb.debian.org/debian/dists/trixie/main/source/Sources.xz
+    entry=$(xz -dc "$work/Sources.xz" | awk '/^Package: pgvector$/,/^$/')
+    PGVECTOR=$(printf '%s\n' "$entry" | awk '/^Version:/ {print $2}' | cut -d- -f1)
+    PGVECTOR_SHA256=$(printf '%s\n' "$entry" | awk -v f="pgvector_${PGVECTOR}.orig.tar.gz" \
+      '/^Checksums-Sha256:/ {on = 1; next} /^[^ ]/ {on = 0} on && $3 == f {print $1; exit}')
+    curl -fsS -m 120 -o "$work/pgvector.tar.gz" "$pool/pgvector_$PGVECTOR.orig.tar.gz"
+  fi
+  say "building pgvector $PGVECTOR from Debian's source package (about 20 s)"
   echo "$PGVECTOR_SHA256  $work/pgvector.tar.gz" | sha256sum -c --quiet
   tar -xzf "$work/pgvector.tar.gz" -C "$work"
   make -s -C "$work/pgvector-$PGVECTOR" -j2 PG_CONFIG="$PGBIN/pg_config" >/dev/null
