@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -218,7 +219,8 @@ def main() -> None:
     args = ap.parse_args()
 
     turns, questions = locomo_texts()
-    report: dict[str, object] = {"command": " ".join([Path(sys.executable).name, *sys.argv])}
+    shown = [re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", a) for a in sys.argv]  # no DSN password
+    report: dict[str, object] = {"command": " ".join([Path(sys.executable).name, *shown])}
     report.update(bench_import())
     if not args.skip_ingest:
         import tempfile

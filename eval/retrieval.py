@@ -190,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             print(report.to_markdown())
     if args.json_path:
         Path(args.json_path).write_text(json.dumps([r.to_dict() for r in reports], indent=2) + "\n")
-    print(f"\nReproduce: python eval/retrieval.py {shlex.join(argv)}".rstrip())
+    shown = [re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", a) for a in argv]  # no DSN password in the output
+    print(f"\nReproduce: python eval/retrieval.py {shlex.join(shown)}".rstrip())
     return 0
 
 
