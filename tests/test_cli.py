@@ -221,6 +221,22 @@ def test_forget_asks_unless_yes(run: Run) -> None:
     assert data(run("users", "--json")) == []
 
 
+def test_forget_of_a_user_without_memories_still_erases_their_replies(run: Run) -> None:
+    """A user whose memories are all deleted may still have replies and feedback: `forget` erases them and
+    exits 1 saying there is no such user (nothing of them was a memory)."""
+    from datetime import datetime, timezone
+
+    from persona import Persona
+
+    with Persona() as p:  # $PERSONA_HOME, as the CLI opens it
+        p._memories.store.record_reply("r1", "carol", "local/smollm2", [], datetime.now(timezone.utc))
+        assert p._memories.store.get_reply("r1") is not None
+    result = run("forget", "carol", "--yes")
+    assert result.exit_code == 1 and "no user 'carol'" in result.stderr
+    with Persona() as p:
+        assert p._memories.store.get_reply("r1") is None
+
+
 # -- export and import -------------------------------------------------------------------------------------
 
 

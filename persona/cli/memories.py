@@ -313,6 +313,7 @@ def forget(
     """
     with open_store(ctx) as p:
         if user not in p.users():
+            p.forget_user(user)  # no memories, but replies, feedback or history of deleted ones may remain
             raise NotFoundError(f"there is no user {user!r} in this store; nothing to forget (persona users lists them).")
         if not yes:
             typer.confirm(f"Erase every memory of {user!r} for good?", abort=True, err=True)
