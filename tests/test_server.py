@@ -261,3 +261,50 @@ def test_the_network_guard_allows_loopback_only() -> None:
     with pytest.raises(NetworkBlocked):
         socket.getaddrinfo("example.com", 443)
     assert socket.getaddrinfo("127.0.0.1", 80)
+
+
+# -- the command --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_persona_serve_runs_and_stops_on_sigterm(tmp_path: Path, workers: int) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from _serving import free_port
+
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    cmd = [sys.executable, "-m", "persona", "--store", str(tmp_path / "store"), "--embedder", "fake", "serve",
+           "--port", str(port), "--workers", str(workers)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "persona serve did not become ready"
+            time.sleep(0.1)
+        r = httpx.post(f"{url}/v1/users/alice/memories", json={"text": "I live in Lisbon"}, timeout=30)
+        assert r.status_code == 201, r.text
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=15)
+        assert time.monotonic() - started < 15
+        log = proc.stdout.read().decode() if proc.stdout else ""
+        assert code in (0, -signal.SIGTERM), log  # uvicorn re-raises the signal once it has shut down
+        assert "Application shutdown complete" in log and "Traceback" not in log
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        if proc.stdout:
+            proc.stdout.close()
