@@ -30,24 +30,18 @@ from pathlib import Path
 from persona.errors import InvalidInputError
 from persona.validation import MAX_USER_ID_CHARS, check_user_id
 
+from .errors import AuthError, Forbidden
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10 reads TOML with tomli (in the server extra)
     import tomli as tomllib
 
-__all__ = ["SEPARATOR", "AuthError", "Forbidden", "KeyRing", "Principal", "load_keys"]
+__all__ = ["SEPARATOR", "KeyRing", "Principal", "load_keys"]
 
 SEPARATOR = ":"
 _TENANT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _HEX = re.compile(r"^[0-9a-f]{64}$")
-
-
-class AuthError(Exception):
-    """No key, or a key the server does not know (401)."""
-
-
-class Forbidden(Exception):
-    """The key may not do this: a read-only key writing (403)."""
 
 
 @dataclass(frozen=True)

@@ -39,11 +39,18 @@ from persona.errors import (
     UnknownModelError,
 )
 
-from .auth import AuthError, Forbidden
-
-__all__ = ["NotReady", "error_response", "install", "status_of"]
+__all__ = ["AuthError", "Forbidden", "NotReady", "error_response", "install", "status_of"]
 
 log = logging.getLogger("persona.server")
+
+
+# The server's own errors: HTTP conditions, not library failures, so they stay out of persona's error tree.
+class AuthError(Exception):
+    """No key, or a key the server does not know (401)."""
+
+
+class Forbidden(Exception):
+    """The key may not do this: a read-only key writing (403)."""
 
 
 class NotReady(Exception):
