@@ -24,6 +24,11 @@ Caller = Annotated[Principal, Depends(caller)]
 _TIME = "An ISO 8601 date or time (UTC unless it has an offset)."
 
 
+def _json(data: Any, status: int = 200) -> JSONResponse:
+    """The answer, serialized once (FastAPI's jsonable_encoder walk is skipped: the library's dicts are JSON)."""
+    return JSONResponse(data, status_code=status)
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -81,10 +86,10 @@ async def add_memories(user: str, body: MemoryIn | ManyIn, request: Request, who
         if not items:
             raise InvalidInputError("memories is empty; pass at least one memory.")
         added = await run(lambda: p.add_many(inner, items))
-        return {"memories": [memory_json(m, who) for m in added]}
+        return _json({"memories": [memory_json(m, who) for m in added]}, 201)
     one = body.model_dump(exclude_none=True)
     memory = await run(lambda: p.add(inner, one.pop("text"), **one))
-    return memory_json(memory, who)
+    return _json(memory_json(memory, who), 201)
 
 
 @router.get("/users/{user}/memories", summary="A user's memories, newest first")
@@ -105,13 +110,13 @@ async def list_memories(
             inner, kind=kind, since=since, until=until, limit=limit, include_superseded=include_superseded  # type: ignore[arg-type]
         )
     )
-    return {"memories": [memory_json(m, who) for m in found]}
+    return _json({"memories": [memory_json(m, who) for m in found]})
 
 
 @router.get("/memories/{memory_id}", summary="One memory")
 async def get_memory(memory_id: str, request: Request, who: Caller) -> Any:
     p = state_of(request).open_persona()
-    return memory_json(await run(lambda: owned_memory(p, memory_id, who)), who)
+    return _json(memory_json(await run(lambda: owned_memory(p, memory_id, who)), who))
 
 
 @router.patch("/memories/{memory_id}", summary="Change a memory (the history keeps the earlier version)")
@@ -124,7 +129,7 @@ async def update_memory(memory_id: str, body: MemoryPatch, request: Request, who
         owned_memory(p, memory_id, who)
         return p.update(memory_id, **changes)
 
-    return memory_json(await run(update), who)
+    return _json(memory_json(await run(update), who))
 
 
 @router.delete("/memories/{memory_id}", summary="Delete a memory and purge its text")
@@ -137,7 +142,7 @@ async def delete_memory(memory_id: str, request: Request, who: Caller) -> Any:
         p.delete(memory_id)
 
     await run(delete)
-    return {"id": memory_id, "deleted": True}
+    return _json({"id": memory_id, "deleted": True})
 
 
 @router.get("/memories/{memory_id}/history", summary="Every add/update/delete of a memory")
@@ -149,7 +154,7 @@ async def memory_history(memory_id: str, request: Request, who: Caller) -> Any:
             owned_memory(p, memory_id, who)
         return p.history(memory_id)
 
-    return {"memory_id": memory_id, "history": [h.to_dict() for h in await run(history)]}
+    return _json({"memory_id": memory_id, "history": [h.to_dict() for h in await run(history)]})
 
 
 @router.post("/users/{user}/search", summary="The user's memories most relevant to a query")
@@ -159,7 +164,7 @@ async def search(user: str, body: SearchIn, request: Request, who: Caller) -> An
     args = body.model_dump()
     query = args.pop("query")
     hits = await run(lambda: p.search(inner, query, **args))
-    return {"hits": [{**memory_json(h.memory, who), "score": h.score, "parts": dict(h.parts)} for h in hits]}
+    return _json({"hits": [{**memory_json(h.memory, who), "score": h.score, "parts": dict(h.parts)} for h in hits]})
 
 
 @router.post("/users/{user}/prompt", summary="Render the user's memories and a message into chat messages")
@@ -170,7 +175,7 @@ async def prompt(user: str, body: PromptIn, request: Request, who: Caller) -> An
     message = args.pop("message")
     args["model"] = args["model"] or state_of(request).config.model
     rendered = await run(lambda: p.prompt(inner, message, **args))
-    return rendered.to_dict()
+    return _json(rendered.to_dict())
 
 
 @router.get("/users/{user}/export", summary="Everything about a user, as persona export JSON")
@@ -181,7 +186,7 @@ async def export_user(user: str, request: Request, who: Caller) -> Any:
     data["user_id"] = who.outer(data["user_id"])
     for memory in data.get("memories", []):
         memory["user_id"] = who.outer(memory["user_id"])
-    return data
+    return _json(data)
 
 
 @router.delete("/users/{user}", summary="Forget a user: erase every memory, history entry and index file")
@@ -190,7 +195,7 @@ async def forget_user(user: str, request: Request, who: Caller) -> Any:
     who.check_write()
     inner = who.inner(user)
     erased = await run(lambda: p.forget_user(inner))
-    return {"user_id": user, "erased": erased}
+    return _json({"user_id": user, "erased": erased})
 
 
 @router.post("/feedback", summary="Rate a reply in [-1, 1]")
