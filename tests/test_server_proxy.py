@@ -226,3 +226,16 @@ def test_a_slow_upstream_does_not_block_the_server(proxy: Proxy) -> None:
             assert time.monotonic() - start < 1.0
     finally:
         worker.join(timeout=30)
+
+
+def test_the_model_comes_from_the_request_else_the_server(tmp_path: Path) -> None:
+    with upstream() as up:
+        app = create_app(ServerConfig(store=str(tmp_path / "store"), api_base=up.url), embedder=FakeEmbedder())
+        with running(app) as url, httpx.Client(base_url=url, timeout=30) as http:
+            body: dict[str, Any] = {"user": "alice", "messages": [{"role": "user", "content": "Hi"}]}
+            r = http.post("/v1/chat/completions", json=body)
+            assert r.status_code == 400 and "no model" in r.json()["error"]["message"]
+            assert http.get("/v1/models").json() == {"object": "list", "data": []}
+            r = http.post("/v1/chat/completions", json={**body, "model": "openai/other"})
+            assert r.status_code == 200 and r.json()["model"] == "openai/other"
+            assert up.requests[-1]["model"] == "other"  # litellm's openai/ provider strips its prefix

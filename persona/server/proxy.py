@@ -117,13 +117,13 @@ async def chat_completions(
         raise InvalidInputError("no persona user: set the request's 'user' field or the X-Persona-User header.")
     inner = who.inner(user)
     message, history = split_messages(body.messages)
-    name = body.model or state.config.model
-    if not name:
-        raise InvalidInputError("no model: set 'model' in the request, or start the server with --model.")
+    name = body.model or state.config.model  # None: the library's default ($PERSONA_MODEL, else local)
     extra = body.model_extra or {}
     options: dict[str, Any] = {k: extra[k] for k in FORWARDED if extra.get(k) is not None}
     model = name
     if state.config.api_base:
+        if not name:
+            raise InvalidInputError("no model: set 'model' in the request, or start the server with --model.")
         model = name if name.startswith("openai/") else f"openai/{name}"
         options["api_base"] = state.config.api_base
         options["api_key"] = os.environ.get(UPSTREAM_KEY_ENV) or "persona"
@@ -139,7 +139,7 @@ async def chat_completions(
             "id": f"chatcmpl-{reply.id}",
             "object": "chat.completion",
             "created": created,
-            "model": name,
+            "model": name or reply.model,
             "choices": [
                 {"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": "stop"}
             ],
@@ -159,17 +159,18 @@ async def chat_completions(
         await run(stream.close)
         raise
     cid = f"chatcmpl-{uuid.uuid4().hex}"
+    shown = name or (stream.prompt.model if stream.prompt is not None else "")
 
     async def events() -> AsyncIterator[str]:
         try:
-            yield _chunk(cid, created, name, {"role": "assistant", "content": ""}, None)
+            yield _chunk(cid, created, shown, {"role": "assistant", "content": ""}, None)
             piece = first
             while piece is not None:
                 if piece:
-                    yield _chunk(cid, created, name, {"content": piece}, None)
+                    yield _chunk(cid, created, shown, {"content": piece}, None)
                 piece = await run(lambda: _next(stream))
             reply_id = stream.reply.id if stream.reply is not None else None
-            yield _chunk(cid, created, name, {}, "stop", persona_reply_id=reply_id)
+            yield _chunk(cid, created, shown, {}, "stop", persona_reply_id=reply_id)
             yield "data: [DONE]\n\n"
         except PersonaError as exc:
             status, kind = status_of(exc)
