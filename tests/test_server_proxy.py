@@ -239,3 +239,17 @@ def test_the_model_comes_from_the_request_else_the_server(tmp_path: Path) -> Non
             r = http.post("/v1/chat/completions", json={**body, "model": "openai/other"})
             assert r.status_code == 200 and r.json()["model"] == "openai/other"
             assert up.requests[-1]["model"] == "other"  # litellm's openai/ provider strips its prefix
+
+
+def test_shutdown_drains_learning(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    with upstream() as up:
+        app = create_app(ServerConfig(store=store, model="fake", api_base=up.url), embedder=FakeEmbedder())
+        with running(app) as url, httpx.Client(base_url=url, timeout=30) as http:
+            for i in range(5):
+                body = {"user": "alice", "messages": [{"role": "user", "content": f"I have {i + 2} cats at home"}]}
+                assert http.post("/v1/chat/completions", json=body).status_code == 200
+        # the server stopped right after the last answer: its lifespan waited for the learning
+    with Persona(store, embedder=FakeEmbedder()) as p:
+        said = {m.text for m in p.list("alice", kind="episode")}
+    assert {f"I have {i + 2} cats at home" for i in range(5)} <= said

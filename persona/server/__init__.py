@@ -10,6 +10,7 @@ The modules, from the outside in::
     errors.py          every exception to a JSON error body and its status, in one place
     limits.py          the request body size limit (413 before anything is parsed)
     metrics.py         Prometheus text: request counts and latency histograms per route, store size
+    deps.py            what every route needs: the state, the caller, `run` (a library call off the loop)
     config.py          ServerConfig: what ``persona serve`` was asked for
 
 This layer uses only the public API of `persona`; importing it needs FastAPI and uvicorn
