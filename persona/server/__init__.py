@@ -13,7 +13,8 @@ The modules, from the outside in::
     deps.py            what every route needs: the state, the caller, `run` (a library call off the loop)
     config.py          ServerConfig: what ``persona serve`` was asked for
 
-This layer uses only the public API of `persona`; importing it needs FastAPI and uvicorn
+This layer uses the public API of `persona` (plus `persona.validation` to check user ids as the library does,
+and the `Embedder` protocol and `persona.testing` for the embedder option); importing it needs FastAPI and uvicorn
 (``pip install 'persona[server]'``).
 """
 
