@@ -70,14 +70,21 @@ def _usage(usage: dict[str, int], prompt: RenderedPrompt, text: str) -> dict[str
 
 
 class ReplyStream:
-    """The text of a reply as it arrives. ``reply`` is the ``Reply`` once the stream is exhausted.
+    """The text of a reply as it arrives. ``reply`` is the ``Reply`` once the stream is exhausted; ``prompt``
+    is what the model was sent (its ``memory_ids`` are known before the first chunk).
 
     A stream that is not read to the end (or fails) stores nothing.
     """
 
-    def __init__(self, chunks: llm.TextStream, finish: Callable[[str, dict[str, int], float], Reply]) -> None:
+    def __init__(
+        self,
+        chunks: llm.TextStream,
+        finish: Callable[[str, dict[str, int], float], Reply],
+        prompt: RenderedPrompt | None = None,
+    ) -> None:
         self._chunks = chunks
         self._finish = finish
+        self.prompt = prompt
         self.reply: Reply | None = None
 
     @property
@@ -172,7 +179,7 @@ def complete_turn(
 
     finish = _finisher(user_id, prompt, at, learn, on_reply)
     if stream:
-        return ReplyStream(llm.stream(prompt.model, prompt.messages, **llm_kwargs), finish)
+        return ReplyStream(llm.stream(prompt.model, prompt.messages, **llm_kwargs), finish, prompt)
     done = llm.complete(prompt.model, prompt.messages, **llm_kwargs)
     return finish(done.text, done.usage, done.latency)
 

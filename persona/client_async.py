@@ -82,6 +82,8 @@ class _Sync(Protocol):
 
     def history(self, memory_id: str) -> builtins.list[HistoryEntry]: ...
 
+    def reply_user(self, reply_id: str) -> str: ...
+
     def search(
         self,
         user_id: str,
@@ -254,6 +256,12 @@ class AsyncMethods:
         import asyncio
 
         return await asyncio.to_thread(self.history, memory_id)
+
+    async def areply_user(self: _Sync, reply_id: str) -> str:
+        """The async twin of `reply_user`."""
+        import asyncio
+
+        return await asyncio.to_thread(self.reply_user, reply_id)
 
     async def asearch(
         self: _Sync,

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .chat import AsyncReplyStream, Reply, ReplyStream, acomplete_turn, complete_turn
-from .errors import StoreError
+from .errors import NotFoundError, StoreError
 from .prompting.builder import RenderedPrompt, build_prompt, resolve_model
 from .types import Feedback
-from .validation import check_text, check_user_id
+from .validation import check_id, check_text, check_user_id
 
 if TYPE_CHECKING:
     from .learning.learner import Learner
@@ -175,6 +175,14 @@ class ChatMethods:
             )
 
         return submit
+
+    def reply_user(self, reply_id: str) -> str:
+        """The user a recorded reply was for (``NotFoundError`` when no reply has this id)."""
+        self._check_open()
+        info = self._memories.get_reply(check_id(reply_id, what="reply_id"))
+        if info is None:
+            raise NotFoundError(f"no reply {reply_id!r}: pass the id of a Reply from chat().")
+        return info.user_id
 
     def feedback(self, reply_id: str, rating: float, *, comment: str | None = None) -> Feedback:
         """Rate a reply in [-1, 1]: recorded, nudges the importance of the memories it used."""

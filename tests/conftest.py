@@ -27,10 +27,16 @@ class NetworkBlocked(RuntimeError):
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
+"""Literal loopback addresses: the only network the tests may use (servers they start themselves)."""
+LOOPBACK_NAMES = LOOPBACK | {"localhost"}
 
 
 def _guard(sock: socket.socket, address: Any) -> None:
     if sock.family == socket.AF_UNIX:
+        return
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple) and address[0] in LOOPBACK:
         return
     raise NetworkBlocked(f"test tried to open a network connection to {address!r}")
 
@@ -46,7 +52,12 @@ def _blocked_connect_ex(self: socket.socket, address: Any) -> int:
 
 
 def _blocked_getaddrinfo(*args: Any, **kwargs: Any) -> Any:
-    raise NetworkBlocked(f"test tried to resolve {args[0]!r}")
+    host = args[0] if args else kwargs.get("host")
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if host in LOOPBACK_NAMES:
+        return _real_getaddrinfo(*args, **kwargs)
+    raise NetworkBlocked(f"test tried to resolve {host!r}")
 
 
 socket.socket.connect = _blocked_connect  # type: ignore[method-assign]

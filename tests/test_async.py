@@ -17,6 +17,7 @@ MOCK = "gpt-4o-mini"  # with mock_response= litellm answers without a network ca
 # Every public sync method of `Persona` that does I/O has an `a`-prefixed twin with its signature.
 TWINNED = {
     "add",
+    "reply_user",
     "add_many",
     "update",
     "delete",

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from persona import MissingDependencyError, NotFoundError, Persona
+from persona import InvalidInputError, MissingDependencyError, NotFoundError, Persona
 from persona._env import ensure_offline_env
 
 ensure_offline_env()  # before litellm is imported: litellm would otherwise fetch its model map
@@ -316,3 +316,23 @@ def test_concurrent_chats_of_different_users(p: Persona, fake: FakeProvider) -> 
     assert not errors and not p.learning_errors()
     for user in ("ana", "bob", "cy"):
         assert len(p.list(user, kind="episode")) == 10 and len(p.list(user, kind="preference")) == 5
+
+
+def test_reply_user_names_the_user_of_a_recorded_reply(p: Persona) -> None:
+    reply = p.chat("ana", "Hi there", model=MOCK, mock_response="Hello!")
+    assert p.reply_user(reply.id) == "ana"
+    with pytest.raises(NotFoundError):
+        p.reply_user("no-such-reply")
+    with pytest.raises(InvalidInputError):
+        p.reply_user("")
+    unlearned = p.chat("ana", "Off the record", model=MOCK, mock_response="Ok.", learn=False)
+    with pytest.raises(NotFoundError):
+        p.reply_user(unlearned.id)
+
+
+def test_a_stream_knows_its_prompt_before_the_first_chunk(p: Persona) -> None:
+    p.add("ana", "I am allergic to peanuts")
+    stream = p.chat("ana", "Snack ideas with peanuts?", model=MOCK, mock_response="Try fruit.", stream=True)
+    assert stream.prompt is not None and stream.prompt.memory_ids == [p.list("ana")[0].id]
+    assert "".join(stream) == "Try fruit."
+    assert stream.reply is not None and stream.reply.memory_ids == stream.prompt.memory_ids

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import typer
 
-from . import conversation, evaluate, maintenance, memories, transfer
+from . import conversation, evaluate, maintenance, memories, serve, transfer
 from ._app import app
 
 __all__ = ["COMMANDS", "app", "main"]
@@ -25,6 +25,7 @@ COMMANDS: tuple[Callable[[typer.Typer], None], ...] = (
     conversation.register,
     maintenance.register,
     evaluate.register,
+    serve.register,
 )
 """The command registry: each function adds one module's commands to the app."""
 
