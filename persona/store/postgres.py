@@ -16,6 +16,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -44,12 +45,13 @@ from .postgres_schema import (
     search_path_option,
 )
 from .records import is_transcript
-from .sqlite_rows import COLUMNS, change_kind, keys_blob, new_id, row_to_memory
+from .sqlite_rows import COLUMNS, change_kind, keys_blob, new_id, row_to_memory, update_assignments
 from .transfer import history_to_import
 
 __all__ = ["PostgresStore"]
 
 Vector = npt.NDArray[np.float32]
+logger = logging.getLogger(__name__)
 _USER_LOCK = 7_151_121  # pg_advisory_xact_lock(_USER_LOCK, hashtext(user_id)): one writer per user
 _ALL_LOCK = 7_151_122  # shared by every write, exclusive for re-embedding (every user at once)
 _INSERT_COLUMNS = (
@@ -332,15 +334,7 @@ class PostgresStore(PostgresReads, PostgresLogs):
         with self.write(owner) as conn:
             old = self._get_row(conn, memory_id)
             seq = int(old[0])
-            sets: builtins.list[str] = ["updated_at = %s"]
-            params: builtins.list[Any] = [now.isoformat()]
-            for field, value in changes.items():
-                if field == "metadata":
-                    value = json.dumps(value, sort_keys=True)
-                elif field == "valid_to" and value is not None:
-                    value = value.isoformat()
-                sets.append(f"{field} = %s")
-                params.append(value)
+            sets, params = update_assignments(changes, now, "%s")
             if embedding is not None:
                 sets.append("embedding = %s, key_embeddings = %s")
                 params.extend([np.asarray(embedding, dtype=np.float32), keys_blob(key_embeddings)])
@@ -417,8 +411,11 @@ class PostgresStore(PostgresReads, PostgresLogs):
         tuples holding the erased text are reclaimed soon (docs/postgres.md says what else PostgreSQL keeps)."""
 
         def run() -> None:
-            with contextlib.suppress(Exception), self.pool.connection(timeout=10.0) as conn:
-                conn.execute(f"VACUUM (SKIP_LOCKED) {', '.join(tables)}")
+            try:
+                with self.pool.connection(timeout=10.0) as conn:
+                    conn.execute(f"VACUUM (SKIP_LOCKED) {', '.join(tables)}")
+            except Exception as exc:  # the rows are gone already; autovacuum reclaims the pages later
+                logger.warning("VACUUM after erasing did not run (%s); autovacuum will reclaim the pages", exc)
 
         self._vacuums = [t for t in self._vacuums if t.is_alive()]
         thread = threading.Thread(target=run, name="persona-vacuum", daemon=True)

@@ -17,7 +17,7 @@ from ..errors import NotFoundError
 from ..types import Memory
 from .base import Snapshot, StoreCheck, UserRows
 from .postgres_schema import PgAddress
-from .sqlite_rows import COLUMNS, row_to_memory
+from .sqlite_rows import COLUMNS, list_query, row_to_memory
 
 __all__ = ["PostgresReads"]
 
@@ -69,24 +69,16 @@ class PostgresReads:
         include_superseded: bool = True,
         oldest_first: bool = False,
     ) -> builtins.list[Memory]:
-        sql = f"SELECT {COLUMNS} FROM memories WHERE user_id = %s"
-        params: builtins.list[Any] = [user_id]
-        if kind is not None:
-            sql += " AND kind = %s"
-            params.append(kind)
-        if since is not None:
-            sql += " AND created_ts >= %s"
-            params.append(since.timestamp())
-        if until is not None:
-            sql += " AND created_ts < %s"
-            params.append(until.timestamp())
-        if not include_superseded:
-            sql += " AND superseded_by IS NULL"
-        order = "ASC" if oldest_first else "DESC"
-        sql += f" ORDER BY created_ts {order}, seq {order}"
-        if limit is not None:
-            sql += " LIMIT %s"
-            params.append(limit)
+        sql, params = list_query(
+            user_id,
+            kind=kind,
+            since=since,
+            until=until,
+            limit=limit,
+            include_superseded=include_superseded,
+            oldest_first=oldest_first,
+            mark="%s",
+        )
         with self.read() as conn:
             return [row_to_memory(row) for row in conn.execute(sql, params)]
 

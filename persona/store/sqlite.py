@@ -29,7 +29,16 @@ from .sqlite_counters import bump, renew_all, user_counters
 from .sqlite_errors import GuardedLock
 from .sqlite_logs import SQLiteLogs
 from .sqlite_open import open_database
-from .sqlite_rows import COLUMNS, change_kind, keys_blob, new_id, row_to_memory, vector_blob
+from .sqlite_rows import (
+    COLUMNS,
+    change_kind,
+    keys_blob,
+    list_query,
+    new_id,
+    row_to_memory,
+    update_assignments,
+    vector_blob,
+)
 
 __all__ = ["DB_NAME", "MISSING_KEYS_SQL", "SQLiteStore"]
 
@@ -224,15 +233,7 @@ class SQLiteStore(SQLiteLogs):
         with self.write() as db:
             old = self._get_row(db, memory_id)
             seq = int(old[0])
-            sets: list[str] = ["updated_at = ?"]
-            params: list[Any] = [now.isoformat()]
-            for field, value in changes.items():
-                if field == "metadata":
-                    value = json.dumps(value, sort_keys=True)
-                elif field in ("valid_to",) and value is not None:
-                    value = value.isoformat()
-                sets.append(f"{field} = ?")
-                params.append(value)
+            sets, params = update_assignments(changes, now, "?")
             if embedding is not None:
                 sets.append("embedding = ?, key_embeddings = ?")
                 params.extend([vector_blob(embedding), keys_blob(key_embeddings)])
@@ -347,24 +348,16 @@ class SQLiteStore(SQLiteLogs):
         include_superseded: bool = True,
         oldest_first: bool = False,
     ) -> builtins.list[Memory]:
-        sql = f"SELECT {COLUMNS} FROM memories WHERE user_id = ?"
-        params: builtins.list[Any] = [user_id]
-        if kind is not None:
-            sql += " AND kind = ?"
-            params.append(kind)
-        if since is not None:
-            sql += " AND created_ts >= ?"
-            params.append(since.timestamp())
-        if until is not None:
-            sql += " AND created_ts < ?"
-            params.append(until.timestamp())
-        if not include_superseded:
-            sql += " AND superseded_by IS NULL"
-        order = "ASC" if oldest_first else "DESC"
-        sql += f" ORDER BY created_ts {order}, seq {order}"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        sql, params = list_query(
+            user_id,
+            kind=kind,
+            since=since,
+            until=until,
+            limit=limit,
+            include_superseded=include_superseded,
+            oldest_first=oldest_first,
+            mark="?",
+        )
         with self.lock:
             return [row_to_memory(row) for row in self.db.execute(sql, params)]
 

@@ -1,4 +1,5 @@
-"""How memories map to SQLite rows and back: the selected columns, `Memory` from a row, vectors as bytes."""
+"""How memories map to rows and back, shared by both engines: the selected columns, `Memory` from a row,
+vectors as bytes, and the SQL of `list` and `update` (placeholder style given by the caller)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,16 @@ import numpy.typing as npt
 from ..types import Memory
 from .base import ChangeKind
 
-__all__ = ["COLUMNS", "change_kind", "keys_blob", "new_id", "row_to_memory", "vector_blob"]
+__all__ = [
+    "COLUMNS",
+    "change_kind",
+    "keys_blob",
+    "list_query",
+    "new_id",
+    "row_to_memory",
+    "update_assignments",
+    "vector_blob",
+]
 
 Vector = npt.NDArray[np.float32]
 COLUMNS = "seq, id, user_id, text, kind, metadata, created_at, updated_at, importance, source, valid_to, superseded_by"
@@ -59,3 +69,51 @@ def change_kind(changes: dict[str, Any], reembedded: bool) -> ChangeKind:
     if "superseded_by" in changes:
         return "restored" if changes["superseded_by"] is None else "superseded"
     return "touched"
+
+
+def list_query(
+    user_id: str,
+    *,
+    kind: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int | None,
+    include_superseded: bool,
+    oldest_first: bool,
+    mark: str = "?",
+) -> tuple[str, list[Any]]:
+    """The SQL and parameters of `MemoryReads.list`, with ``mark`` as the placeholder (``?`` or ``%s``):
+    the same query on both engines."""
+    sql = f"SELECT {COLUMNS} FROM memories WHERE user_id = {mark}"
+    params: list[Any] = [user_id]
+    if kind is not None:
+        sql += f" AND kind = {mark}"
+        params.append(kind)
+    if since is not None:
+        sql += f" AND created_ts >= {mark}"
+        params.append(since.timestamp())
+    if until is not None:
+        sql += f" AND created_ts < {mark}"
+        params.append(until.timestamp())
+    if not include_superseded:
+        sql += " AND superseded_by IS NULL"
+    order = "ASC" if oldest_first else "DESC"
+    sql += f" ORDER BY created_ts {order}, seq {order}"
+    if limit is not None:
+        sql += f" LIMIT {mark}"
+        params.append(limit)
+    return sql, params
+
+
+def update_assignments(changes: dict[str, Any], now: datetime, mark: str = "?") -> tuple[list[str], list[Any]]:
+    """The ``SET`` items and parameters of `MemoryWrites.update` for ``changes`` (plus ``updated_at``)."""
+    sets = [f"updated_at = {mark}"]
+    params: list[Any] = [now.isoformat()]
+    for field, value in changes.items():
+        if field == "metadata":
+            value = json.dumps(value, sort_keys=True)
+        elif field == "valid_to" and value is not None:
+            value = value.isoformat()
+        sets.append(f"{field} = {mark}")
+        params.append(value)
+    return sets, params
