@@ -24,7 +24,13 @@ if [ "${1:-}" = stop ]; then
   exit 0
 fi
 
-if [ ! -x "$PGBIN/pg_ctl" ] || [ ! -x "$PGBIN/pg_config" ]; then
+# Some machines come with the server but without its headers (needed to build pgvector), make or gcc: check each.
+have_all() {
+  [ -x "$PGBIN/pg_ctl" ] && [ -x "$PGBIN/pg_config" ] \
+    && [ -f "$("$PGBIN/pg_config" --includedir-server)/postgres.h" ] \
+    && command -v make >/dev/null && command -v gcc >/dev/null && command -v curl >/dev/null && command -v xz >/dev/null
+}
+if ! have_all; then
   say "installing PostgreSQL $PGVER and its server headers (apt-get)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
