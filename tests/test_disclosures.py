@@ -55,7 +55,7 @@ def test_chat_records_the_reply_it_was_for(dp: Persona) -> None:
     "".join(stream)
     assert stream.reply is not None
     found = dp.disclosures("alice")
-    assert [d.reply_id for d in found][0] == areply.id
+    assert found[0].reply_id == areply.id
     assert [d.reply_id for d in found][2:] == [stream.reply.id, reply.id]
     assert found[1].reply_id is not None and found[1].reply_id not in (reply.id, stream.reply.id, areply.id)
     assert found[-1].memory_ids == reply.memory_ids and found[-1].at == T0
