@@ -221,3 +221,18 @@ def test_async_sweep(location: str) -> None:
         p.add("u", "an old fact", created_at=T0 - timedelta(days=2))
         assert asyncio.run(p.asweep(dry_run=True)).total == 1
         assert asyncio.run(p.asweep()).erased == {"u": {"fact": 1}}
+
+
+def test_a_users_own_retention_of_replies_and_disclosures(location: str) -> None:
+    clock = Clock()
+    with _open(location, clock) as p:
+        for user in ("brief", "other"):
+            p.add(user, "I am allergic to peanuts")
+            p.chat(user, "what snack?", model=MOCK, mock_response="fruit")
+            p.learning.wait(user)
+        p.set_consent("brief", retention={"reply": "1d", "disclosure": "2d"})
+        clock.advance(days=1, seconds=1)
+        assert p.sweep().erased == {"brief": {"reply": 1}}
+        clock.advance(days=1)
+        assert p.sweep().erased == {"brief": {"disclosure": 1}}
+        assert len(p.disclosures("other")) == 1 and p.disclosures("brief") == []
