@@ -101,11 +101,16 @@ class PostgresGovernance:
 
     def expired(self, rules: Sequence[Expiry]) -> dict[str, dict[str, int]]:
         found: dict[str, dict[str, int]] = {}
+        if not rules:
+            return found
+        rows: list[Any] = []
         with self.read() as conn:
-            for rule in rules:
-                sql, params = _expired_query(rule)
-                for user_id, count in conn.execute(sql, params).fetchall():
-                    found.setdefault(str(user_id), {})[rule.kind] = int(count)
+            for start in range(0, len(rules), 100):  # one statement per 100 rules: one round trip for most sweeps
+                queries = [_expired_query(rule) for rule in rules[start : start + 100]]
+                sql = " UNION ALL ".join(f"({q})" for q, _ in queries)
+                rows += conn.execute(sql, [v for _, params in queries for v in params]).fetchall()
+        for kind, user_id, count in rows:
+            found.setdefault(str(user_id), {})[str(kind)] = int(count)
         return found
 
     def erase_expired(
@@ -127,7 +132,7 @@ class PostgresGovernance:
                     replies = [
                         str(r[0])
                         for r in conn.execute(
-                            "DELETE FROM replies WHERE user_id = %s AND at::timestamptz < to_timestamp(%s) "
+                            "DELETE FROM replies WHERE user_id = %s AND persona_epoch(at) < %s "
                             "RETURNING reply_id",
                             (user_id, before),
                         ).fetchall()
@@ -185,14 +190,14 @@ def _put_consent(conn: Any, consent: Consent) -> None:
 def _expired_query(rule: Expiry) -> tuple[str, list[Any]]:
     params: list[Any]
     if rule.kind in KINDS:
-        sql = "SELECT user_id, COUNT(*) FROM memories WHERE kind = %s AND created_ts < %s"
-        params = [rule.kind, rule.before]
+        sql = "SELECT %s::text AS kind, user_id, COUNT(*) FROM memories WHERE kind = %s AND created_ts < %s"
+        params = [rule.kind, rule.kind, rule.before]
     elif rule.kind == "reply":
-        sql = "SELECT user_id, COUNT(*) FROM replies WHERE at::timestamptz < to_timestamp(%s)"
-        params = [rule.before]
+        sql = "SELECT %s::text AS kind, user_id, COUNT(*) FROM replies WHERE persona_epoch(at) < %s"
+        params = [rule.kind, rule.before]
     else:
-        sql = "SELECT user_id, COUNT(*) FROM disclosures WHERE at_ts < %s"
-        params = [rule.before]
+        sql = "SELECT %s::text AS kind, user_id, COUNT(*) FROM disclosures WHERE at_ts < %s"
+        params = [rule.kind, rule.before]
     if rule.user_id is not None:
         sql += " AND user_id = %s"
         params.append(rule.user_id)

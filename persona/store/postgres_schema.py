@@ -254,9 +254,14 @@ def _snapshots(cur: Any) -> None:
 
 def _governance(cur: Any) -> None:
     # Issue #17, as SQLite's 009_governance: consent, the disclosure log and the indexes a retention sweep reads.
-    # Replies keep their time as text, so a sweep reads it as timestamptz (no index: that cast is not immutable).
+    # Replies keep their time as ISO 8601 text with its UTC offset (always: persona writes aware times), so its
+    # Unix time depends on the text alone; the cast to timestamptz is only STABLE (the session's time zone
+    # decides for a text without an offset), hence the IMMUTABLE wrapper that lets replies be indexed by time.
     cur.execute(
         """
+        CREATE FUNCTION persona_epoch(at TEXT) RETURNS DOUBLE PRECISION LANGUAGE sql IMMUTABLE PARALLEL SAFE
+            AS $$ SELECT extract(epoch FROM at::timestamptz)::double precision $$;
+        CREATE INDEX replies_time ON replies(persona_epoch(at));
         CREATE TABLE consent(
             user_id TEXT PRIMARY KEY,
             learning BOOLEAN NOT NULL,

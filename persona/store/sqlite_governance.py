@@ -104,11 +104,16 @@ class SQLiteGovernance:
 
     def expired(self, rules: Sequence[Expiry]) -> dict[str, dict[str, int]]:
         found: dict[str, dict[str, int]] = {}
+        if not rules:
+            return found
+        rows: list[Any] = []
         with self.lock:
-            for rule in rules:
-                sql, params = _expired_query(rule)
-                for user_id, count in self.db.execute(sql, params):
-                    found.setdefault(str(user_id), {})[rule.kind] = int(count)
+            for start in range(0, len(rules), 100):  # one statement per 100 rules (SQLite's variable limit)
+                queries = [_expired_query(rule) for rule in rules[start : start + 100]]
+                sql = " UNION ALL ".join(q for q, _ in queries)
+                rows += self.db.execute(sql, [v for _, params in queries for v in params]).fetchall()
+        for kind, user_id, count in rows:
+            found.setdefault(str(user_id), {})[str(kind)] = int(count)
         return found
 
     def erase_expired(
@@ -224,22 +229,22 @@ def _expired_query(rule: Expiry) -> tuple[str, list[Any]]:
     params: list[Any]
     if rule.kind in KINDS:
         index = "memories_user_kind_time" if one else "memories_kind_time"
-        sql = f"SELECT user_id, COUNT(*) FROM memories INDEXED BY {index} WHERE kind = ? AND created_ts < ?"
-        params = [rule.kind, rule.before]
+        sql = f"SELECT ? AS kind, user_id, COUNT(*) FROM memories INDEXED BY {index} WHERE kind = ? AND created_ts < ?"
+        params = [rule.kind, rule.kind, rule.before]
     elif rule.kind == "reply":
         index = "replies_user" if one else "replies_time"
-        sql = f"SELECT user_id, COUNT(*) FROM replies INDEXED BY {index} WHERE julianday(at) < ?"
-        params = [julian_day(rule.before)]
+        sql = f"SELECT ? AS kind, user_id, COUNT(*) FROM replies INDEXED BY {index} WHERE julianday(at) < ?"
+        params = [rule.kind, julian_day(rule.before)]
     else:
         index = "disclosures_user_time" if one else "disclosures_time"
-        sql = f"SELECT user_id, COUNT(*) FROM disclosures INDEXED BY {index} WHERE at_ts < ?"
-        params = [rule.before]
+        sql = f"SELECT ? AS kind, user_id, COUNT(*) FROM disclosures INDEXED BY {index} WHERE at_ts < ?"
+        params = [rule.kind, rule.before]
     if rule.user_id is not None:
         sql += " AND user_id = ?"
         params.append(rule.user_id)
     if rule.except_users:
-        sql += f" AND user_id NOT IN ({','.join('?' * len(rule.except_users))})"
-        params.extend(rule.except_users)
+        sql += " AND user_id NOT IN (SELECT value FROM json_each(?))"  # one variable, however many users
+        params.append(json.dumps(rule.except_users))
     return sql + " GROUP BY user_id", params
 
 
