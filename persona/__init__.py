@@ -29,6 +29,7 @@ from .errors import (
     TemplateError,
     UnknownModelError,
 )
+from .governance import Consent, Disclosure, RetentionPolicy, SweepResult
 from .prompting.builder import RenderedPrompt
 from .prompting.strategies import list_strategies
 from .retrieval.config import RankingConfig
@@ -52,8 +53,10 @@ __all__ = [
     "AsyncReplyStream",
     "BackendUnreachableError",
     "CheckReport",
+    "Consent",
     "ContextWindowExceededError",
     "DatasetNotFoundError",
+    "Disclosure",
     "EmbedderError",
     "EmbedderInfo",
     "EmbedderMismatchError",
@@ -78,9 +81,11 @@ __all__ = [
     "RenderedPrompt",
     "Reply",
     "ReplyStream",
+    "RetentionPolicy",
     "StoreCorruptError",
     "StoreError",
     "StoreStats",
+    "SweepResult",
     "TemplateError",
     "UnknownModelError",
     "__version__",

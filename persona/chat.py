@@ -140,11 +140,16 @@ OnReply = Callable[["Reply"], bool]
 
 
 def _finisher(
-    user_id: str, prompt: RenderedPrompt, at: datetime, learn: bool, on_reply: OnReply | None
+    user_id: str,
+    prompt: RenderedPrompt,
+    at: datetime,
+    learn: bool,
+    on_reply: OnReply | None,
+    reply_id: str | None = None,
 ) -> Callable[[str, dict[str, int], float], Reply]:
     def finish(text: str, usage: dict[str, int], latency: float) -> Reply:
         reply = Reply(
-            id=uuid.uuid4().hex,
+            id=reply_id or uuid.uuid4().hex,
             text=text,
             model=prompt.model,
             usage=_usage(usage, prompt, text),
@@ -170,14 +175,16 @@ def complete_turn(
     learn: bool,
     stream: bool,
     on_reply: OnReply | None = None,
+    reply_id: str | None = None,
     **llm_kwargs: Any,
 ) -> Reply | ReplyStream:
     """Call ``prompt.model`` with ``prompt.messages``; ``on_reply`` gets the finished reply. ``llm_kwargs``
     go to litellm for this call (temperature, max_tokens, api_base, api_key, timeout, mock_response, ...;
-    num_retries and retry_backoff set persona's retries)."""
+    num_retries and retry_backoff set persona's retries). ``reply_id`` is the reply's id (default: a new
+    one; the client passes the id its disclosure record names)."""
     from .backends import llm  # litellm helpers and asyncio: loaded on the first model call
 
-    finish = _finisher(user_id, prompt, at, learn, on_reply)
+    finish = _finisher(user_id, prompt, at, learn, on_reply, reply_id)
     if stream:
         return ReplyStream(llm.stream(prompt.model, prompt.messages, **llm_kwargs), finish, prompt)
     done = llm.complete(prompt.model, prompt.messages, **llm_kwargs)
@@ -192,12 +199,13 @@ async def acomplete_turn(
     learn: bool,
     stream: bool,
     on_reply: OnReply | None = None,
+    reply_id: str | None = None,
     **llm_kwargs: Any,
 ) -> Reply | AsyncReplyStream:
     """The async twin of `complete_turn` (``on_reply`` runs in the event loop's thread)."""
     from .backends import llm
 
-    finish = _finisher(user_id, prompt, at, learn, on_reply)
+    finish = _finisher(user_id, prompt, at, learn, on_reply, reply_id)
     if stream:
         return AsyncReplyStream(await llm.astream(prompt.model, prompt.messages, **llm_kwargs), finish)
     done = await llm.acomplete(prompt.model, prompt.messages, **llm_kwargs)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .client_async import AsyncMethods
 from .client_chat import ChatMethods
+from .client_governance import GovernanceMethods
 from .errors import EmbedderMismatchError, InvalidInputError
 from .retrieval.config import RankingConfig
 from .types import CheckReport, HistoryEntry, Hit, LearningFailure, Memory, StoreStats
@@ -35,6 +36,7 @@ from .validation import (
 
 if TYPE_CHECKING:
     from .backends.base import Embedder, Reranker, Vectors
+    from .governance.retention import RetentionPolicy
 
 __all__ = ["Persona", "default_path"]
 
@@ -51,7 +53,7 @@ def default_path() -> str | Path:
     return Path(platformdirs.user_data_dir("persona", appauthor=False))
 
 
-class Persona(ChatMethods, AsyncMethods):
+class Persona(ChatMethods, GovernanceMethods, AsyncMethods):
     """A per-user memory store with hybrid retrieval.
 
     >>> with Persona("/tmp/store") as p:                      # doctest: +SKIP
@@ -67,7 +69,9 @@ class Persona(ChatMethods, AsyncMethods):
     ``reranker`` (a `Reranker`, or a cross-encoder name or path; none by default) re-orders the top
     ``rerank_depth`` hits of every search by its score. ``model`` is the chat model (default
     ``$PERSONA_MODEL``, else the bundled local one); ``extract_model`` a model that extracts facts from chat
-    turns (default: the offline rules).
+    turns (default: the offline rules). ``retention`` maps kinds to times to live (``{"episode":
+    timedelta(days=365), "reply": timedelta(days=30)}``, or ``"episode=365d,reply=30d"``; see
+    `persona.governance.retention`), applied by `sweep`, which runs on open unless ``sweep_on_open=False``.
     """
 
     def __init__(
@@ -84,6 +88,8 @@ class Persona(ChatMethods, AsyncMethods):
         cache_users: int = 64,
         reranker: Reranker | str | Path | None = None,
         rerank_depth: int = 30,
+        retention: RetentionPolicy | Mapping[str, Any] | str | None = None,
+        sweep_on_open: bool = True,
     ) -> None:
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise InvalidInputError(
@@ -93,8 +99,13 @@ class Persona(ChatMethods, AsyncMethods):
             raise InvalidInputError(f"path {os.fspath(path)!r} contains a NUL character; pass a real directory path.")
         check_positive_int(rerank_depth, what="rerank_depth")
         check_positive_int(cache_users, what="cache_users")
-        if not isinstance(reembed, bool):
-            raise InvalidInputError(f"reembed must be True or False, got {reembed!r}.")
+        for flag, given in (("reembed", reembed), ("sweep_on_open", sweep_on_open)):
+            if not isinstance(given, bool):
+                raise InvalidInputError(f"{flag} must be True or False, got {given!r}.")
+        from .governance.retention import RetentionPolicy
+
+        self.retention = RetentionPolicy.of(retention)
+        """Times to live per kind (`persona.governance.RetentionPolicy`), applied by `sweep`."""
         for name, value in (("model", model), ("extract_model", extract_model)):
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise InvalidInputError(f"{name} must be a model name such as 'local/smollm2', got {value!r}.")
@@ -146,6 +157,12 @@ class Persona(ChatMethods, AsyncMethods):
         self._closed = False
         if embedder is not None and recorded is not None and self.embedder.id != recorded[0]:
             self.reembed(progress=progress)
+        if sweep_on_open:
+            try:
+                self.sweep()
+            except BaseException:
+                self.close()
+                raise
 
     # -- settings --------------------------------------------------------------------------------------------
 
@@ -412,17 +429,23 @@ class Persona(ChatMethods, AsyncMethods):
         self._check_open()
         from .store.transfer import export_data
 
-        return export_data(self._memories.store, check_user_id(user_id))
+        return export_data(self._memories.store, check_user_id(user_id))  # consent and disclosures too
 
     def import_user(self, data: Mapping[str, Any], *, progress: bool = False) -> builtins.list[Memory]:
-        """Restore what ``export_user`` wrote (all or nothing). Memory ids must not exist in this store."""
+        """Restore what ``export_user`` wrote (the memories all or nothing; then the consent and disclosures).
+        Memory ids must not exist in this store."""
         self._check_open()
-        from .store.transfer import parse_export
+        from .store.transfer import parse_export, parse_governance
 
         user_id, items, history = parse_export(data, self.now())
+        consent, disclosures = parse_governance(data, user_id)
+        imported: builtins.list[Memory] = []
+        if items:
+            imported = self._memories.insert(user_id, items, progress=progress, imported_history=history)
+        if consent is not None or disclosures:
+            self._memories.store.import_governance(user_id, consent, disclosures)
         if not items:
             return []
-        imported = self._memories.insert(user_id, items, progress=progress, imported_history=history)
         if self.learning.settle(user_id):  # an export from before slots: its newest statements win
             imported = [self._memories.get(m.id) for m in imported]
         return imported

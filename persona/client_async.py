@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .backends.base import Vectors
+    from .governance import Consent, Disclosure, SweepResult
     from .prompting.builder import RenderedPrompt
     from .types import CheckReport, Feedback, HistoryEntry, Hit, Memory, StoreStats
 
@@ -127,6 +128,28 @@ class _Sync(Protocol):
     ) -> RenderedPrompt: ...
 
     def feedback(self, reply_id: str, rating: float, *, comment: str | None = ...) -> Feedback: ...
+
+    def sweep(self, *, dry_run: bool = ...) -> SweepResult: ...
+
+    def consent(self, user_id: str) -> Consent: ...
+
+    def set_consent(
+        self,
+        user_id: str,
+        *,
+        learning: bool | None = ...,
+        personalization: bool | None = ...,
+        retention: Mapping[str, timedelta | str | None] | None = ...,
+    ) -> Consent: ...
+
+    def disclosures(
+        self,
+        user_id: str,
+        *,
+        since: datetime | None = ...,
+        until: datetime | None = ...,
+        limit: int | None = ...,
+    ) -> builtins.list[Disclosure]: ...
 
 
 class AsyncMethods:
@@ -376,3 +399,45 @@ class AsyncMethods:
         import asyncio
 
         return await asyncio.to_thread(self.feedback, reply_id, rating, comment=comment)
+
+    # -- privacy ---------------------------------------------------------------------------------------------
+
+    async def asweep(self: _Sync, *, dry_run: bool = False) -> SweepResult:
+        """The async twin of `sweep`."""
+        import asyncio
+
+        return await asyncio.to_thread(self.sweep, dry_run=dry_run)
+
+    async def aconsent(self: _Sync, user_id: str) -> Consent:
+        """The async twin of `consent`."""
+        import asyncio
+
+        return await asyncio.to_thread(self.consent, user_id)
+
+    async def aset_consent(
+        self: _Sync,
+        user_id: str,
+        *,
+        learning: bool | None = None,
+        personalization: bool | None = None,
+        retention: Mapping[str, timedelta | str | None] | None = None,
+    ) -> Consent:
+        """The async twin of `set_consent`."""
+        import asyncio
+
+        return await asyncio.to_thread(
+            self.set_consent, user_id, learning=learning, personalization=personalization, retention=retention
+        )
+
+    async def adisclosures(
+        self: _Sync,
+        user_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[Disclosure]:
+        """The async twin of `disclosures`."""
+        import asyncio
+
+        return await asyncio.to_thread(self.disclosures, user_id, since=since, until=until, limit=limit)

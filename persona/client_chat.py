@@ -1,20 +1,30 @@
 """The `Persona` methods that talk to a model: `prompt`, `chat`, `achat`, `feedback`.
 
-A chat turn reads: render the prompt (`persona.prompting`), call the model (`persona.chat`), submit the turn
-to learning (`persona.learning.learner`). `Persona` inherits these from `ChatMethods`; they use only the
-memory service, the learner and the settings it sets up.
+A chat turn reads: read the user's consent, render the prompt (`persona.prompting`), record the disclosure,
+call the model (`persona.chat`), submit the turn to learning (`persona.learning.learner`). `Persona` inherits
+these from `ChatMethods`; they use only the memory service, the learner and the settings it sets up.
+
+Every prompt is rendered in one place, `ChatMethods._render`, whichever path asked for it (`prompt`, `chat`,
+`achat`, streams, the service's proxy): a user whose consent turns personalization off is rendered from a
+source that holds no memories (`_NoMemories`), so no strategy or template can reach theirs; a prompt that
+carries memories is recorded in the disclosure log (one insert) before it is returned, so no memory leaves
+without its record (a store that cannot record it fails the prompt with a `StoreError`).
 """
 
 from __future__ import annotations
 
+import builtins
+import uuid
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .chat import AsyncReplyStream, Reply, ReplyStream, acomplete_turn, complete_turn
 from .errors import NotFoundError, StoreError
-from .prompting.builder import RenderedPrompt, build_prompt, resolve_model
-from .types import Feedback
+from .governance.records import Consent, Disclosure
+from .prompting.builder import MemorySource, RenderedPrompt, build_prompt, resolve_model
+from .types import Feedback, Hit, Memory
 from .validation import check_id, check_text, check_user_id
 
 if TYPE_CHECKING:
@@ -47,11 +57,44 @@ class ChatMethods:
         max_prompt_tokens: int | None = None,
         history: Sequence[Mapping[str, Any]] | None = None,
     ) -> RenderedPrompt:
-        """Render the user's memories and ``message`` into chat messages that fit the token budget."""
+        """Render the user's memories and ``message`` into chat messages that fit the token budget.
+
+        None of the user's memories when their consent turns personalization off. A prompt that carries
+        memories is recorded in the disclosure log for the model it was rendered for (`disclosures`)."""
         self._check_open()
-        return build_prompt(
-            self._memories,
-            check_user_id(user_id),
+        user_id = check_user_id(user_id)
+        return self._render(
+            user_id,
+            message,
+            consent=self._consent_of(user_id),
+            reply_id=None,
+            strategy=strategy,
+            model=model,
+            max_prompt_tokens=max_prompt_tokens,
+            history=history,
+        )
+
+    def _consent_of(self, user_id: str) -> Consent:
+        """The user's consent (the defaults when they never set any): one read of the store."""
+        return self._memories.store.get_consent(user_id) or Consent(user_id)
+
+    def _render(
+        self,
+        user_id: str,
+        message: str,
+        *,
+        consent: Consent,
+        reply_id: str | None,
+        strategy: str,
+        model: str | None,
+        max_prompt_tokens: int | None,
+        history: Sequence[Mapping[str, Any]] | None,
+    ) -> RenderedPrompt:
+        """The one place prompts are rendered: consent decides the source, the disclosure is recorded."""
+        source: MemorySource = self._memories if consent.personalization else _NoMemories(self._memories.now)
+        rendered = build_prompt(
+            source,
+            user_id,
             message,
             strategy=strategy,
             model=resolve_model(model, self.model),
@@ -59,6 +102,20 @@ class ChatMethods:
             history=history,
             template_dirs=[] if self.path is None else [self.path / "templates"],
         )
+        if rendered.memory_ids:
+            from .backends.providers import provider_of
+
+            self._memories.store.record_disclosure(
+                Disclosure(
+                    user_id=user_id,
+                    at=self._memories.now(),
+                    model=rendered.model,
+                    provider=provider_of(rendered.model),
+                    memory_ids=list(rendered.memory_ids),
+                    reply_id=reply_id,
+                )
+            )
+        return rendered
 
     @overload
     def chat(self, user_id: str, message: str, *, stream: Literal[False] = ..., **options: Any) -> Reply: ...
@@ -87,15 +144,24 @@ class ChatMethods:
         as conversation, never searched or learned from), and the facts the message states supersede what
         they contradict, in the background; the next turn of the same user waits for it. ``learn=False``
         stores nothing. The message is validated before the model is called (``InvalidInputError``).
+
+        The user's consent applies: learning off is ``learn=False`` (``Reply.learned`` is False),
+        personalization off leaves their memories out of the prompt. The prompt's memories are recorded in
+        the disclosure log under this reply's id before the model is called.
         """
         self._check_open()
         user_id, message = check_user_id(user_id), check_text(message, what="message")
+        consent = self._consent_of(user_id)
+        learn = learn and consent.learning
         if learn:
             self.learning.wait(user_id)  # the previous turn's facts should be in this prompt
         ticket = self.learning.ticket(user_id)
-        prompt = self.prompt(
+        reply_id = uuid.uuid4().hex
+        prompt = self._render(
             user_id,
             message,
+            consent=consent,
+            reply_id=reply_id,
             strategy=strategy,
             model=model,
             max_prompt_tokens=max_prompt_tokens,
@@ -108,6 +174,7 @@ class ChatMethods:
             learn=learn,
             stream=stream,
             on_reply=self._learn_from(message, ticket) if learn else None,
+            reply_id=reply_id,
             **llm_kwargs,
         )
 
@@ -139,13 +206,18 @@ class ChatMethods:
 
         self._check_open()
         user_id, message = check_user_id(user_id), check_text(message, what="message")
+        consent = await asyncio.to_thread(self._consent_of, user_id)
+        learn = learn and consent.learning
         if learn:
             await asyncio.to_thread(self.learning.wait, user_id)
         ticket = self.learning.ticket(user_id)
+        reply_id = uuid.uuid4().hex
         prompt = await asyncio.to_thread(
-            self.prompt,
+            self._render,
             user_id,
             message,
+            consent=consent,
+            reply_id=reply_id,
             strategy=strategy,
             model=model,
             max_prompt_tokens=max_prompt_tokens,
@@ -158,6 +230,7 @@ class ChatMethods:
             learn=learn,
             stream=stream,
             on_reply=self._learn_from(message, ticket) if learn else None,
+            reply_id=reply_id,
             **llm_kwargs,
         )
 
@@ -188,3 +261,29 @@ class ChatMethods:
         """Rate a reply in [-1, 1]: recorded, nudges the importance of the memories it used."""
         self._check_open()
         return self.learning.feedback(reply_id, rating, comment=comment)
+
+
+class _NoMemories:
+    """A `MemorySource` that holds nothing: what prompts of a user who turned personalization off read."""
+
+    def __init__(self, now: Callable[[], datetime]) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now()
+
+    def search(self, user_id: str, query: str, *, k: int) -> builtins.list[Hit]:
+        return []
+
+    def list(
+        self,
+        user_id: str,
+        *,
+        kind: str | None = None,
+        limit: int | None = None,
+        include_superseded: bool = False,
+    ) -> builtins.list[Memory]:
+        return []
+
+    def stated_preferences(self, user_id: str, *, limit: int) -> builtins.list[Memory]:
+        return []

@@ -39,6 +39,10 @@ TWINNED = {
     "stats",
     "prompt",
     "feedback",
+    "sweep",
+    "consent",
+    "set_consent",
+    "disclosures",
 }
 # The public methods without a twin from `AsyncMethods`, and why.
 NO_TWIN = {

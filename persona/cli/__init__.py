@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import typer
 
-from . import conversation, evaluate, maintenance, memories, serve, transfer
+from . import conversation, evaluate, maintenance, memories, privacy, serve, transfer
 from ._app import app
 
 __all__ = ["COMMANDS", "app", "main"]
@@ -24,6 +24,7 @@ COMMANDS: tuple[Callable[[typer.Typer], None], ...] = (
     transfer.register,
     conversation.register,
     maintenance.register,
+    privacy.register,
     evaluate.register,
     serve.register,
 )

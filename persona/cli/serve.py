@@ -66,6 +66,21 @@ def serve(
         int,
         typer.Option("--max-body", metavar="BYTES", help="Largest request body accepted. Example: --max-body 1048576"),
     ] = 4 * 1024 * 1024,
+    retention: Annotated[
+        str | None,
+        typer.Option(
+            "--retention",
+            metavar="KIND=DURATION,...",
+            envvar="PERSONA_RETENTION",
+            show_default=False,
+            help="Times to live, swept when the store opens and every --sweep-every minutes (see persona "
+            "retention). Default: $PERSONA_RETENTION. Example: --retention episode=365d,reply=30d",
+        ),
+    ] = None,
+    sweep_every: Annotated[
+        float,
+        typer.Option("--sweep-every", metavar="MINUTES", help="Minutes between retention sweeps. Example: --sweep-every 15"),
+    ] = 60.0,
 ) -> None:
     """Serve the REST API and an OpenAI-compatible personalizing proxy over HTTP until SIGTERM or Ctrl-C.
 
@@ -91,6 +106,8 @@ def serve(
         workers=workers,
         embedder=state.embedder,
         max_body_bytes=max_body,
+        retention=retention,
+        sweep_minutes=sweep_every,
     )
     run_server(config)
 

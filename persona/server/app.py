@@ -1,12 +1,14 @@
 """`create_app`: the FastAPI app for a `ServerConfig`, and its lifespan.
 
-Startup opens the `persona.Persona` (in a worker thread) and only then reports ready; shutdown (SIGTERM or
-Ctrl-C through uvicorn) stops reporting ready and drains background learning with `Persona.close`, waiting
-at most ``config.drain_seconds``.
+Startup opens the `persona.Persona` (in a worker thread; opening runs a retention sweep) and only then
+reports ready, then sweeps every ``config.sweep_minutes`` (`persona.server.sweeps`); shutdown (SIGTERM or
+Ctrl-C through uvicorn) stops reporting ready, stops the sweeps and drains background learning with
+`Persona.close`, waiting at most ``config.drain_seconds``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +29,7 @@ from .deps import ServerState, state_of
 from .errors import NotReady
 from .limits import BodyLimit
 from .metrics import MetricsMiddleware
+from .sweeps import run_sweeps, stop_sweeps
 
 __all__ = ["app_from_env", "create_app"]
 
@@ -51,13 +54,17 @@ def create_app(config: ServerConfig | None = None, *, embedder: Embedder | None 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         spec = embedder if embedder is not None else _embedder(config)
-        state.persona = await to_thread.run_sync(lambda: Persona(config.store, embedder=spec, model=config.model))
+        state.persona = await to_thread.run_sync(
+            lambda: Persona(config.store, embedder=spec, model=config.model, retention=config.retention)
+        )
         state.ready = True
         log.info("persona serve: store %s ready", state.persona.location)
+        sweeping = asyncio.create_task(run_sweeps(state.persona, config.sweep_minutes), name="persona-sweeps")
         try:
             yield
         finally:
             state.ready = False
+            await stop_sweeps(sweeping)
             p = state.persona
             try:
                 with fail_after(config.drain_seconds):

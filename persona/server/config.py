@@ -6,6 +6,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, fields
 
+from persona import RetentionPolicy
 from persona.errors import InvalidInputError
 
 __all__ = ["CONFIG_ENV", "DEFAULT_MAX_BODY_BYTES", "LOOPBACK_HOSTS", "ServerConfig"]
@@ -30,6 +31,10 @@ class ServerConfig:
     embedder: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     drain_seconds: float = 10.0
+    retention: str | None = None
+    """The store's retention policy, ``episode=365d,reply=30d`` (`persona.RetentionPolicy.of`); None: none."""
+    sweep_minutes: float = 60.0
+    """How often the retention sweep runs (it also runs when the store opens)."""
 
     def check(self) -> ServerConfig:
         """``self`` when it can be served; else ``InvalidInputError`` saying why (nothing falls back)."""
@@ -44,6 +49,9 @@ class ServerConfig:
             raise InvalidInputError(f"workers must be at least 1, got {self.workers}.")
         if self.max_body_bytes < 1:
             raise InvalidInputError(f"max_body_bytes must be at least 1, got {self.max_body_bytes}.")
+        if not self.sweep_minutes > 0:
+            raise InvalidInputError(f"sweep_minutes must be more than 0, got {self.sweep_minutes}.")
+        RetentionPolicy.of(self.retention)  # InvalidInputError now, not when the store opens
         return self
 
     def to_env(self) -> str:

@@ -8,6 +8,7 @@ protocols without touching retrieval, prompting, learning or chat. The interface
 * `MemoryReads` / `MemoryWrites`: what the client reads and writes. Every write returns a `Change`, the one
   shape the index cache applies (`persona.retrieval.cache.IndexCache.apply`).
 * `ReplyLog`: replies and their feedback (used by learning).
+* `GovernanceLog`: each user's consent, the disclosure log, and retention's reads and erasures.
 * `Store`: all of them, plus opening, closing and checking the store.
 
 Vectors cross the seam as float32 numpy arrays (``NewMemory.embedding``) and come back as little-endian
@@ -26,11 +27,14 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ..governance.records import Consent, Disclosure
 from ..types import HistoryEntry, Memory
 
 __all__ = [
     "Change",
     "ChangeKind",
+    "Expiry",
+    "GovernanceLog",
     "IndexSource",
     "Inserted",
     "MemoryReads",
@@ -108,7 +112,8 @@ ChangeKind = Literal["added", "reindex", "deleted", "superseded", "restored", "t
 """What a write did, as far as a user's index is concerned:
 
 ``added`` new rows (appended on the next read); ``reindex`` text, kind or metadata changed (the user's index is
-rebuilt); ``deleted`` / ``superseded`` / ``restored`` one row's liveness or currency flipped (patched in place);
+rebuilt); ``deleted`` / ``superseded`` / ``restored`` one row's liveness or currency flipped (patched in place;
+``deleted`` with ``seq`` None: several rows were erased, so the user's index and its files are dropped);
 ``touched`` nothing the index holds changed (importance); ``forgotten`` the user is gone (index and its
 files dropped); ``all`` every user changed (re-embedding: every index and file dropped).
 """
@@ -290,7 +295,53 @@ class ReplyLog(Protocol):
     def feedback_rows(self, user_id: str) -> builtins.list[dict[str, Any]]: ...
 
 
-class Store(IndexSource, MemoryReads, MemoryWrites, ReplyLog, Protocol):
+@dataclass(frozen=True)
+class Expiry:
+    """Rows of ``kind`` (a memory kind, ``reply`` or ``disclosure``) older than ``before`` (a Unix time): of
+    ``user_id`` only, or of every user but ``except_users`` (their own consent sets this kind's time to live)."""
+
+    kind: str
+    before: float
+    except_users: tuple[str, ...] = ()
+    user_id: str | None = None
+
+
+class GovernanceLog(Protocol):
+    """Consent, the disclosure log and retention (issue #17). Every write is one transaction."""
+
+    def get_consent(self, user_id: str) -> Consent | None:
+        """The user's consent, or None when they never set any."""
+
+    def set_consent(self, consent: Consent) -> None: ...
+
+    def retention_overrides(self) -> dict[str, dict[str, float | None]]:
+        """Users whose consent sets times to live: user -> kind -> seconds (None: keep forever)."""
+
+    def record_disclosure(self, disclosure: Disclosure) -> None:
+        """One insert per prompt that carried memories."""
+
+    def disclosures(
+        self, user_id: str, *, since: datetime | None, until: datetime | None, limit: int | None
+    ) -> builtins.list[Disclosure]:
+        """The user's disclosures, newest first."""
+
+    def import_governance(
+        self, user_id: str, consent: Consent | None, disclosures: Sequence[Disclosure]
+    ) -> None:
+        """Restore an export's consent and disclosures (replacing the consent), in one transaction."""
+
+    def expired(self, rules: Sequence[Expiry]) -> dict[str, dict[str, int]]:
+        """How many rows each rule matches, per user and kind (``reply`` counts replies); cheap when none."""
+
+    def erase_expired(
+        self, user_id: str, ttls: Sequence[tuple[str, float]], *, now: datetime
+    ) -> tuple[dict[str, int], Change | None]:
+        """Erase the user's rows older than each (kind, Unix time), as `MemoryWrites.delete` erases (text out
+        of the history, snapshot dropped) and replies with their feedback; one transaction. Returns how many
+        per kind (``reply``, ``feedback``, ``disclosure`` too) and the `Change` (None when no memory went)."""
+
+
+class Store(IndexSource, MemoryReads, MemoryWrites, ReplyLog, GovernanceLog, Protocol):
     """A whole store engine."""
 
     @property

@@ -119,6 +119,25 @@ def _snapshots(db: sqlite3.Connection) -> None:
     )
 
 
+def _governance(db: sqlite3.Connection) -> None:
+    # Issue #17: each user's consent (flags and their own retention, JSON kind -> seconds or null), the
+    # disclosure log (which memory ids went to which model, when, for which reply; no text), and the indexes
+    # a retention sweep reads (rows of one kind older than a time; replies and feedback by their time).
+    db.execute(
+        "CREATE TABLE consent(user_id TEXT PRIMARY KEY, learning INTEGER NOT NULL, personalization INTEGER NOT NULL, "
+        "retention TEXT NOT NULL, updated_at TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE disclosures(seq INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, at TEXT NOT NULL, "
+        "at_ts REAL NOT NULL, model TEXT NOT NULL, provider TEXT NOT NULL, reply_id TEXT, memory_ids TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX disclosures_user_time ON disclosures(user_id, at_ts)")
+    db.execute("CREATE INDEX disclosures_time ON disclosures(at_ts)")
+    db.execute("CREATE INDEX memories_kind_time ON memories(kind, created_ts)")
+    db.execute("CREATE INDEX replies_time ON replies(julianday(at))")
+    db.execute("CREATE INDEX feedback_reply ON feedback(reply_id)")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _initial),
     ("002_memories_user_kind_time", _kind_time_index),
@@ -126,6 +145,7 @@ MIGRATIONS: list[Migration] = [
     ("004_memory_transcript", _transcript),
     ("005_store_clock", _clock),
     ("006_index_snapshots", _snapshots),
+    ("009_governance", _governance),
 ]
 
 

@@ -31,6 +31,7 @@ import numpy.typing as npt
 from ..errors import EmbedderMismatchError, InvalidInputError, PersonaError, StoreError
 from ..types import HistoryEntry, Memory
 from .base import Change, ChangeKind, Inserted, NewMemory, Snapshot
+from .postgres_governance import PostgresGovernance
 from .postgres_logs import PostgresLogs
 from .postgres_reads import PostgresReads
 from .postgres_schema import (
@@ -60,7 +61,7 @@ _INSERT_COLUMNS = (
 )
 
 
-class PostgresStore(PostgresReads, PostgresLogs):
+class PostgresStore(PostgresReads, PostgresLogs, PostgresGovernance):
     """The PostgreSQL source of truth for one schema of one database."""
 
     def __init__(self, dsn: str, *, pool_size: int = 8) -> None:
@@ -385,9 +386,9 @@ class PostgresStore(PostgresReads, PostgresLogs):
         with self.write(user_id) as conn:
             before = self._state(conn, user_id)
             count = int(conn.execute("DELETE FROM memories WHERE user_id = %s", (user_id,)).rowcount)
-            for table in ("history", "replies", "feedback", "users", "snapshots"):
+            for table in ("history", "replies", "feedback", "users", "snapshots", "consent", "disclosures"):
                 conn.execute(f"DELETE FROM {table} WHERE user_id = %s", (user_id,))
-        self._vacuum(("memories", "history", "replies", "feedback", "users", "snapshots"))
+        self._vacuum(("memories", "history", "replies", "feedback", "users", "snapshots", "consent", "disclosures"))
         return count, Change("forgotten", user_id, None, before, (0, 0))
 
     def save_snapshot(self, user_id: str, snapshot: Snapshot) -> bool:

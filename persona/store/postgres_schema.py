@@ -252,7 +252,47 @@ def _snapshots(cur: Any) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [("001_initial", _initial), ("002_index_snapshots", _snapshots)]
+def _governance(cur: Any) -> None:
+    # Issue #17, as SQLite's 009_governance: consent, the disclosure log and the indexes a retention sweep reads.
+    # Replies keep their time as ISO 8601 text with its UTC offset (always: persona writes aware times), so its
+    # Unix time depends on the text alone; the cast to timestamptz is only STABLE (the session's time zone
+    # decides for a text without an offset), hence the IMMUTABLE wrapper that lets replies be indexed by time.
+    cur.execute(
+        """
+        CREATE FUNCTION persona_epoch(at TEXT) RETURNS DOUBLE PRECISION LANGUAGE sql IMMUTABLE PARALLEL SAFE
+            AS $$ SELECT extract(epoch FROM at::timestamptz)::double precision $$;
+        CREATE INDEX replies_time ON replies(persona_epoch(at));
+        CREATE TABLE consent(
+            user_id TEXT PRIMARY KEY,
+            learning BOOLEAN NOT NULL,
+            personalization BOOLEAN NOT NULL,
+            retention TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE disclosures(
+            user_id TEXT NOT NULL,
+            seq BIGINT NOT NULL DEFAULT nextval('log_seq'),
+            at TEXT NOT NULL,
+            at_ts DOUBLE PRECISION NOT NULL,
+            model TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            reply_id TEXT,
+            memory_ids TEXT NOT NULL,
+            PRIMARY KEY (user_id, seq)
+        );
+        CREATE INDEX disclosures_user_time ON disclosures(user_id, at_ts);
+        CREATE INDEX disclosures_time ON disclosures(at_ts);
+        CREATE INDEX memories_kind_time ON memories(kind, created_ts);
+        CREATE INDEX feedback_reply ON feedback(reply_id);
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    ("001_initial", _initial),
+    ("002_index_snapshots", _snapshots),
+    ("005_governance", _governance),
+]
 """Append new migrations; never edit or reorder one that has shipped."""
 
 _MIGRATION_LOCK = 7_151_120  # pg_advisory_xact_lock(key, hashtext(schema)): one migrator per schema at a time

@@ -27,6 +27,7 @@ from .base import Change, ChangeKind, Inserted, NewMemory, Snapshot, StoreCheck,
 from .records import is_transcript
 from .sqlite_counters import bump, renew_all, user_counters
 from .sqlite_errors import GuardedLock
+from .sqlite_governance import SQLiteGovernance
 from .sqlite_logs import SQLiteLogs
 from .sqlite_open import open_database
 from .sqlite_rows import (
@@ -43,10 +44,11 @@ from .sqlite_rows import (
 __all__ = ["DB_NAME", "MISSING_KEYS_SQL", "SQLiteStore"]
 
 DB_NAME = "persona.db"
+_USER_TABLES = ("memories", "history", "replies", "feedback", "users", "snapshots")
 Vector = npt.NDArray[np.float32]
 
 
-class SQLiteStore(SQLiteLogs):
+class SQLiteStore(SQLiteLogs, SQLiteGovernance):
     """The SQLite source of truth for one store directory."""
 
     def __init__(
@@ -280,7 +282,7 @@ class SQLiteStore(SQLiteLogs):
             count = int(
                 db.execute("SELECT COUNT(*) FROM memories WHERE user_id = ?", (user_id,)).fetchone()[0]
             )
-            for table in ("memories", "history", "replies", "feedback", "users", "snapshots"):
+            for table in (*_USER_TABLES, "consent", "disclosures"):
                 db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
         self.checkpoint()
         return count, Change("forgotten", user_id, None, before, (0, 0))

@@ -1,4 +1,6 @@
-"""Export and import of one user's memories and history: a versioned, JSON-serializable format."""
+"""Export and import of one user's memories and history, their consent and their disclosure log: a
+versioned, JSON-serializable format (``consent`` and ``disclosures`` are optional keys: exports written
+before them import as they did)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import InvalidInputError
+from ..governance.records import Consent, Disclosure
 from ..types import HistoryEntry
 from ..validation import (
     check_encodable,
@@ -19,24 +22,51 @@ from ..validation import (
     check_time,
     check_user_id,
 )
-from .base import MemoryReads, NewMemory
+from .base import NewMemory, Store
 from .records import ITEM_FIELDS, prepare_item
 
-__all__ = ["EXPORT_FORMAT", "EXPORT_SCHEMA_VERSION", "export_data", "history_to_import", "parse_export"]
+__all__ = [
+    "EXPORT_FORMAT",
+    "EXPORT_SCHEMA_VERSION",
+    "export_data",
+    "history_to_import",
+    "parse_export",
+    "parse_governance",
+]
 
 EXPORT_FORMAT = "persona.export"
 EXPORT_SCHEMA_VERSION = 1
 
 
-def export_data(store: MemoryReads, user_id: str) -> dict[str, Any]:
-    """Every memory (oldest first) and history entry of a user; deterministic, so exports compare equal."""
+def export_data(store: Store, user_id: str) -> dict[str, Any]:
+    """Every memory (oldest first) and history entry of a user, their consent (null when never set) and
+    disclosures (oldest first); deterministic, so exports compare equal."""
+    consent = store.get_consent(user_id)
+    disclosures = store.disclosures(user_id, since=None, until=None, limit=None)
     return {
         "format": EXPORT_FORMAT,
         "schema_version": EXPORT_SCHEMA_VERSION,
         "user_id": user_id,
         "memories": [m.to_dict() for m in store.list(user_id, oldest_first=True)],
         "history": [h.to_dict() for h in store.user_history(user_id)],
+        "consent": None if consent is None else consent.to_dict(),
+        "disclosures": [d.to_dict() for d in reversed(disclosures)],
     }
+
+
+def parse_governance(data: Mapping[str, Any], user_id: str) -> tuple[Consent | None, list[Disclosure]]:
+    """An export's consent and disclosures, validated (both optional)."""
+    raw_consent = data.get("consent")
+    if isinstance(raw_consent, Mapping) and raw_consent.get("user_id", user_id) != user_id:
+        raise InvalidInputError(f"export consent belongs to {raw_consent.get('user_id')!r}, not {user_id!r}.")
+    consent = None if raw_consent is None else Consent.from_dict(raw_consent, user_id)
+    raw = data.get("disclosures") or []
+    if not isinstance(raw, list):
+        raise InvalidInputError(f"export 'disclosures' must be a list, got {type(raw).__name__}.")
+    for i, entry in enumerate(raw):
+        if isinstance(entry, Mapping) and entry.get("user_id", user_id) != user_id:
+            raise InvalidInputError(f"export disclosure {i} belongs to {entry.get('user_id')!r}, not {user_id!r}.")
+    return consent, [Disclosure.from_dict(entry, user_id, i) for i, entry in enumerate(raw)]
 
 
 def parse_export(data: object, now: datetime) -> tuple[str, list[NewMemory], list[HistoryEntry]]:
