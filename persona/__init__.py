@@ -42,6 +42,7 @@ from .types import (
     IndexState,
     LearningFailure,
     Memory,
+    MemoryPage,
     StoreStats,
 )
 
@@ -68,6 +69,7 @@ __all__ = [
     "LLMTimeoutError",
     "LearningFailure",
     "Memory",
+    "MemoryPage",
     "MissingAPIKeyError",
     "MissingDependencyError",
     "NotFoundError",
