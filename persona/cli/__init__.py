@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import typer
 
-from . import conversation, evaluate, maintenance, memories, serve, transfer
+from . import conversation, evaluate, maintenance, mcp, memories, serve, transfer
 from ._app import app
 
 __all__ = ["COMMANDS", "app", "main"]
@@ -26,6 +26,7 @@ COMMANDS: tuple[Callable[[typer.Typer], None], ...] = (
     maintenance.register,
     evaluate.register,
     serve.register,
+    mcp.register,
 )
 """The command registry: each function adds one module's commands to the app."""
 
