@@ -53,7 +53,7 @@ def build(p: Persona) -> MCPServer[Any]:
     def search_memories(
         user: User,
         query: Annotated[str, Field(description="What to look for, in plain words.")],
-        k: Annotated[int, Field(description="How many memories at most (1..1000).")] = 10,
+        k: Annotated[int, Field(description="How many memories at most (1..10000).")] = 10,
         kind: Kind = None,
         filters: Annotated[
             dict[str, Any] | None, Field(description="Metadata that must match exactly, e.g. {\"topic\": \"food\"}.")
