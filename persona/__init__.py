@@ -43,6 +43,7 @@ from .types import (
     IndexState,
     LearningFailure,
     Memory,
+    MemoryPage,
     StoreStats,
 )
 
@@ -71,6 +72,7 @@ __all__ = [
     "LLMTimeoutError",
     "LearningFailure",
     "Memory",
+    "MemoryPage",
     "MissingAPIKeyError",
     "MissingDependencyError",
     "NotFoundError",

@@ -20,8 +20,9 @@ from .client_chat import ChatMethods
 from .client_governance import GovernanceMethods
 from .errors import EmbedderMismatchError, InvalidInputError
 from .retrieval.config import RankingConfig
-from .types import CheckReport, HistoryEntry, Hit, LearningFailure, Memory, StoreStats
+from .types import CheckReport, HistoryEntry, Hit, LearningFailure, Memory, MemoryPage, StoreStats
 from .validation import (
+    check_cursor,
     check_filters,
     check_id,
     check_importance,
@@ -32,6 +33,7 @@ from .validation import (
     check_text,
     check_time,
     check_user_id,
+    page_cursor,
 )
 
 if TYPE_CHECKING:
@@ -367,6 +369,31 @@ class Persona(ChatMethods, GovernanceMethods, AsyncMethods):
             limit=limit,
             include_superseded=include_superseded,
         )
+
+    def list_page(
+        self,
+        user_id: str,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        kind: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        include_superseded: bool = False,
+    ) -> MemoryPage:
+        """One page of `list` (``limit`` memories, newest first) after ``cursor``, the previous page's
+        ``next_cursor``; memories added while walking the pages never shift them."""
+        self._check_open()
+        memories, after = self._memories.store.list_page(
+            check_user_id(user_id),
+            limit=check_positive_int(limit),
+            after=check_cursor(cursor),
+            kind=check_kind(kind, allow_none=True),
+            since=check_time(since, what="since"),
+            until=check_time(until, what="until"),
+            include_superseded=include_superseded,
+        )
+        return MemoryPage(memories, None if after is None else page_cursor(after))
 
     def users(self) -> builtins.list[str]:
         """Every user with at least one memory, sorted."""

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .backends.base import Vectors
     from .governance import Consent, Disclosure, SweepResult
     from .prompting.builder import RenderedPrompt
-    from .types import CheckReport, Feedback, HistoryEntry, Hit, Memory, StoreStats
+    from .types import CheckReport, Feedback, HistoryEntry, Hit, Memory, MemoryPage, StoreStats
 
 __all__ = ["AsyncMethods"]
 
@@ -115,6 +115,18 @@ class _Sync(Protocol):
     def check(self, *, repair: bool = ...) -> CheckReport: ...
 
     def stats(self) -> StoreStats: ...
+
+    def list_page(
+        self,
+        user_id: str,
+        *,
+        limit: int = ...,
+        cursor: str | None = ...,
+        kind: str | None = ...,
+        since: datetime | None = ...,
+        until: datetime | None = ...,
+        include_superseded: bool = ...,
+    ) -> MemoryPage: ...
 
     def prompt(
         self,
@@ -268,6 +280,30 @@ class AsyncMethods:
             include_superseded=include_superseded,
         )
 
+    async def alist_page(
+        self: _Sync,
+        user_id: str,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        kind: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        include_superseded: bool = False,
+    ) -> MemoryPage:
+        """The async twin of `list_page`."""
+        import asyncio
+
+        return await asyncio.to_thread(
+            self.list_page,
+            user_id,
+            limit=limit,
+            cursor=cursor,
+            kind=kind,
+            since=since,
+            until=until,
+            include_superseded=include_superseded,
+        )
     async def ausers(self: _Sync) -> builtins.list[str]:
         """The async twin of `users`."""
         import asyncio

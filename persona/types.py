@@ -17,6 +17,7 @@ __all__ = [
     "Kind",
     "LearningFailure",
     "Memory",
+    "MemoryPage",
     "StoreStats",
 ]
 
@@ -61,6 +62,21 @@ class Memory:
             "valid_to": self.valid_to.isoformat() if self.valid_to else None,
             "superseded_by": self.superseded_by,
         }
+
+
+@dataclass(frozen=True)
+class MemoryPage:
+    """One page of a user's memories, newest first (`persona.Persona.list_page`).
+
+    ``next_cursor`` fetches the page after this one (None on the last page). The walk is keyset-paged:
+    memories added while walking never shift a page, so every memory present throughout is seen exactly once.
+    """
+
+    memories: list[Memory]
+    next_cursor: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"memories": [m.to_dict() for m in self.memories], "next_cursor": self.next_cursor}
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import unicodedata
@@ -20,6 +21,7 @@ __all__ = [
     "MAX_SOURCE_CHARS",
     "MAX_TEXT_CHARS",
     "MAX_USER_ID_CHARS",
+    "check_cursor",
     "check_encodable",
     "check_filters",
     "check_id",
@@ -34,6 +36,7 @@ __all__ = [
     "check_text",
     "check_time",
     "check_user_id",
+    "page_cursor",
 ]
 
 MAX_TEXT_CHARS = 32_000
@@ -264,3 +267,30 @@ def check_positive_int(value: object, *, what: str = "limit", allow_zero: bool =
     if value > MAX_COUNT:
         raise InvalidInputError(f"{what} is {_show(value)}; the limit is {MAX_COUNT:,}.")
     return value
+
+
+def page_cursor(position: tuple[float, int]) -> str:
+    """The opaque cursor of a store position (`persona.types.MemoryPage.next_cursor`)."""
+    raw = json.dumps([position[0], position[1]], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def check_cursor(cursor: object) -> tuple[float, int] | None:
+    """The store position of a cursor from `page_cursor`; None for none (the first page)."""
+    if cursor is None:
+        return None
+    problem = InvalidInputError(
+        f"cursor {repr(cursor)[:40]} is not a cursor persona gave; pass the next_cursor of the previous page, "
+        "or no cursor for the first page."
+    )
+    if not isinstance(cursor, str) or not cursor or len(cursor) > 100:
+        raise problem
+    try:
+        ts, seq = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError) as exc:
+        raise problem from exc
+    if isinstance(seq, bool) or not isinstance(seq, int) or not isinstance(ts, (int, float)) or isinstance(ts, bool):
+        raise problem
+    if not math.isfinite(ts):
+        raise problem
+    return float(ts), seq

@@ -26,6 +26,7 @@ TWINNED = {
     "forget_user",
     "get",
     "list",
+    "list_page",
     "users",
     "history",
     "search",

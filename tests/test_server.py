@@ -120,7 +120,33 @@ def test_memories_routes(client: httpx.Client) -> None:
     assert r.status_code == 200 and r.json() == {"id": many[0]["id"], "deleted": True}
     _error(client.get(f"/v1/memories/{many[0]['id']}"), 404, "not_found")
     assert client.delete("/v1/users/alice").json() == {"user_id": "alice", "erased": 2}
-    assert client.get("/v1/users/alice/memories").json() == {"memories": []}
+    assert client.get("/v1/users/alice/memories").json() == {"memories": [], "next_cursor": None, "next": None}
+
+
+def test_walking_the_pages_of_memories(keyed: dict[str, httpx.Client]) -> None:
+    acme = keyed["acme"]
+    items = [{"text": f"note {i}", "kind": "episode", "created_at": f"2024-01-{1 + i % 9:02d}T00:00:00Z"} for i in range(25)]
+    added = {m["id"] for m in acme.post("/v1/users/alice/memories", json={"memories": items}).json()["memories"]}
+    assert len(added) == 25
+    first = acme.get("/v1/users/alice/memories", params={"kind": "episode"}).json()
+    assert len(first["memories"]) == 25 and first["next_cursor"] is None and first["next"] is None  # one default page
+    seen: list[str] = []
+    url: str | None = "/v1/users/alice/memories?kind=episode&limit=7"
+    pages = 0
+    while url is not None:
+        page = acme.get(url).json()
+        seen += [m["id"] for m in page["memories"]]
+        assert all(m["user_id"] == "alice" for m in page["memories"])
+        url = page["next"]
+        if url is not None:
+            assert "limit=7" in url and "kind=episode" in url and f"cursor={page['next_cursor']}" in url
+            acme.post("/v1/users/alice/memories", json={"text": f"added while walking {pages}", "kind": "episode"})
+        pages += 1
+    assert pages == 4 and len(seen) == 25 and set(seen) == added  # each exactly once, none added meanwhile
+    assert keyed["globex"].get("/v1/users/alice/memories").json()["memories"] == []
+    assert "limit must be in 1..1000" in _error(acme.get("/v1/users/alice/memories", params={"limit": 0}), 400)
+    _error(acme.get("/v1/users/alice/memories", params={"limit": 1001}), 400, "invalid_input")
+    assert "next_cursor" in _error(acme.get("/v1/users/alice/memories", params={"cursor": "junk"}), 400)
 
 
 def test_ops_routes(client: httpx.Client) -> None:

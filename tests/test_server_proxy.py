@@ -253,3 +253,20 @@ def test_shutdown_drains_learning(tmp_path: Path) -> None:
     with Persona(store, embedder=FakeEmbedder()) as p:
         said = {m.text for m in p.list("alice", kind="episode")}
     assert {f"I have {i + 2} cats at home" for i in range(5)} <= said
+
+
+def test_an_unpriced_upstream_model_is_priced_once_at_zero_and_a_priced_one_keeps_its_price() -> None:
+    from persona._env import ensure_offline_env
+    from persona.server.proxy import price_upstream
+
+    ensure_offline_env()
+    import litellm
+
+    known = dict(litellm.model_cost["gpt-4o-mini"])
+    price_upstream("openai/gpt-4o-mini")
+    assert "openai/gpt-4o-mini" not in litellm.model_cost or litellm.model_cost["openai/gpt-4o-mini"]["input_cost_per_token"] > 0
+    assert litellm.model_cost["gpt-4o-mini"] == known
+    assert "openai/persona-test-selfhosted" not in litellm.model_cost
+    price_upstream("openai/persona-test-selfhosted")
+    entry = litellm.model_cost["openai/persona-test-selfhosted"]
+    assert entry["input_cost_per_token"] == 0 and entry["output_cost_per_token"] == 0

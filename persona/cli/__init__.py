@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import typer
 
-from . import conversation, evaluate, maintenance, memories, privacy, serve, transfer
+from . import conversation, evaluate, maintenance, mcp, memories, privacy, serve, transfer
 from ._app import app
 
 __all__ = ["COMMANDS", "app", "main"]
@@ -27,6 +27,7 @@ COMMANDS: tuple[Callable[[typer.Typer], None], ...] = (
     privacy.register,
     evaluate.register,
     serve.register,
+    mcp.register,
 )
 """The command registry: each function adds one module's commands to the app."""
 

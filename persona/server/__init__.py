@@ -1,4 +1,4 @@
-"""`persona serve`: the REST API and the OpenAI-compatible personalizing proxy (the ``server`` extra).
+"""`persona serve`: the REST API and the OpenAI-compatible personalizing proxy; `persona mcp` (the ``server`` extra).
 
 The modules, from the outside in::
 
@@ -10,12 +10,14 @@ The modules, from the outside in::
     errors.py          every exception to a JSON error body and its status, in one place
     limits.py          the request body size limit (413 before anything is parsed)
     metrics.py         Prometheus text: request counts and latency histograms per route, store size
+    mcp_server.py      persona mcp: the library as MCP tools over stdio (the official ``mcp`` SDK)
     deps.py            what every route needs: the state, the caller, `run` (a library call off the loop)
     config.py          ServerConfig: what ``persona serve`` was asked for
 
 This layer uses the public API of `persona` (plus `persona.validation` to check user ids as the library does,
-and the `Embedder` protocol and `persona.testing` for the embedder option); importing it needs FastAPI and uvicorn
-(``pip install 'persona[server]'``).
+the `Embedder` protocol and `persona.testing` for the embedder option, and `persona._env` so litellm stays
+offline); importing it needs FastAPI and uvicorn,
+and `mcp_server` the MCP SDK (``pip install 'persona[server]'``).
 """
 
 from __future__ import annotations

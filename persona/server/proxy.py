@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
 from persona import InvalidInputError, PersonaError, ReplyStream
+from persona._env import ensure_offline_env
 
 from .auth import Principal
 from .deps import caller, run, state_of
@@ -47,6 +48,28 @@ FORWARDED = (
 """The OpenAI request fields passed on to the model; others are accepted and ignored."""
 UPSTREAM_KEY_ENV = "PERSONA_UPSTREAM_API_KEY"
 """The key sent to ``--api-base`` (the caller's own key is persona's, never forwarded)."""
+
+
+_PRICED: set[str] = set()
+"""The upstream model names `price_upstream` has seen."""
+
+
+def price_upstream(model: str) -> None:
+    """Tell litellm, once, that an ``--api-base`` model it has no price for costs nothing.
+
+    litellm prices every response; for a name missing from its price table (a self-hosted upstream's) the
+    lookup tries every pattern of the table, about 15 ms of CPU per call here, to conclude it has no price.
+    A name litellm does price (``openai/gpt-4o`` through a gateway, say) keeps its price.
+    """
+    if model in _PRICED:
+        return
+    ensure_offline_env()  # litellm reads its bundled price table, never the network's
+    import litellm
+
+    if model not in litellm.model_cost and model.split("/", 1)[-1] not in litellm.model_cost:
+        zero = {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0, "litellm_provider": "openai", "mode": "chat"}
+        litellm.register_model({model: zero})
+    _PRICED.add(model)
 
 
 class ChatIn(BaseModel):
@@ -131,10 +154,15 @@ async def chat_completions(
     learn = not who.read_only
     created = int(time.time())
 
+    upstream = model if state.config.api_base else None
+
+    def chat(**more: Any) -> Any:
+        if upstream is not None:
+            price_upstream(upstream)
+        return p.chat(inner, message, model=model, strategy=strategy, history=history, learn=learn, **options, **more)
+
     if not body.stream:
-        reply = await run(
-            lambda: p.chat(inner, message, model=model, strategy=strategy, history=history, learn=learn, **options)
-        )
+        reply = await run(chat)
         answer = {
             "id": f"chatcmpl-{reply.id}",
             "object": "chat.completion",
@@ -148,11 +176,7 @@ async def chat_completions(
         headers = {"X-Persona-Memories": ",".join(reply.memory_ids), "X-Persona-Reply-Id": reply.id}
         return JSONResponse(answer, headers=headers)
 
-    stream = await run(
-        lambda: p.chat(
-            inner, message, model=model, strategy=strategy, history=history, learn=learn, stream=True, **options
-        )
-    )
+    stream = await run(lambda: chat(stream=True))
     try:
         first = await run(lambda: _next(stream))  # an upstream failure is still a 502 here, not a broken stream
     except BaseException:

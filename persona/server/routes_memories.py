@@ -92,7 +92,12 @@ async def add_memories(user: str, body: MemoryIn | ManyIn, request: Request, who
     return _json(memory_json(memory, who), 201)
 
 
-@router.get("/users/{user}/memories", summary="A user's memories, newest first")
+PAGE_SIZE = 100
+"""Memories per page of ``GET /v1/users/{user}/memories`` unless ``limit`` says otherwise."""
+MAX_PAGE_SIZE = 1000
+
+
+@router.get("/users/{user}/memories", summary="A user's memories, newest first, a page at a time")
 async def list_memories(
     user: str,
     request: Request,
@@ -100,17 +105,31 @@ async def list_memories(
     kind: str | None = None,
     since: Annotated[str | None, Query(description=_TIME)] = None,
     until: Annotated[str | None, Query(description=_TIME)] = None,
-    limit: int | None = None,
+    limit: Annotated[int, Query(description=f"Memories per page, 1..{MAX_PAGE_SIZE}.")] = PAGE_SIZE,
+    cursor: Annotated[
+        str | None, Query(description="The previous page's next_cursor; none for the first page.")
+    ] = None,
     include_superseded: bool = False,
 ) -> Any:
+    """One page, and ``next_cursor`` / ``next`` (the URL of the next page), both null on the last page.
+    Memories added while a client walks the pages never shift them: each memory is seen once."""
     p = state_of(request).open_persona()
     inner = who.inner(user)
-    found = await run(
-        lambda: p.list(
-            inner, kind=kind, since=since, until=until, limit=limit, include_superseded=include_superseded  # type: ignore[arg-type]
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInputError(f"limit must be in 1..{MAX_PAGE_SIZE}, got {limit}; walk the pages with cursor.")
+    page = await run(
+        lambda: p.list_page(
+            inner, kind=kind, since=since, until=until, limit=limit, cursor=cursor,  # type: ignore[arg-type]
+            include_superseded=include_superseded,
         )
     )
-    return _json({"memories": [memory_json(m, who) for m in found]})
+    following = None
+    if page.next_cursor is not None:
+        url = request.url.include_query_params(cursor=page.next_cursor)
+        following = f"{url.path}?{url.query}"
+    return _json(
+        {"memories": [memory_json(m, who) for m in page.memories], "next_cursor": page.next_cursor, "next": following}
+    )
 
 
 @router.get("/memories/{memory_id}", summary="One memory")

@@ -221,6 +221,21 @@ class MemoryReads(Protocol):
         oldest_first: bool = False,
     ) -> builtins.list[Memory]: ...
 
+    def list_page(
+        self,
+        user_id: str,
+        *,
+        limit: int,
+        after: tuple[float, int] | None = None,
+        kind: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        include_superseded: bool = True,
+    ) -> tuple[builtins.list[Memory], tuple[float, int] | None]:
+        """Up to ``limit`` of `list`'s memories (newest first) past position ``after``, and the position to pass
+        for the next page (None after the last page)."""
+        ...
+
     def users(self) -> builtins.list[str]: ...
 
     def count(self, user_id: str | None = None) -> int: ...

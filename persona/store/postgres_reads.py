@@ -17,7 +17,7 @@ from ..errors import NotFoundError
 from ..types import Memory
 from .base import Snapshot, StoreCheck, UserRows
 from .postgres_schema import PgAddress
-from .sqlite_rows import COLUMNS, list_query, row_to_memory
+from .sqlite_rows import COLUMNS, list_query, row_position, row_to_memory
 
 __all__ = ["PostgresReads"]
 
@@ -81,6 +81,26 @@ class PostgresReads:
         )
         with self.read() as conn:
             return [row_to_memory(row) for row in conn.execute(sql, params)]
+
+    def list_page(
+        self,
+        user_id: str,
+        *,
+        limit: int,
+        after: tuple[float, int] | None = None,
+        kind: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        include_superseded: bool = True,
+    ) -> tuple[builtins.list[Memory], tuple[float, int] | None]:
+        sql, params = list_query(
+            user_id, kind=kind, since=since, until=until, limit=limit + 1, include_superseded=include_superseded,
+            oldest_first=False, mark="%s", after=after,
+        )
+        with self.read() as conn:
+            rows = list(conn.execute(sql, params))
+        more = len(rows) > limit
+        return [row_to_memory(r) for r in rows[:limit]], row_position(rows[limit - 1]) if more else None
 
     def users(self) -> builtins.list[str]:
         with self.read() as conn:

@@ -36,6 +36,7 @@ from .sqlite_rows import (
     keys_blob,
     list_query,
     new_id,
+    row_position,
     row_to_memory,
     update_assignments,
     vector_blob,
@@ -362,6 +363,26 @@ class SQLiteStore(SQLiteLogs, SQLiteGovernance):
         )
         with self.lock:
             return [row_to_memory(row) for row in self.db.execute(sql, params)]
+
+    def list_page(
+        self,
+        user_id: str,
+        *,
+        limit: int,
+        after: tuple[float, int] | None = None,
+        kind: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        include_superseded: bool = True,
+    ) -> tuple[builtins.list[Memory], tuple[float, int] | None]:
+        sql, params = list_query(
+            user_id, kind=kind, since=since, until=until, limit=limit + 1, include_superseded=include_superseded,
+            oldest_first=False, mark="?", after=after,
+        )
+        with self.lock:
+            rows = list(self.db.execute(sql, params))
+        more = len(rows) > limit
+        return [row_to_memory(r) for r in rows[:limit]], row_position(rows[limit - 1]) if more else None
 
     def users(self) -> builtins.list[str]:
         with self.lock:

@@ -21,6 +21,7 @@ __all__ = [
     "keys_blob",
     "list_query",
     "new_id",
+    "row_position",
     "row_to_memory",
     "update_assignments",
     "vector_blob",
@@ -29,6 +30,7 @@ __all__ = [
 Vector = npt.NDArray[np.float32]
 COLUMNS = "seq, id, user_id, text, kind, metadata, created_at, updated_at, importance, source, valid_to, superseded_by"
 """The columns `row_to_memory` reads, in its order."""
+COLUMN_NAMES = tuple(name.strip() for name in COLUMNS.split(","))
 
 
 def row_to_memory(row: sqlite3.Row | tuple[Any, ...]) -> Memory:
@@ -45,6 +47,11 @@ def row_to_memory(row: sqlite3.Row | tuple[Any, ...]) -> Memory:
         valid_to=datetime.fromisoformat(row[10]) if row[10] else None,
         superseded_by=row[11],
     )
+
+
+def row_position(row: sqlite3.Row | tuple[Any, ...]) -> tuple[float, int]:
+    """Where a `list_query` row sits in its order: (created_ts, seq), what ``after`` takes."""
+    return float(row[len(COLUMN_NAMES)]), int(row[0])
 
 
 def new_id() -> str:
@@ -81,10 +88,12 @@ def list_query(
     include_superseded: bool,
     oldest_first: bool,
     mark: str = "?",
+    after: tuple[float, int] | None = None,
 ) -> tuple[str, list[Any]]:
     """The SQL and parameters of `MemoryReads.list`, with ``mark`` as the placeholder (``?`` or ``%s``):
-    the same query on both engines."""
-    sql = f"SELECT {COLUMNS} FROM memories WHERE user_id = {mark}"
+    the same query on both engines. ``after`` is a `row_position`: only the rows past it in this order (keyset
+    paging: rows inserted meanwhile never shift a page). Each row is `COLUMNS` then ``created_ts``."""
+    sql = f"SELECT {COLUMNS}, created_ts FROM memories WHERE user_id = {mark}"
     params: list[Any] = [user_id]
     if kind is not None:
         sql += f" AND kind = {mark}"
@@ -97,6 +106,10 @@ def list_query(
         params.append(until.timestamp())
     if not include_superseded:
         sql += " AND superseded_by IS NULL"
+    if after is not None:
+        op = ">" if oldest_first else "<"
+        sql += f" AND (created_ts {op} {mark} OR (created_ts = {mark} AND seq {op} {mark}))"
+        params.extend([after[0], after[0], after[1]])
     order = "ASC" if oldest_first else "DESC"
     sql += f" ORDER BY created_ts {order}, seq {order}"
     if limit is not None:
