@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +28,7 @@ from .validation import (
     check_kind,
     check_metadata,
     check_positive_int,
+    check_sensitivity,
     check_text,
     check_time,
     check_user_id,
@@ -35,6 +36,7 @@ from .validation import (
 
 if TYPE_CHECKING:
     from .backends.base import Embedder, Reranker, Vectors
+    from .pii import PiiPolicy, SensitivityPolicy
 
 __all__ = ["Persona", "default_path"]
 
@@ -68,6 +70,12 @@ class Persona(ChatMethods, AsyncMethods):
     ``rerank_depth`` hits of every search by its score. ``model`` is the chat model (default
     ``$PERSONA_MODEL``, else the bundled local one); ``extract_model`` a model that extracts facts from chat
     turns (default: the offline rules).
+
+    Privacy (docs/privacy.md): memories labelled ``health``, ``financial`` or ``secret`` reach only local
+    models (``local/...``) and ``trusted_models`` (names or wildcards); ``sensitivity_rules`` changes the
+    rule of a label or adds labels (`persona.pii.SensitivityPolicy`). ``pii`` says what writes do with the
+    PII the detectors find: ``"keep"``, ``"label"`` (default: set the memory's sensitivity), ``"mask"``,
+    ``"reject"``, a dict per detector, or a `persona.pii.PiiPolicy`.
     """
 
     def __init__(
@@ -84,6 +92,9 @@ class Persona(ChatMethods, AsyncMethods):
         cache_users: int = 64,
         reranker: Reranker | str | Path | None = None,
         rerank_depth: int = 30,
+        trusted_models: Sequence[str] = (),
+        sensitivity_rules: Mapping[str, str] | None = None,
+        pii: str | Mapping[str, str] | PiiPolicy = "label",
     ) -> None:
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise InvalidInputError(
@@ -98,6 +109,10 @@ class Persona(ChatMethods, AsyncMethods):
         for name, value in (("model", model), ("extract_model", extract_model)):
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise InvalidInputError(f"{name} must be a model name such as 'local/smollm2', got {value!r}.")
+        from .pii import PiiPolicy, SensitivityPolicy
+
+        routing = SensitivityPolicy(rules=sensitivity_rules or {}, trusted_models=trusted_models)
+        pii_policy = PiiPolicy.of(pii)
         # The store, the indexes and numpy load here, not at `import persona`.
         from .backends.embedders import resolve_embedder  # light: loads no model
         from .backends.rerankers import resolve_reranker
@@ -138,6 +153,8 @@ class Persona(ChatMethods, AsyncMethods):
             reranker=resolved_reranker,
             rerank_depth=rerank_depth,
             cache_users=cache_users,
+            pii=pii_policy,
+            sensitivity=routing,
         )
         from .learning.learner import Learner  # its extraction rules compile on first use, not at import
 
@@ -153,6 +170,16 @@ class Persona(ChatMethods, AsyncMethods):
     def embedder(self) -> Embedder:
         """The embedder, loaded on first use (the store's recorded one when none was given)."""
         return self._memories.embedder
+
+    @property
+    def sensitivity_policy(self) -> SensitivityPolicy:
+        """Which sensitivity labels exist and which models may see them (read-only)."""
+        return self._memories.sensitivity
+
+    @property
+    def pii_policy(self) -> PiiPolicy:
+        """What writes do with detected PII (read-only)."""
+        return self._memories.pii
 
     @property
     def ranking(self) -> RankingConfig:
@@ -224,13 +251,15 @@ class Persona(ChatMethods, AsyncMethods):
         importance: float | None = None,
         source: str = "api",
         supersede: bool = True,
+        sensitivity: str | None = None,
     ) -> Memory:
         """Remember one thing about a user. An exact duplicate fact/preference/profile returns the existing one.
 
         A fact, preference or profile entry that fills one slot ("I live in Lisbon": where the user lives)
         gets the slot's key in its metadata, and the newest statement of a slot supersedes the ones it
         contradicts, however they were stored; ``supersede=False`` stores it as it is. Name the slot yourself
-        with ``metadata={"key": "location", "value": "lisbon"}``.
+        with ``metadata={"key": "location", "value": "lisbon"}``. ``sensitivity`` labels it (default
+        ``normal``, or what the PII policy finds); the prompt for a model the label is kept from leaves it out.
         """
         self._check_open()
         user_id = check_user_id(user_id)
@@ -243,6 +272,7 @@ class Persona(ChatMethods, AsyncMethods):
             "created_at": created_at,
             "importance": importance,
             "source": source,
+            "sensitivity": sensitivity,
         }
         return self.learning.remember(user_id, [item], supersede=supersede)[0]
 
@@ -274,6 +304,7 @@ class Persona(ChatMethods, AsyncMethods):
         metadata: dict[str, Any] | None = None,
         kind: str | None = None,
         importance: float | None = None,
+        sensitivity: str | None = None,
     ) -> Memory:
         """Change a memory; the history keeps the earlier version. Text changes are re-embedded."""
         self._check_open()
@@ -287,8 +318,10 @@ class Persona(ChatMethods, AsyncMethods):
             changes["kind"] = check_kind(kind)
         if importance is not None:
             changes["importance"] = check_importance(importance)
+        if sensitivity is not None:
+            changes["sensitivity"] = check_sensitivity(sensitivity)
         if not changes:
-            raise InvalidInputError("nothing to update: pass text=, metadata=, kind= or importance=.")
+            raise InvalidInputError("nothing to update: pass text=, metadata=, kind=, importance= or sensitivity=.")
         return self._memories.update(memory_id, changes)
 
     def delete(self, memory_id: str) -> None:
@@ -337,8 +370,10 @@ class Persona(ChatMethods, AsyncMethods):
         until: datetime | None = None,
         limit: int | None = None,
         include_superseded: bool = False,
+        sensitivity: str | Sequence[str] | None = None,
     ) -> builtins.list[Memory]:
-        """A user's memories, newest first (by created_at); superseded ones only when asked for."""
+        """A user's memories, newest first (by created_at); superseded ones only when asked for; only those
+        with the ``sensitivity`` label(s) when given."""
         self._check_open()
         if limit is not None:
             limit = check_positive_int(limit)
@@ -349,6 +384,7 @@ class Persona(ChatMethods, AsyncMethods):
             until=check_time(until, what="until"),
             limit=limit,
             include_superseded=include_superseded,
+            sensitivity=self._memories.labels(sensitivity),
         )
 
     def users(self) -> builtins.list[str]:
@@ -372,8 +408,10 @@ class Persona(ChatMethods, AsyncMethods):
         since: datetime | None = None,
         until: datetime | None = None,
         include_superseded: bool = False,
+        sensitivity: str | Sequence[str] | None = None,
     ) -> builtins.list[Hit]:
-        """The user's k memories most relevant to ``query``, best first. Filters apply before ranking."""
+        """The user's k memories most relevant to ``query``, best first. Filters (``sensitivity``: label(s))
+        apply before ranking."""
         self._check_open()
         user_id = check_user_id(user_id)
         query = check_text(query, what="query")
@@ -387,7 +425,7 @@ class Persona(ChatMethods, AsyncMethods):
             until=_ts(check_time(until, what="until")),
             include_superseded=include_superseded,
         )
-        return self._memories.search(user_id, query, k=k, filters=spec)
+        return self._memories.search(user_id, query, k=k, filters=spec, sensitivity=self._memories.labels(sensitivity))
 
     def search_vector(self, user_id: str, vector: Vectors, query: str, *, k: int = 10) -> builtins.list[Hit]:
         """`search` with a query already embedded by this store's embedder (benchmarks time ranking alone)."""

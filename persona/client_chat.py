@@ -49,12 +49,13 @@ class ChatMethods:
     ) -> RenderedPrompt:
         """Render the user's memories and ``message`` into chat messages that fit the token budget."""
         self._check_open()
+        target = resolve_model(model, self.model)
         return build_prompt(
-            self._memories,
+            self._memories.for_model(target),  # prompting reads only the policy's view for this model
             check_user_id(user_id),
             message,
             strategy=strategy,
-            model=resolve_model(model, self.model),
+            model=target,
             max_prompt_tokens=max_prompt_tokens,
             history=history,
             template_dirs=[] if self.path is None else [self.path / "templates"],

@@ -119,6 +119,16 @@ def _snapshots(db: sqlite3.Connection) -> None:
     )
 
 
+def _sensitivity(db: sqlite3.Connection) -> None:
+    # Each memory's sensitivity label (persona.pii.labels); the index finds a user's labelled memories.
+    db.executescript(
+        """
+        ALTER TABLE memories ADD COLUMN sensitivity TEXT NOT NULL DEFAULT 'normal';
+        CREATE INDEX memories_user_sensitivity ON memories(user_id, sensitivity) WHERE sensitivity != 'normal';
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _initial),
     ("002_memories_user_kind_time", _kind_time_index),
@@ -126,6 +136,7 @@ MIGRATIONS: list[Migration] = [
     ("004_memory_transcript", _transcript),
     ("005_store_clock", _clock),
     ("006_index_snapshots", _snapshots),
+    ("008_sensitivity", _sensitivity),
 ]
 
 

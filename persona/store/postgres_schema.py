@@ -252,7 +252,21 @@ def _snapshots(cur: Any) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [("001_initial", _initial), ("002_index_snapshots", _snapshots)]
+def _sensitivity(cur: Any) -> None:
+    # Each memory's sensitivity label (persona.pii.labels); the index finds a user's labelled memories.
+    cur.execute(
+        """
+        ALTER TABLE memories ADD COLUMN sensitivity TEXT NOT NULL DEFAULT 'normal';
+        CREATE INDEX memories_user_sensitivity ON memories(user_id, sensitivity) WHERE sensitivity <> 'normal';
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    ("001_initial", _initial),
+    ("002_index_snapshots", _snapshots),
+    ("004_sensitivity", _sensitivity),
+]
 """Append new migrations; never edit or reorder one that has shipped."""
 
 _MIGRATION_LOCK = 7_151_120  # pg_advisory_xact_lock(key, hashtext(schema)): one migrator per schema at a time

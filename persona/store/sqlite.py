@@ -27,6 +27,7 @@ from .base import Change, ChangeKind, Inserted, NewMemory, Snapshot, StoreCheck,
 from .records import is_transcript
 from .sqlite_counters import bump, renew_all, user_counters
 from .sqlite_errors import GuardedLock
+from .sqlite_labels import SQLiteLabels
 from .sqlite_logs import SQLiteLogs
 from .sqlite_open import open_database
 from .sqlite_rows import (
@@ -46,7 +47,7 @@ DB_NAME = "persona.db"
 Vector = npt.NDArray[np.float32]
 
 
-class SQLiteStore(SQLiteLogs):
+class SQLiteStore(SQLiteLabels, SQLiteLogs):
     """The SQLite source of truth for one store directory."""
 
     def __init__(
@@ -173,7 +174,7 @@ class SQLiteStore(SQLiteLogs):
                 cursor = db.execute(
                     "INSERT INTO memories(id, user_id, text, kind, metadata, created_at, created_ts, updated_at, "
                     "importance, source, content_hash, embedding, key_embeddings, valid_to, superseded_by, "
-                    "transcript) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "transcript, sensitivity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         memory_id,
                         user_id,
@@ -191,6 +192,7 @@ class SQLiteStore(SQLiteLogs):
                         item.valid_to.isoformat() if item.valid_to else None,
                         item.superseded_by,
                         int(item.transcript),
+                        item.sensitivity or "normal",
                     ),
                 )
                 seq = int(cursor.lastrowid or 0)
@@ -206,6 +208,7 @@ class SQLiteStore(SQLiteLogs):
                     source=item.source,
                     valid_to=item.valid_to,
                     superseded_by=item.superseded_by,
+                    sensitivity=item.sensitivity or "normal",
                 )
                 if imported_history is None:
                     self._history(db, memory, "ADD", updated)
@@ -347,6 +350,8 @@ class SQLiteStore(SQLiteLogs):
         limit: int | None = None,
         include_superseded: bool = True,
         oldest_first: bool = False,
+        sensitivity: Sequence[str] | None = None,
+        exclude_sensitivity: Sequence[str] | None = None,
     ) -> builtins.list[Memory]:
         sql, params = list_query(
             user_id,
@@ -357,6 +362,8 @@ class SQLiteStore(SQLiteLogs):
             include_superseded=include_superseded,
             oldest_first=oldest_first,
             mark="?",
+            sensitivity=sensitivity,
+            exclude_sensitivity=exclude_sensitivity,
         )
         with self.lock:
             return [row_to_memory(row) for row in self.db.execute(sql, params)]
