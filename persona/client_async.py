@@ -36,6 +36,7 @@ class _Sync(Protocol):
         importance: float | None = ...,
         source: str = ...,
         supersede: bool = ...,
+        sensitivity: str | None = ...,
     ) -> Memory: ...
 
     def add_many(
@@ -55,6 +56,7 @@ class _Sync(Protocol):
         metadata: dict[str, Any] | None = ...,
         kind: str | None = ...,
         importance: float | None = ...,
+        sensitivity: str | None = ...,
     ) -> Memory: ...
 
     def delete(self, memory_id: str) -> None: ...
@@ -76,6 +78,7 @@ class _Sync(Protocol):
         until: datetime | None = ...,
         limit: int | None = ...,
         include_superseded: bool = ...,
+        sensitivity: str | Sequence[str] | None = ...,
     ) -> builtins.list[Memory]: ...
 
     def users(self) -> builtins.list[str]: ...
@@ -95,6 +98,7 @@ class _Sync(Protocol):
         since: datetime | None = ...,
         until: datetime | None = ...,
         include_superseded: bool = ...,
+        sensitivity: str | Sequence[str] | None = ...,
     ) -> builtins.list[Hit]: ...
 
     def search_vector(
@@ -145,6 +149,7 @@ class AsyncMethods:
         importance: float | None = None,
         source: str = "api",
         supersede: bool = True,
+        sensitivity: str | None = None,
     ) -> Memory:
         """The async twin of `add`."""
         import asyncio
@@ -159,6 +164,7 @@ class AsyncMethods:
             importance=importance,
             source=source,
             supersede=supersede,
+            sensitivity=sensitivity,
         )
 
     async def aadd_many(
@@ -182,12 +188,19 @@ class AsyncMethods:
         metadata: dict[str, Any] | None = None,
         kind: str | None = None,
         importance: float | None = None,
+        sensitivity: str | None = None,
     ) -> Memory:
         """The async twin of `update`."""
         import asyncio
 
         return await asyncio.to_thread(
-            self.update, memory_id, text=text, metadata=metadata, kind=kind, importance=importance
+            self.update,
+            memory_id,
+            text=text,
+            metadata=metadata,
+            kind=kind,
+            importance=importance,
+            sensitivity=sensitivity,
         )
 
     async def adelete(self: _Sync, memory_id: str) -> None:
@@ -231,6 +244,7 @@ class AsyncMethods:
         until: datetime | None = None,
         limit: int | None = None,
         include_superseded: bool = False,
+        sensitivity: str | Sequence[str] | None = None,
     ) -> builtins.list[Memory]:
         """The async twin of `list`."""
         import asyncio
@@ -243,6 +257,7 @@ class AsyncMethods:
             until=until,
             limit=limit,
             include_superseded=include_superseded,
+            sensitivity=sensitivity,
         )
 
     async def ausers(self: _Sync) -> builtins.list[str]:
@@ -274,6 +289,7 @@ class AsyncMethods:
         since: datetime | None = None,
         until: datetime | None = None,
         include_superseded: bool = False,
+        sensitivity: str | Sequence[str] | None = None,
     ) -> builtins.list[Hit]:
         """The async twin of `search`."""
         import asyncio
@@ -288,6 +304,7 @@ class AsyncMethods:
             since=since,
             until=until,
             include_superseded=include_superseded,
+            sensitivity=sensitivity,
         )
 
     async def asearch_vector(
