@@ -215,7 +215,7 @@ def test_labels_are_stored_filtered_exported_and_imported(location: str, tmp_pat
 
 
 def test_unknown_or_malformed_labels_are_refused(p: Persona) -> None:
-    with pytest.raises(InvalidInputError, match="'medical' is not a known label.*sensitivity_rules"):
+    with pytest.raises(InvalidInputError, match=r"'medical' is not a known label.*sensitivity_rules"):
         p.add("u", "x y z", sensitivity="medical")
     with pytest.raises(InvalidInputError, match="item 1: sensitivity"):
         p.add_many("u", ["fine", {"text": "bad", "sensitivity": "Health!"}])

@@ -124,6 +124,10 @@ def _card(match: re.Match[str], _text: str) -> tuple[int, int] | None:
     seps = {ch for ch in raw if not ch.isdigit()}
     if len(seps) > 1 or "  " in raw:
         return None
+    if seps:  # grouped as cards print them: fours (the last shorter), or Amex/Diners 4-6-5 / 4-6-4
+        sizes = [len(g) for g in raw.replace("-", " ").split(" ")]
+        if sizes not in ([4, 6, 5], [4, 6, 4]) and not (all(n == 4 for n in sizes[:-1]) and 1 <= sizes[-1] <= 4):
+            return None
     digits = raw.replace(" ", "").replace("-", "")
     if not 13 <= len(digits) <= 19 or not _CARD_PREFIX.match(digits) or not luhn_ok(digits):
         return None
@@ -209,7 +213,9 @@ class _NationalIds:
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:)?(?![\w:])")
-_VERSIONISH = re.compile(r"(?:\bv|version|release|build|ver\.?|firmware|update|upgrade[ds]? to)\s*$")
+_VERSIONISH = re.compile(
+    r"(?:\bv|version|release|build|ver\.?|firmware|update|upgrade[ds]? to|section|chapter|clause|§)\s*$"
+)
 
 
 def _ipv4(match: re.Match[str], text: str) -> tuple[int, int] | None:
@@ -247,7 +253,7 @@ _SEP = r"[ .\-\u00a0]"
 _PHONE = re.compile(
     rf"(?<![\w+])\+\d{{1,3}}(?:{_SEP}?\(\d{{1,4}}\))?(?:{_SEP}?\d{{1,5}}){{1,5}}(?![\w]|[.,]\d)"  # +CC ...
     rf"|(?<![\w(])(?:\([2-9]\d{{2}}\) ?|[2-9]\d{{2}}[.\- ])[2-9]\d{{2}}[.\- ]\d{{4}}(?![\w]|[.,\-]\d)"  # NANP
-    rf"|(?<![\w.,\-/])0\d{{1,4}}(?:{_SEP}\d{{2,6}}){{1,4}}(?![\w]|[.,\-/:]\d)"  # trunk 0 national
+    rf"|(?<![\w.,\-/])0\d{{1,4}}(?:{_SEP}\d{{2,8}}){{1,4}}(?![\w]|[.,\-/:]\d)"  # trunk 0 national
     r"|(?:phone|call|tel|mobile|cell|whatsapp|text me|ring me|fax|my number)\b\D{0,16}?(?<!\d)(\+?\d{9,14})(?!\d)",
     re.I,
 )
@@ -259,11 +265,14 @@ def _phone(match: re.Match[str], text: str) -> tuple[int, int] | None:
     else:
         start, end = match.span()
     value = text[start:end]
+    before = text[:start].rstrip().rsplit(None, 1)
+    if not match.group(1) and before and start > 0 and text[start - 1] == " " and any(c.isdigit() for c in before[-1]):
+        return None  # the tail of a longer code ("AA1 0123 4567 84", an IBAN's last groups)
     digits = sum(ch.isdigit() for ch in value)
     if value.startswith("+"):
         ok = 8 <= digits <= 15
     elif value.startswith("0") and not match.group(1):
-        ok = 10 <= digits <= 11 and not re.search(r"\d[.\-/]\d{1,2}[.\-/]\d{2,4}$", value)  # not a date
+        ok = 10 <= digits <= 12 and not re.search(r"\d[.\-/]\d{1,2}[.\-/]\d{2,4}$", value)  # not a date
     else:
         ok = 9 <= digits <= 14
     return (start, end) if ok else None

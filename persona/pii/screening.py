@@ -52,9 +52,7 @@ class PiiPolicy:
     _table: dict[str, str] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        found = list(default_detectors() if self.detectors is None else self.detectors)
-        for detector in [*found[len(found) :], *self.extra_detectors]:
-            found.append(detector)
+        found = [*(default_detectors() if self.detectors is None else self.detectors), *self.extra_detectors]
         for detector in found:
             if not isinstance(detector, Detector) or not isinstance(getattr(detector, "name", None), str):
                 raise InvalidInputError(
