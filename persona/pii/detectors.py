@@ -93,11 +93,11 @@ class RegexDetector:
         return out
 
 
-_DIGITS = frozenset("0123456789")
+_DIGIT = re.compile(r"\d")
 
 
 def _has_any(text: str, needs: str) -> bool:
-    if "0" in needs and not _DIGITS.isdisjoint(text):
+    if "0" in needs and _DIGIT.search(text):
         return True
     return any(ch in text for ch in needs if ch != "0")
 
@@ -239,7 +239,7 @@ class _IpAddresses:
 
     def __init__(self) -> None:
         self._parts = [
-            RegexDetector(self.name, "IP", "personal", _IPV4, _ipv4, needs="."),
+            RegexDetector(self.name, "IP", "personal", _IPV4, _ipv4, needs="0"),
             RegexDetector(self.name, "IP", "personal", _IPV6, _ipv6, needs=":"),
         ]
 
