@@ -87,7 +87,7 @@ def main() -> None:
         after: list[float] = []
         for _ in range(300):
             t = time.perf_counter()
-            build_prompt(p._memories, "u0", message, model=MODEL, template_dirs=[])  # Persona.prompt before #17
+            build_prompt(p._memories.for_model(MODEL), "u0", message, model=MODEL, template_dirs=[])  # Persona.prompt before #17
             before.append(time.perf_counter() - t)
             t = time.perf_counter()
             p.prompt("u0", message, model=MODEL)  # now: consent, build_prompt, one disclosure insert

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 from .client_async import AsyncMethods
 from .client_chat import ChatMethods
 from .client_governance import GovernanceMethods
+from .client_maintenance import MaintenanceMethods
 from .errors import EmbedderMismatchError, InvalidInputError
 from .retrieval.config import RankingConfig
-from .types import CheckReport, HistoryEntry, Hit, LearningFailure, Memory, MemoryPage, StoreStats
+from .types import HistoryEntry, Hit, LearningFailure, Memory, MemoryPage
 from .validation import (
     check_cursor,
     check_filters,
@@ -30,6 +31,7 @@ from .validation import (
     check_kind,
     check_metadata,
     check_positive_int,
+    check_sensitivity,
     check_text,
     check_time,
     check_user_id,
@@ -39,6 +41,7 @@ from .validation import (
 if TYPE_CHECKING:
     from .backends.base import Embedder, Reranker, Vectors
     from .governance.retention import RetentionPolicy
+    from .pii import PiiPolicy, SensitivityPolicy
 
 __all__ = ["Persona", "default_path"]
 
@@ -55,7 +58,7 @@ def default_path() -> str | Path:
     return Path(platformdirs.user_data_dir("persona", appauthor=False))
 
 
-class Persona(ChatMethods, GovernanceMethods, AsyncMethods):
+class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods):
     """A per-user memory store with hybrid retrieval.
 
     >>> with Persona("/tmp/store") as p:                      # doctest: +SKIP
@@ -74,6 +77,12 @@ class Persona(ChatMethods, GovernanceMethods, AsyncMethods):
     turns (default: the offline rules). ``retention`` maps kinds to times to live (``{"episode":
     timedelta(days=365), "reply": timedelta(days=30)}``, or ``"episode=365d,reply=30d"``; see
     `persona.governance.retention`), applied by `sweep`, which runs on open unless ``sweep_on_open=False``.
+
+    Privacy (docs/privacy.md): memories labelled ``health``, ``financial`` or ``secret`` reach only local
+    models (``local/...``) and ``trusted_models`` (names or wildcards); ``sensitivity_rules`` changes the
+    rule of a label or adds labels (`persona.pii.SensitivityPolicy`). ``pii`` says what writes do with the
+    PII the detectors find: ``"keep"``, ``"label"`` (default: set the memory's sensitivity), ``"mask"``,
+    ``"reject"``, a dict per detector, or a `persona.pii.PiiPolicy`.
     """
 
     def __init__(
@@ -92,6 +101,9 @@ class Persona(ChatMethods, GovernanceMethods, AsyncMethods):
         rerank_depth: int = 30,
         retention: RetentionPolicy | Mapping[str, Any] | str | None = None,
         sweep_on_open: bool = True,
+        trusted_models: Sequence[str] = (),
+        sensitivity_rules: Mapping[str, str] | None = None,
+        pii: str | Mapping[str, str] | PiiPolicy = "label",
     ) -> None:
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise InvalidInputError(
@@ -111,6 +123,10 @@ class Persona(ChatMethods, GovernanceMethods, AsyncMethods):
         for name, value in (("model", model), ("extract_model", extract_model)):
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise InvalidInputError(f"{name} must be a model name such as 'local/smollm2', got {value!r}.")
+        from .pii import PiiPolicy, SensitivityPolicy
+
+        routing = SensitivityPolicy(rules=sensitivity_rules or {}, trusted_models=trusted_models)
+        pii_policy = PiiPolicy.of(pii)
         # The store, the indexes and numpy load here, not at `import persona`.
         from .backends.embedders import resolve_embedder  # light: loads no model
         from .backends.rerankers import resolve_reranker
@@ -151,6 +167,8 @@ class Persona(ChatMethods, GovernanceMethods, AsyncMethods):
             reranker=resolved_reranker,
             rerank_depth=rerank_depth,
             cache_users=cache_users,
+            pii=pii_policy,
+            sensitivity=routing,
         )
         from .learning.learner import Learner  # its extraction rules compile on first use, not at import
 
@@ -172,6 +190,16 @@ class Persona(ChatMethods, GovernanceMethods, AsyncMethods):
     def embedder(self) -> Embedder:
         """The embedder, loaded on first use (the store's recorded one when none was given)."""
         return self._memories.embedder
+
+    @property
+    def sensitivity_policy(self) -> SensitivityPolicy:
+        """Which sensitivity labels exist and which models may see them (read-only)."""
+        return self._memories.sensitivity
+
+    @property
+    def pii_policy(self) -> PiiPolicy:
+        """What writes do with detected PII (read-only)."""
+        return self._memories.pii
 
     @property
     def ranking(self) -> RankingConfig:
@@ -243,13 +271,15 @@ class Persona(ChatMethods, GovernanceMethods, AsyncMethods):
         importance: float | None = None,
         source: str = "api",
         supersede: bool = True,
+        sensitivity: str | None = None,
     ) -> Memory:
         """Remember one thing about a user. An exact duplicate fact/preference/profile returns the existing one.
 
         A fact, preference or profile entry that fills one slot ("I live in Lisbon": where the user lives)
         gets the slot's key in its metadata, and the newest statement of a slot supersedes the ones it
         contradicts, however they were stored; ``supersede=False`` stores it as it is. Name the slot yourself
-        with ``metadata={"key": "location", "value": "lisbon"}``.
+        with ``metadata={"key": "location", "value": "lisbon"}``. ``sensitivity`` labels it (default
+        ``normal``, or what the PII policy finds); the prompt for a model the label is kept from leaves it out.
         """
         self._check_open()
         user_id = check_user_id(user_id)
@@ -262,6 +292,7 @@ class Persona(ChatMethods, GovernanceMethods, AsyncMethods):
             "created_at": created_at,
             "importance": importance,
             "source": source,
+            "sensitivity": sensitivity,
         }
         return self.learning.remember(user_id, [item], supersede=supersede)[0]
 
@@ -293,6 +324,7 @@ class Persona(ChatMethods, GovernanceMethods, AsyncMethods):
         metadata: dict[str, Any] | None = None,
         kind: str | None = None,
         importance: float | None = None,
+        sensitivity: str | None = None,
     ) -> Memory:
         """Change a memory; the history keeps the earlier version. Text changes are re-embedded."""
         self._check_open()
@@ -306,8 +338,10 @@ class Persona(ChatMethods, GovernanceMethods, AsyncMethods):
             changes["kind"] = check_kind(kind)
         if importance is not None:
             changes["importance"] = check_importance(importance)
+        if sensitivity is not None:
+            changes["sensitivity"] = check_sensitivity(sensitivity)
         if not changes:
-            raise InvalidInputError("nothing to update: pass text=, metadata=, kind= or importance=.")
+            raise InvalidInputError("nothing to update: pass text=, metadata=, kind=, importance= or sensitivity=.")
         return self._memories.update(memory_id, changes)
 
     def delete(self, memory_id: str) -> None:
@@ -356,8 +390,10 @@ class Persona(ChatMethods, GovernanceMethods, AsyncMethods):
         until: datetime | None = None,
         limit: int | None = None,
         include_superseded: bool = False,
+        sensitivity: str | Sequence[str] | None = None,
     ) -> builtins.list[Memory]:
-        """A user's memories, newest first (by created_at); superseded ones only when asked for."""
+        """A user's memories, newest first (by created_at); superseded ones only when asked for; only those
+        with the ``sensitivity`` label(s) when given."""
         self._check_open()
         if limit is not None:
             limit = check_positive_int(limit)
@@ -368,6 +404,7 @@ class Persona(ChatMethods, GovernanceMethods, AsyncMethods):
             until=check_time(until, what="until"),
             limit=limit,
             include_superseded=include_superseded,
+            sensitivity=self._memories.labels(sensitivity),
         )
 
     def list_page(
@@ -416,8 +453,10 @@ class Persona(ChatMethods, GovernanceMethods, AsyncMethods):
         since: datetime | None = None,
         until: datetime | None = None,
         include_superseded: bool = False,
+        sensitivity: str | Sequence[str] | None = None,
     ) -> builtins.list[Hit]:
-        """The user's k memories most relevant to ``query``, best first. Filters apply before ranking."""
+        """The user's k memories most relevant to ``query``, best first. Filters (``sensitivity``: label(s))
+        apply before ranking."""
         self._check_open()
         user_id = check_user_id(user_id)
         query = check_text(query, what="query")
@@ -431,7 +470,7 @@ class Persona(ChatMethods, GovernanceMethods, AsyncMethods):
             until=_ts(check_time(until, what="until")),
             include_superseded=include_superseded,
         )
-        return self._memories.search(user_id, query, k=k, filters=spec)
+        return self._memories.search(user_id, query, k=k, filters=spec, sensitivity=self._memories.labels(sensitivity))
 
     def search_vector(self, user_id: str, vector: Vectors, query: str, *, k: int = 10) -> builtins.list[Hit]:
         """`search` with a query already embedded by this store's embedder (benchmarks time ranking alone)."""
@@ -450,59 +489,6 @@ class Persona(ChatMethods, GovernanceMethods, AsyncMethods):
         return self._memories.stated_preferences(check_user_id(user_id), limit=check_positive_int(limit))
 
     # -- export / import -------------------------------------------------------------------------------------
-
-    def export_user(self, user_id: str) -> dict[str, Any]:
-        """Everything about a user as JSON-serializable data; ``import_user`` restores it exactly."""
-        self._check_open()
-        from .store.transfer import export_data
-
-        return export_data(self._memories.store, check_user_id(user_id))  # consent and disclosures too
-
-    def import_user(self, data: Mapping[str, Any], *, progress: bool = False) -> builtins.list[Memory]:
-        """Restore what ``export_user`` wrote (the memories all or nothing; then the consent and disclosures).
-        Memory ids must not exist in this store."""
-        self._check_open()
-        from .store.transfer import parse_export, parse_governance
-
-        user_id, items, history = parse_export(data, self.now())
-        consent, disclosures = parse_governance(data, user_id)
-        imported: builtins.list[Memory] = []
-        if items:
-            imported = self._memories.insert(user_id, items, progress=progress, imported_history=history)
-        if consent is not None or disclosures:
-            self._memories.store.import_governance(user_id, consent, disclosures)
-        if not items:
-            return []
-        if self.learning.settle(user_id):  # an export from before slots: its newest statements win
-            imported = [self._memories.get(m.id) for m in imported]
-        return imported
-
-    # -- maintenance -----------------------------------------------------------------------------------------
-
-    def reembed(self, *, progress: bool = False) -> int:
-        """Re-embed every memory with the current embedder (after changing it). Returns how many."""
-        self._check_open()
-        return self._memories.reembed(progress=progress)
-
-    def count(self, user_id: str | None = None) -> int:
-        """How many memories a user has (all users when None). Cheap: loads no model."""
-        self._check_open()
-        return self._memories.store.count(None if user_id is None else check_user_id(user_id))
-
-    def check(self, *, repair: bool = False) -> CheckReport:
-        """Check the store: database integrity, embeddings present, index files readable and fresh.
-
-        ``missing_keys`` counts memories written before sentence keys existed (they rank on their whole
-        text only; `reembed` adds the keys). With ``repair=True`` stale or unreadable index files are rebuilt
-        (memories are never touched).
-        """
-        self._check_open()
-        return self._memories.check(repair=repair)
-
-    def stats(self) -> StoreStats:
-        """Users, memories by kind, store size and index state (cheap: loads no model)."""
-        self._check_open()
-        return self._memories.stats()
 
 
 def _ts(value: datetime | None) -> float | None:

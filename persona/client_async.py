@@ -37,6 +37,7 @@ class _Sync(Protocol):
         importance: float | None = ...,
         source: str = ...,
         supersede: bool = ...,
+        sensitivity: str | None = ...,
     ) -> Memory: ...
 
     def add_many(
@@ -56,6 +57,7 @@ class _Sync(Protocol):
         metadata: dict[str, Any] | None = ...,
         kind: str | None = ...,
         importance: float | None = ...,
+        sensitivity: str | None = ...,
     ) -> Memory: ...
 
     def delete(self, memory_id: str) -> None: ...
@@ -77,6 +79,7 @@ class _Sync(Protocol):
         until: datetime | None = ...,
         limit: int | None = ...,
         include_superseded: bool = ...,
+        sensitivity: str | Sequence[str] | None = ...,
     ) -> builtins.list[Memory]: ...
 
     def users(self) -> builtins.list[str]: ...
@@ -96,6 +99,7 @@ class _Sync(Protocol):
         since: datetime | None = ...,
         until: datetime | None = ...,
         include_superseded: bool = ...,
+        sensitivity: str | Sequence[str] | None = ...,
     ) -> builtins.list[Hit]: ...
 
     def search_vector(
@@ -180,6 +184,7 @@ class AsyncMethods:
         importance: float | None = None,
         source: str = "api",
         supersede: bool = True,
+        sensitivity: str | None = None,
     ) -> Memory:
         """The async twin of `add`."""
         import asyncio
@@ -194,6 +199,7 @@ class AsyncMethods:
             importance=importance,
             source=source,
             supersede=supersede,
+            sensitivity=sensitivity,
         )
 
     async def aadd_many(
@@ -217,12 +223,19 @@ class AsyncMethods:
         metadata: dict[str, Any] | None = None,
         kind: str | None = None,
         importance: float | None = None,
+        sensitivity: str | None = None,
     ) -> Memory:
         """The async twin of `update`."""
         import asyncio
 
         return await asyncio.to_thread(
-            self.update, memory_id, text=text, metadata=metadata, kind=kind, importance=importance
+            self.update,
+            memory_id,
+            text=text,
+            metadata=metadata,
+            kind=kind,
+            importance=importance,
+            sensitivity=sensitivity,
         )
 
     async def adelete(self: _Sync, memory_id: str) -> None:
@@ -266,6 +279,7 @@ class AsyncMethods:
         until: datetime | None = None,
         limit: int | None = None,
         include_superseded: bool = False,
+        sensitivity: str | Sequence[str] | None = None,
     ) -> builtins.list[Memory]:
         """The async twin of `list`."""
         import asyncio
@@ -278,6 +292,7 @@ class AsyncMethods:
             until=until,
             limit=limit,
             include_superseded=include_superseded,
+            sensitivity=sensitivity,
         )
 
     async def alist_page(
@@ -333,6 +348,7 @@ class AsyncMethods:
         since: datetime | None = None,
         until: datetime | None = None,
         include_superseded: bool = False,
+        sensitivity: str | Sequence[str] | None = None,
     ) -> builtins.list[Hit]:
         """The async twin of `search`."""
         import asyncio
@@ -347,6 +363,7 @@ class AsyncMethods:
             since=since,
             until=until,
             include_superseded=include_superseded,
+            sensitivity=sensitivity,
         )
 
     async def asearch_vector(

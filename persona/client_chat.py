@@ -91,13 +91,17 @@ class ChatMethods:
         history: Sequence[Mapping[str, Any]] | None,
     ) -> RenderedPrompt:
         """The one place prompts are rendered: consent decides the source, the disclosure is recorded."""
-        source: MemorySource = self._memories if consent.personalization else _NoMemories(self._memories.now)
+        target = resolve_model(model, self.model)
+        # prompting reads only the routing policy's view for this model, or nothing without consent
+        source: MemorySource = (
+            self._memories.for_model(target) if consent.personalization else _NoMemories(self._memories.now, target)
+        )
         rendered = build_prompt(
             source,
             user_id,
             message,
             strategy=strategy,
-            model=resolve_model(model, self.model),
+            model=target,
             max_prompt_tokens=max_prompt_tokens,
             history=history,
             template_dirs=[] if self.path is None else [self.path / "templates"],
@@ -266,11 +270,18 @@ class ChatMethods:
 class _NoMemories:
     """A `MemorySource` that holds nothing: what prompts of a user who turned personalization off read."""
 
-    def __init__(self, now: Callable[[], datetime]) -> None:
+    def __init__(self, now: Callable[[], datetime], model: str) -> None:
         self._now = now
+        self.routed_for = model
 
     def now(self) -> datetime:
         return self._now()
+
+    def withheld(self) -> dict[str, builtins.list[str]]:
+        return {}
+
+    def reason(self, label: str) -> str:
+        return "personalization is off for this user"
 
     def search(self, user_id: str, query: str, *, k: int) -> builtins.list[Hit]:
         return []

@@ -6,6 +6,13 @@ callers pass and delegates here; learning (`persona.learning`) and prompting (`p
 this object through their narrow protocols (`MemoryWriter`, `MemorySource`), never the `Persona`.
 Arguments are expected validated, except memory items, which `add_many` validates itself
 (`persona.store.records.prepare_item`) because learning writes them too.
+
+Two privacy rules are enforced here, once for every caller. Every write is screened for PII first
+(`persona.pii.PiiPolicy`: keep, label, mask or reject) and its sensitivity label checked against the
+store's `persona.pii.SensitivityPolicy`. And prompting never reads `Memories` itself: it reads a
+`RoutedMemories` view made for one target model (`Memories.for_model`), which leaves out every memory the
+policy keeps from that model, in search hits, lists, stated preferences and full histories alike, and
+says which it left out (`RoutedMemories.withheld`).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import builtins
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,6 +30,8 @@ import numpy.typing as npt
 
 from .backends.base import Embedder, Reranker
 from .errors import InvalidInputError, StoreError
+from .pii.labels import SensitivityPolicy
+from .pii.screening import PiiPolicy
 from .retrieval.cache import IndexCache
 from .retrieval.embedding import embed_with_keys
 from .retrieval.index import Filters
@@ -31,7 +41,7 @@ from .store.base import NewMemory, ReplyRecord, Store
 from .store.records import content_hash, is_transcript, prepare_item
 from .types import CheckReport, EmbedderInfo, HistoryEntry, Hit, Memory, StoreStats
 
-__all__ = ["Memories", "utcnow"]
+__all__ = ["Memories", "RoutedMemories", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -55,8 +65,14 @@ class Memories:
         reranker: Reranker | None = None,
         rerank_depth: int = 30,
         cache_users: int = 64,
+        pii: PiiPolicy | None = None,
+        sensitivity: SensitivityPolicy | None = None,
     ) -> None:
         self.store = store
+        self.pii = pii or PiiPolicy("keep")
+        """What writes do with detected PII (`persona.pii.PiiPolicy`)."""
+        self.sensitivity = sensitivity or SensitivityPolicy()
+        """Which sensitivity labels exist and which models may see them."""
         self.cache = IndexCache(store, store.cache_dir, capacity=cache_users)
         self._clock = clock or utcnow
         self._embedder_spec: str | Path | None = None
@@ -107,7 +123,8 @@ class Memories:
         progress: bool = False,
         imported_history: Sequence[HistoryEntry] | None = None,
     ) -> builtins.list[Memory]:
-        """Embed and write validated items, all or none, in order."""
+        """Screen (`screen`), embed and write validated items, all or none, in order."""
+        self.screen(items)
         embedder = self.embedder
         searchable = [i for i in items if not i.transcript]  # transcript-only memories get no vectors
         recorded: tuple[str, int] | None = None
@@ -123,6 +140,19 @@ class Memories:
         self.cache.apply(result.change)
         return result.memories
 
+    def screen(self, items: Sequence[NewMemory]) -> None:
+        """Check each item's label and apply the PII policy to its text and metadata, in place: the one
+        place every write (add, add_many, import, chat learning) passes before anything is embedded."""
+        for i, item in enumerate(items):
+            where = f"item {i}: " if len(items) > 1 else ""
+            if item.sensitivity is not None:
+                self.sensitivity.check(item.sensitivity, what=f"{where}sensitivity")
+            screened = self.pii.screen(item.text, item.sensitivity, where=where)
+            if screened.text != item.text:
+                item.text, item.content_hash = screened.text, content_hash(screened.text)
+            item.sensitivity = screened.sensitivity or "normal"
+            item.metadata = self.pii.screen_metadata(item.metadata, where=where)
+
     def add_many(
         self, user_id: str, items: Iterable[str | Mapping[str, Any]], *, progress: bool = False
     ) -> builtins.list[Memory]:
@@ -136,12 +166,20 @@ class Memories:
         return self.insert(user_id, [prepare_item(item, self.now())])[0]
 
     def update(self, memory_id: str, changes: dict[str, Any], *, event: str = "UPDATE") -> Memory:
-        """Apply validated ``changes`` (text is re-embedded); the history keeps the earlier version."""
+        """Apply validated ``changes`` (text is re-embedded, and screened for PII as every write is); the
+        history keeps the earlier version."""
         embedding = key_embeddings = None
         text: str | None = None
+        if "sensitivity" in changes:
+            changes = {**changes, "sensitivity": self.sensitivity.check(changes["sensitivity"])}
+        if "metadata" in changes:
+            changes = {**changes, "metadata": self.pii.screen_metadata(changes["metadata"])}
         if "text" in changes:
             old = self.store.get(memory_id)  # NotFoundError before any embedding work
-            changes = {**changes, "content_hash": content_hash(changes["text"])}
+            screened = self.pii.screen(changes["text"], changes.get("sensitivity", old.sensitivity))
+            changes = {**changes, "text": screened.text, "content_hash": content_hash(screened.text)}
+            if screened.sensitivity not in (None, old.sensitivity) or "sensitivity" in changes:
+                changes["sensitivity"] = screened.sensitivity or "normal"
             text = changes["text"]
         elif {"kind", "metadata"} & changes.keys():
             old = self.store.get(memory_id)
@@ -230,16 +268,52 @@ class Memories:
         until: datetime | None = None,
         limit: int | None = None,
         include_superseded: bool = False,
+        sensitivity: Sequence[str] | None = None,
     ) -> builtins.list[Memory]:
-        """A user's memories, newest first."""
+        """A user's memories, newest first (``sensitivity``: only those with one of these labels)."""
         return self.store.list(
-            user_id, kind=kind, since=since, until=until, limit=limit, include_superseded=include_superseded
+            user_id,
+            kind=kind,
+            since=since,
+            until=until,
+            limit=limit,
+            include_superseded=include_superseded,
+            sensitivity=sensitivity,
         )
 
     def search(
-        self, user_id: str, query: str, *, k: int, filters: Filters | None = None
+        self,
+        user_id: str,
+        query: str,
+        *,
+        k: int,
+        filters: Filters | None = None,
+        sensitivity: Sequence[str] | None = None,
     ) -> builtins.list[Hit]:
+        """The top ``k`` hits (``sensitivity``: only memories with one of these labels, before ranking)."""
+        if sensitivity is not None:
+            labelled = self.store.labelled(user_id)
+            wanted = set(sensitivity)
+            spec = filters or Filters()
+            if "normal" in wanted:
+                out = frozenset(i for i, (label, _) in labelled.items() if label not in wanted)
+                filters = replace(spec, exclude_ids=spec.exclude_ids | out)
+            else:
+                filters = replace(spec, only_ids=frozenset(i for i, (lb, _) in labelled.items() if lb in wanted))
         return self.searcher.search(user_id, query, k, filters)
+
+    def labels(self, value: object) -> builtins.list[str] | None:
+        """A ``sensitivity`` filter (a label or a list of labels) checked against the policy; None: none."""
+        if value is None:
+            return None
+        labels = [value] if isinstance(value, str) else value
+        if not isinstance(labels, (builtins.list, tuple, set, frozenset)) or not labels:
+            raise InvalidInputError(f"sensitivity must be a label or a non-empty list of labels, got {value!r}.")
+        return [self.sensitivity.check(label) for label in labels]
+
+    def for_model(self, model: str) -> RoutedMemories:
+        """What prompting may read for ``model``: the memories the sensitivity policy lets it see."""
+        return RoutedMemories(self, model)
 
     def stated_preferences(self, user_id: str, *, limit: int) -> builtins.list[Memory]:
         return self.searcher.stated_preferences(user_id, limit)
@@ -320,3 +394,88 @@ class Memories:
     def close(self) -> None:
         self.cache.clear()
         self.store.close()
+
+
+class RoutedMemories:
+    """The memories one target model may see: the `MemorySource` prompting reads (never `Memories` itself).
+
+    Every read leaves out the memories whose label the sensitivity policy keeps from ``routed_for``: search
+    excludes them before ranking (so ``k`` hits still come back), lists exclude them in the query, and
+    every memory returned is checked once more on its own label before it leaves this object. What was
+    left out is collected in `withheld`.
+    """
+
+    def __init__(self, memories: Memories, model: str) -> None:
+        self._memories = memories
+        self._policy = memories.sensitivity
+        self.routed_for = model
+        """The model these reads are for."""
+        self._labels: dict[str, dict[str, tuple[str, bool]]] = {}
+        self._withheld: dict[str, builtins.list[str]] = {}
+
+    def now(self) -> datetime:
+        return self._memories.now()
+
+    def _labelled(self, user_id: str) -> dict[str, tuple[str, bool]]:
+        """The user's labelled memories that this model may not see (read once per view)."""
+        if user_id not in self._labels:
+            policy, model = self._policy, self.routed_for
+            hidden: dict[str, tuple[str, bool]] = {}
+            if not (policy.is_trusted(model) and not policy.blocked(model)):
+                hidden = {
+                    i: (label, current)
+                    for i, (label, current) in self._memories.store.labelled(user_id).items()
+                    if not policy.allows(label, model)
+                }
+            for memory_id, (label, current) in hidden.items():
+                if current:
+                    self._note(label, memory_id)
+            self._labels[user_id] = hidden
+        return self._labels[user_id]
+
+    def _note(self, label: str, memory_id: str) -> None:
+        ids = self._withheld.setdefault(label, [])
+        if memory_id not in ids:
+            ids.append(memory_id)
+
+    def _allowed(self, memories: Iterable[Memory]) -> builtins.list[Memory]:
+        out = []
+        for m in memories:
+            if self._policy.allows(m.sensitivity, self.routed_for):
+                out.append(m)
+            else:  # labelled since the view read the labels: still never handed on
+                self._note(m.sensitivity, m.id)
+        return out
+
+    def search(self, user_id: str, query: str, *, k: int) -> builtins.list[Hit]:
+        hidden = frozenset(self._labelled(user_id))
+        hits = self._memories.search(user_id, query, k=k, filters=Filters(exclude_ids=hidden))
+        kept = {m.id for m in self._allowed(h.memory for h in hits)}
+        return [h for h in hits if h.memory.id in kept]
+
+    def list(
+        self,
+        user_id: str,
+        *,
+        kind: str | None = None,
+        limit: int | None = None,
+        include_superseded: bool = False,
+    ) -> builtins.list[Memory]:
+        hidden = sorted({label for label, _current in self._labelled(user_id).values()})
+        found = self._memories.store.list(
+            user_id, kind=kind, limit=limit, include_superseded=include_superseded, exclude_sensitivity=hidden
+        )
+        return self._allowed(found)
+
+    def stated_preferences(self, user_id: str, *, limit: int) -> builtins.list[Memory]:
+        hidden = self._labelled(user_id)
+        found = self._memories.stated_preferences(user_id, limit=limit + len(hidden))
+        return self._allowed(found)[:limit]
+
+    def withheld(self) -> dict[str, builtins.list[str]]:
+        """Per label, the current memories left out of these reads because ``routed_for`` may not see them."""
+        return {label: builtins.list(ids) for label, ids in self._withheld.items()}
+
+    def reason(self, label: str) -> str:
+        """Why memories labelled ``label`` were left out, in words."""
+        return self._policy.reason(label, self.routed_for)

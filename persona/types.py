@@ -42,6 +42,9 @@ class Memory:
     valid_to: datetime | None = None
     """When a newer memory superseded this one (None while it is current)."""
     superseded_by: str | None = None
+    sensitivity: str = "normal"
+    """Who may see it: ``normal``, ``personal``, ``health``, ``financial``, ``secret`` or an operator's label
+    (`persona.pii.SensitivityPolicy` says which labels reach which models)."""
 
     @property
     def current(self) -> bool:
@@ -61,6 +64,7 @@ class Memory:
             "source": self.source,
             "valid_to": self.valid_to.isoformat() if self.valid_to else None,
             "superseded_by": self.superseded_by,
+            "sensitivity": self.sensitivity,
         }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -32,6 +33,7 @@ __all__ = [
     "check_metadata",
     "check_number",
     "check_positive_int",
+    "check_sensitivity",
     "check_source",
     "check_text",
     "check_time",
@@ -121,6 +123,22 @@ def check_kind(kind: object, *, allow_none: bool = False) -> str | None:
     if kind not in KINDS:
         raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}.")
     return str(kind)
+
+
+_SENSITIVITY = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+def check_sensitivity(value: object, *, what: str = "sensitivity", allow_none: bool = False) -> str | None:
+    """A sensitivity label's spelling (lowercase letters, digits, ``_`` or ``-``, a letter first, at most 32
+    characters); which labels exist is the store's policy (`persona.pii.SensitivityPolicy.check`)."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, str) or not _SENSITIVITY.fullmatch(value):
+        raise InvalidInputError(
+            f"{what} must be a label such as 'normal', 'personal', 'health', 'financial' or 'secret' "
+            f"(lowercase letters, digits, '_' or '-'), got {value!r}."
+        )
+    return value
 
 
 def check_metadata(metadata: object) -> dict[str, Any]:

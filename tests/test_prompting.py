@@ -194,7 +194,9 @@ def test_a_user_strategy_from_a_directory_a_path_or_the_environment(
         "{% import '_macros.j2' as persona %}Be terse. Facts:\n{% for m in profile %}{{ persona.item(m) }}\n{% endfor %}",
         encoding="utf-8",
     )
-    r = build_prompt(store, "ana", "hi", strategy="terse", model=MODEL, template_dirs=[folder])
+    r = build_prompt(
+        store._memories.for_model(MODEL), "ana", "hi", strategy="terse", model=MODEL, template_dirs=[folder]
+    )
     assert r.system.startswith("Be terse. Facts:") and "allergic to peanuts" in r.system
     assert r.strategy == "terse" and set(r.section_tokens) == {"instructions", "profile", "message"}
     by_path = store.prompt("ana", "hi", strategy=str(folder / "terse.j2"), model=MODEL)

@@ -162,7 +162,8 @@ def _meta(metadata: Mapping[str, Any] | None) -> Text:
 def _memory_text(memory: Memory, extra: str = "") -> Text:
     """The text cell: the memory's text, then its metadata (and ``extra``) dimmed on the next line."""
     text = safe_text(memory.text, style="" if memory.current else "dim")
-    notes = [n for n in (_meta(memory.metadata).plain, "" if memory.current else "superseded", extra) if n]
+    label = "" if memory.sensitivity == "normal" else f"sensitivity={memory.sensitivity}"
+    notes = [n for n in (_meta(memory.metadata).plain, label, "" if memory.current else "superseded", extra) if n]
     if notes:
         text.append("\n" + "  ".join(notes), style="dim")
     return text
@@ -176,9 +177,8 @@ def memories_table(memories: Sequence[Memory]) -> Table:
     table.add_column("created", no_wrap=True)
     table.add_column("text", overflow="fold", ratio=1, min_width=20)
     for m in memories:
-        table.add_row(
-            m.id, m.kind, m.created_at.astimezone(timezone.utc).strftime("%Y-%m-%d"), _memory_text(m)
-        )
+        created = m.created_at.astimezone(timezone.utc).strftime("%Y-%m-%d")
+        table.add_row(m.id, m.kind, created, _memory_text(m))
     return table
 
 
@@ -204,6 +204,7 @@ def memory_table(memory: Memory) -> Table:
         ("id", memory.id),
         ("user", safe_text(memory.user_id)),
         ("kind", memory.kind),
+        ("sensitivity", memory.sensitivity),
         ("text", safe_text(memory.text)),
         ("metadata", _meta(memory.metadata)),
         ("importance", f"{memory.importance:.2f}"),

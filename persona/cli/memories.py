@@ -75,6 +75,25 @@ Meta = Annotated[
         help="Metadata, repeatable; values are strings. Example: --meta source=onboarding --meta lang=en",
     ),
 ]
+Sensitivity = Annotated[
+    str | None,
+    typer.Option(
+        "--sensitivity",
+        metavar="LABEL",
+        show_default=False,
+        help="Sensitivity label: normal (default), personal, health, financial, secret; health, financial and "
+        "secret memories reach only local or trusted models. Example: --sensitivity health",
+    ),
+]
+SensitivityFilter = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--sensitivity",
+        metavar="LABEL",
+        show_default=False,
+        help="Only memories with this sensitivity label, repeatable. Example: --sensitivity health",
+    ),
+]
 Importance = Annotated[
     float | None,
     typer.Option(
@@ -124,18 +143,25 @@ def list_(
             "Example: persona list alice --superseded",
         ),
     ] = False,
+    sensitivity: SensitivityFilter = None,
     json: JsonFlag = False,
 ) -> None:
     """List a user's current memories, newest first.
 
     JSON: an array of memory objects (id, user_id, text, kind, metadata, created_at, updated_at, importance,
-    source, valid_to, superseded_by).
+    source, valid_to, superseded_by, sensitivity).
 
     Example: persona list alice --kind preference --since 7d
     """
     with open_store(ctx) as p:
         memories = p.list(
-            user, kind=kind, since=since, until=until, limit=limit, include_superseded=superseded
+            user,
+            kind=kind,
+            since=since,
+            until=until,
+            limit=limit,
+            include_superseded=superseded,
+            sensitivity=sensitivity or None,
         )
     if json:
         emit_json([m.to_dict() for m in memories])
@@ -196,6 +222,7 @@ def search(
             "docs/retrieval.md explains each. Example: --explain",
         ),
     ] = False,
+    sensitivity: SensitivityFilter = None,
     json: JsonFlag = False,
 ) -> None:
     """Search a user's memories, best first (hybrid: dense and BM25 evidence fused into one score).
@@ -206,7 +233,16 @@ def search(
     """
     filters = parse_pairs(where or [], what="--where") or None
     with open_store(ctx, embed=True) as p:
-        hits = p.search(user, query, k=k, kind=kind, filters=filters, since=since, until=until)
+        hits = p.search(
+            user,
+            query,
+            k=k,
+            kind=kind,
+            filters=filters,
+            since=since,
+            until=until,
+            sensitivity=sensitivity or None,
+        )
     if json:
         emit_json([h.to_dict() for h in hits])
     elif hits:
@@ -229,6 +265,7 @@ def add(
     ] = "fact",
     meta: Meta = None,
     importance: Importance = None,
+    sensitivity: Sensitivity = None,
     json: JsonFlag = False,
 ) -> None:
     """Remember one thing about a user (an exact duplicate returns the existing memory).
@@ -239,11 +276,14 @@ def add(
     """
     metadata = parse_pairs(meta or [], what="--meta") or None
     with open_store(ctx, embed=True) as p:
-        memory = p.add(user, text, kind=kind, metadata=metadata, importance=importance, source="cli")
+        memory = p.add(
+            user, text, kind=kind, metadata=metadata, importance=importance, source="cli", sensitivity=sensitivity
+        )
     if json:
         emit_json(memory.to_dict())
     else:
-        console().print(Text.assemble("remembered ", (memory.id, "cyan"), f" ({memory.kind})"))
+        label = "" if memory.sensitivity == "normal" else f", {memory.sensitivity}"
+        console().print(Text.assemble("remembered ", (memory.id, "cyan"), f" ({memory.kind}{label})"))
 
 
 def edit(
@@ -265,6 +305,7 @@ def edit(
         ),
     ] = None,
     importance: Importance = None,
+    sensitivity: Sensitivity = None,
     json: JsonFlag = False,
 ) -> None:
     """Change a memory; its history keeps the earlier version.
@@ -275,7 +316,9 @@ def edit(
     """
     metadata = parse_pairs(meta, what="--meta") if meta else None
     with open_store(ctx, embed=text is not None) as p:
-        memory = p.update(memory_id, text=text, kind=kind, metadata=metadata, importance=importance)
+        memory = p.update(
+            memory_id, text=text, kind=kind, metadata=metadata, importance=importance, sensitivity=sensitivity
+        )
     if json:
         emit_json(memory.to_dict())
     else:

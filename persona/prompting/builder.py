@@ -34,7 +34,7 @@ import re
 import reprlib
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -65,9 +65,22 @@ def _profile_order(m: Memory) -> tuple[int, float, float]:
 
 
 class MemorySource(Protocol):
-    """What prompting reads about a user (`persona.memories.Memories` implements it)."""
+    """What prompting reads about a user, routed for one model (`persona.memories.RoutedMemories`, from
+    ``Memories.for_model(model)``, implements it): every read already leaves out what that model may not
+    see, so no strategy or template can reach it. `build_prompt` refuses a source routed for another model."""
+
+    routed_for: str
+    """The model the reads are for."""
 
     def now(self) -> datetime: ...
+
+    def withheld(self) -> dict[str, builtins.list[str]]:
+        """Per sensitivity label, the memories left out because ``routed_for`` may not see them."""
+        ...
+
+    def reason(self, label: str) -> str:
+        """Why memories labelled ``label`` were left out."""
+        ...
 
     def search(self, user_id: str, query: str, *, k: int) -> builtins.list[Hit]: ...
 
@@ -100,12 +113,17 @@ class RenderedPrompt:
     memory_ids: list[str]
     """The memories included, in the order they appear."""
     left_out: dict[str, list[str]]
-    """Per section, the memories that were candidates but did not fit (best ranked first)."""
+    """Per section, the memories that were candidates but did not fit (best ranked first); and per
+    ``sensitivity:<label>``, the user's memories with that label, which this model may not see (why:
+    `withheld`)."""
     left_out_messages: int
     """How many of the caller's ``history`` messages did not fit (the oldest ones)."""
     strategy: str
     model: str
     tokenizer: str
+    withheld: dict[str, str] = field(default_factory=dict)
+    """Per sensitivity label left out (``left_out["sensitivity:<label>"]``), why, e.g. ``"health: only local
+    (local/...) or trusted models (Persona(trusted_models=...)), not gpt-4o-mini"``."""
 
     @property
     def system(self) -> str:
@@ -308,6 +326,11 @@ def build_prompt(
         raise InvalidInputError(f"model must be a model name (a string), got {type(model).__name__}.")
     model_name = resolve_model(model)
     check_model(model_name)
+    if getattr(source, "routed_for", None) != model_name:
+        raise InvalidInputError(
+            f"the memories were routed for model {getattr(source, 'routed_for', None)!r}, not {model_name!r}: "
+            "pass memories.for_model(model) so the sensitivity policy applies to the model the prompt is for."
+        )
     counter = counter or counter_for(model_name)
     budget = max_prompt_tokens or default_budget(model_name, counter)
     strat, template = load_strategy(strategy, template_dirs)
@@ -376,7 +399,12 @@ def build_prompt(
         shown, messages = assemble()
         tokens = count_messages(counter, messages)
 
-    return _result(strat, model_name, counter, budget, tokens, plan, shown, messages)
+    result = _result(strat, model_name, counter, budget, tokens, plan, shown, messages)
+    withheld = source.withheld()
+    for label, ids in withheld.items():
+        result.left_out[f"sensitivity:{label}"] = list(ids)
+        result.withheld[label] = source.reason(label)
+    return result
 
 
 def _result(

@@ -35,6 +35,10 @@ class Filters:
     since: float | None = None
     until: float | None = None
     include_superseded: bool = False
+    only_ids: frozenset[str] | None = None
+    """Only these memory ids (a sensitivity filter, resolved from the store's labels)."""
+    exclude_ids: frozenset[str] = frozenset()
+    """Never these memory ids (the memories a model may not see)."""
 
 
 @dataclass
@@ -206,6 +210,12 @@ class UserIndex:
             mask &= self.created_ts >= filters.since
         if filters.until is not None:
             mask &= self.created_ts < filters.until
+        if filters.only_ids is not None:
+            only = filters.only_ids
+            mask &= np.fromiter((i in only for i in self.ids), dtype=bool, count=len(self.ids))
+        if filters.exclude_ids:
+            out = filters.exclude_ids
+            mask &= np.fromiter((i not in out for i in self.ids), dtype=bool, count=len(self.ids))
         if filters.metadata:
             wanted = filters.metadata
             mask &= np.fromiter(

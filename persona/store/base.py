@@ -71,6 +71,8 @@ class NewMemory:
     superseded_by: str | None = None
     transcript: bool = False
     """What the assistant said (`persona.store.records.is_transcript`): stored without vectors, never indexed."""
+    sensitivity: str | None = None
+    """Its sensitivity label; None: not given (screening may set it), stored as ``normal``."""
 
 
 @dataclass
@@ -219,7 +221,15 @@ class MemoryReads(Protocol):
         limit: int | None = None,
         include_superseded: bool = True,
         oldest_first: bool = False,
-    ) -> builtins.list[Memory]: ...
+        sensitivity: Sequence[str] | None = None,
+        exclude_sensitivity: Sequence[str] | None = None,
+    ) -> builtins.list[Memory]:
+        """``sensitivity``: only memories with one of these labels; ``exclude_sensitivity``: none of these."""
+        ...
+
+    def labelled(self, user_id: str) -> dict[str, tuple[str, bool]]:
+        """The user's memories labelled other than ``normal``: id -> (label, current)."""
+        ...
 
     def list_page(
         self,

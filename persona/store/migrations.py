@@ -119,6 +119,16 @@ def _snapshots(db: sqlite3.Connection) -> None:
     )
 
 
+def _sensitivity(db: sqlite3.Connection) -> None:
+    # Each memory's sensitivity label (persona.pii.labels); the index finds a user's labelled memories.
+    db.executescript(
+        """
+        ALTER TABLE memories ADD COLUMN sensitivity TEXT NOT NULL DEFAULT 'normal';
+        CREATE INDEX memories_user_sensitivity ON memories(user_id, sensitivity) WHERE sensitivity != 'normal';
+        """
+    )
+
+
 def _governance(db: sqlite3.Connection) -> None:
     # Issue #17: each user's consent (flags and their own retention, JSON kind -> seconds or null), the
     # disclosure log (which memory ids went to which model, when, for which reply; no text), and the indexes
@@ -145,6 +155,7 @@ MIGRATIONS: list[Migration] = [
     ("004_memory_transcript", _transcript),
     ("005_store_clock", _clock),
     ("006_index_snapshots", _snapshots),
+    ("008_sensitivity", _sensitivity),
     ("009_governance", _governance),
 ]
 

@@ -57,7 +57,7 @@ _USER_LOCK = 7_151_121  # pg_advisory_xact_lock(_USER_LOCK, hashtext(user_id)): 
 _ALL_LOCK = 7_151_122  # shared by every write, exclusive for re-embedding (every user at once)
 _INSERT_COLUMNS = (
     "user_id, seq, id, text, kind, metadata, created_at, created_ts, updated_at, importance, source, "
-    "content_hash, embedding, key_embeddings, valid_to, superseded_by, transcript"
+    "content_hash, embedding, key_embeddings, valid_to, superseded_by, transcript, sensitivity"
 )
 
 
@@ -259,6 +259,7 @@ class PostgresStore(PostgresReads, PostgresLogs, PostgresGovernance):
                     source=item.source,
                     valid_to=item.valid_to,
                     superseded_by=item.superseded_by,
+                    sensitivity=item.sensitivity or "normal",
                 )
                 if item.kind != "episode":
                     existing[key] = memory
@@ -295,7 +296,7 @@ class PostgresStore(PostgresReads, PostgresLogs, PostgresGovernance):
         with conn.cursor() as cur, cur.copy(f"COPY memories ({_INSERT_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(
                 ["text", "int8", "text", "text", "text", "text", "text", "float8", "text", "float8", "text",
-                 "text", "vector", "bytea", "text", "text", "bool"]
+                 "text", "vector", "bytea", "text", "text", "bool", "text"]
             )  # fmt: skip
             for seq, (item, memory) in zip(sorted(seqs), fresh, strict=True):
                 copy.write_row(
@@ -317,6 +318,7 @@ class PostgresStore(PostgresReads, PostgresLogs, PostgresGovernance):
                         item.valid_to.isoformat() if item.valid_to else None,
                         item.superseded_by,
                         bool(item.transcript),
+                        memory.sensitivity,
                     )
                 )
 

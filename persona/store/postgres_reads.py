@@ -17,6 +17,7 @@ from ..errors import NotFoundError
 from ..types import Memory
 from .base import Snapshot, StoreCheck, UserRows
 from .postgres_schema import PgAddress
+from .sqlite_labels import LABELLED_SQL
 from .sqlite_rows import COLUMNS, list_query, row_position, row_to_memory
 
 __all__ = ["PostgresReads"]
@@ -68,6 +69,8 @@ class PostgresReads:
         limit: int | None = None,
         include_superseded: bool = True,
         oldest_first: bool = False,
+        sensitivity: Sequence[str] | None = None,
+        exclude_sensitivity: Sequence[str] | None = None,
     ) -> builtins.list[Memory]:
         sql, params = list_query(
             user_id,
@@ -78,6 +81,8 @@ class PostgresReads:
             include_superseded=include_superseded,
             oldest_first=oldest_first,
             mark="%s",
+            sensitivity=sensitivity,
+            exclude_sensitivity=exclude_sensitivity,
         )
         with self.read() as conn:
             return [row_to_memory(row) for row in conn.execute(sql, params)]
@@ -101,6 +106,12 @@ class PostgresReads:
             rows = list(conn.execute(sql, params))
         more = len(rows) > limit
         return [row_to_memory(r) for r in rows[:limit]], row_position(rows[limit - 1]) if more else None
+
+    def labelled(self, user_id: str) -> dict[str, tuple[str, bool]]:
+        """id -> (label, current) for the user's memories labelled other than ``normal``."""
+        with self.read() as conn:
+            rows = conn.execute(LABELLED_SQL.format(mark="%s"), (user_id,)).fetchall()
+        return {str(r[0]): (str(r[1]), bool(r[2])) for r in rows}
 
     def users(self) -> builtins.list[str]:
         with self.read() as conn:

@@ -252,6 +252,16 @@ def _snapshots(cur: Any) -> None:
     )
 
 
+def _sensitivity(cur: Any) -> None:
+    # Each memory's sensitivity label (persona.pii.labels); the index finds a user's labelled memories.
+    cur.execute(
+        """
+        ALTER TABLE memories ADD COLUMN sensitivity TEXT NOT NULL DEFAULT 'normal';
+        CREATE INDEX memories_user_sensitivity ON memories(user_id, sensitivity) WHERE sensitivity <> 'normal';
+        """
+    )
+
+
 def _governance(cur: Any) -> None:
     # Issue #17, as SQLite's 009_governance: consent, the disclosure log and the indexes a retention sweep reads.
     # Replies keep their time as ISO 8601 text with its UTC offset (always: persona writes aware times), so its
@@ -291,6 +301,7 @@ def _governance(cur: Any) -> None:
 MIGRATIONS: list[Migration] = [
     ("001_initial", _initial),
     ("002_index_snapshots", _snapshots),
+    ("004_sensitivity", _sensitivity),
     ("005_governance", _governance),
 ]
 """Append new migrations; never edit or reorder one that has shipped."""

@@ -7,13 +7,21 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from ..errors import InvalidInputError
-from ..validation import check_importance, check_kind, check_metadata, check_source, check_text, check_time
+from ..validation import (
+    check_importance,
+    check_kind,
+    check_metadata,
+    check_sensitivity,
+    check_source,
+    check_text,
+    check_time,
+)
 from .base import NewMemory
 
 __all__ = ["DEFAULT_IMPORTANCE", "ITEM_FIELDS", "content_hash", "is_transcript", "prepare_item"]
 
 DEFAULT_IMPORTANCE = 0.5
-ITEM_FIELDS = ("text", "kind", "metadata", "created_at", "importance", "source")
+ITEM_FIELDS = ("text", "kind", "metadata", "created_at", "importance", "source", "sensitivity")
 
 
 def content_hash(text: str) -> str:
@@ -47,6 +55,7 @@ def prepare_item(item: object, now: datetime, index: int | None = None) -> NewMe
         created = check_time(item.get("created_at"), what="created_at") or now
         importance = check_importance(item.get("importance"))
         source = check_source(item.get("source", "api"))
+        sensitivity = check_sensitivity(item.get("sensitivity"), allow_none=True)
     except InvalidInputError as exc:
         raise InvalidInputError(f"{where}{exc}") from None
     return NewMemory(
@@ -58,4 +67,5 @@ def prepare_item(item: object, now: datetime, index: int | None = None) -> NewMe
         source=source,
         content_hash=content_hash(text),
         transcript=is_transcript(str(kind), metadata),
+        sensitivity=sensitivity,
     )

@@ -23,11 +23,12 @@ import numpy.typing as npt
 
 from ..errors import EmbedderMismatchError, InvalidInputError, NotFoundError, StoreError
 from ..types import HistoryEntry, Memory
-from .base import Change, ChangeKind, Inserted, NewMemory, Snapshot, StoreCheck, UserRows
+from .base import Change, ChangeKind, Inserted, NewMemory, StoreCheck, UserRows
 from .records import is_transcript
 from .sqlite_counters import bump, renew_all, user_counters
 from .sqlite_errors import GuardedLock
 from .sqlite_governance import SQLiteGovernance
+from .sqlite_labels import SQLiteLabels
 from .sqlite_logs import SQLiteLogs
 from .sqlite_open import open_database
 from .sqlite_rows import (
@@ -41,6 +42,7 @@ from .sqlite_rows import (
     update_assignments,
     vector_blob,
 )
+from .sqlite_snapshots import SQLiteSnapshots
 
 __all__ = ["DB_NAME", "MISSING_KEYS_SQL", "SQLiteStore"]
 
@@ -49,7 +51,7 @@ _USER_TABLES = ("memories", "history", "replies", "feedback", "users", "snapshot
 Vector = npt.NDArray[np.float32]
 
 
-class SQLiteStore(SQLiteLogs, SQLiteGovernance):
+class SQLiteStore(SQLiteLabels, SQLiteLogs, SQLiteGovernance, SQLiteSnapshots):
     """The SQLite source of truth for one store directory."""
 
     def __init__(
@@ -176,7 +178,7 @@ class SQLiteStore(SQLiteLogs, SQLiteGovernance):
                 cursor = db.execute(
                     "INSERT INTO memories(id, user_id, text, kind, metadata, created_at, created_ts, updated_at, "
                     "importance, source, content_hash, embedding, key_embeddings, valid_to, superseded_by, "
-                    "transcript) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "transcript, sensitivity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         memory_id,
                         user_id,
@@ -194,6 +196,7 @@ class SQLiteStore(SQLiteLogs, SQLiteGovernance):
                         item.valid_to.isoformat() if item.valid_to else None,
                         item.superseded_by,
                         int(item.transcript),
+                        item.sensitivity or "normal",
                     ),
                 )
                 seq = int(cursor.lastrowid or 0)
@@ -209,6 +212,7 @@ class SQLiteStore(SQLiteLogs, SQLiteGovernance):
                     source=item.source,
                     valid_to=item.valid_to,
                     superseded_by=item.superseded_by,
+                    sensitivity=item.sensitivity or "normal",
                 )
                 if imported_history is None:
                     self._history(db, memory, "ADD", updated)
@@ -350,6 +354,8 @@ class SQLiteStore(SQLiteLogs, SQLiteGovernance):
         limit: int | None = None,
         include_superseded: bool = True,
         oldest_first: bool = False,
+        sensitivity: Sequence[str] | None = None,
+        exclude_sensitivity: Sequence[str] | None = None,
     ) -> builtins.list[Memory]:
         sql, params = list_query(
             user_id,
@@ -360,6 +366,8 @@ class SQLiteStore(SQLiteLogs, SQLiteGovernance):
             include_superseded=include_superseded,
             oldest_first=oldest_first,
             mark="?",
+            sensitivity=sensitivity,
+            exclude_sensitivity=exclude_sensitivity,
         )
         with self.lock:
             return [row_to_memory(row) for row in self.db.execute(sql, params)]
@@ -427,26 +435,6 @@ class SQLiteStore(SQLiteLogs, SQLiteGovernance):
             embeddings=[r[7] for r in rows],
             keys=[r[8] for r in rows],
         )
-
-    def load_snapshot(self, user_id: str) -> Snapshot | None:
-        with self.lock:
-            row = self.db.execute(
-                "SELECT mutations, count, max_seq, data FROM snapshots WHERE user_id = ?", (user_id,)
-            ).fetchone()
-        return None if row is None else Snapshot(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]))
-
-    def save_snapshot(self, user_id: str, snapshot: Snapshot) -> bool:
-        """Save it if the user's mutations counter still matches (`persona.store.base.IndexSource`)."""
-        s = snapshot
-        try:
-            with self.write() as db:
-                return db.execute(
-                    "INSERT OR REPLACE INTO snapshots(user_id, mutations, count, max_seq, data) SELECT ?, ?, ?, ?, ? "
-                    "WHERE (SELECT mutations FROM users WHERE user_id = ?) = ?",
-                    (user_id, s.mutations, s.count, s.max_seq, s.data, user_id, s.mutations),
-                ).rowcount > 0
-        except StoreError:
-            return False  # a cache: a busy or full store just goes without it
 
     def iter_texts(self, batch: int = 512) -> Iterator[builtins.list[tuple[int, str]]]:
         """Every memory's (seq, text) but the transcript-only ones, in batches: for re-embedding."""

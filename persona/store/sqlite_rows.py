@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +29,10 @@ __all__ = [
 ]
 
 Vector = npt.NDArray[np.float32]
-COLUMNS = "seq, id, user_id, text, kind, metadata, created_at, updated_at, importance, source, valid_to, superseded_by"
+COLUMNS = (
+    "seq, id, user_id, text, kind, metadata, created_at, updated_at, importance, source, valid_to, superseded_by, "
+    "sensitivity"
+)
 """The columns `row_to_memory` reads, in its order."""
 COLUMN_NAMES = tuple(name.strip() for name in COLUMNS.split(","))
 
@@ -46,6 +50,7 @@ def row_to_memory(row: sqlite3.Row | tuple[Any, ...]) -> Memory:
         source=row[9],
         valid_to=datetime.fromisoformat(row[10]) if row[10] else None,
         superseded_by=row[11],
+        sensitivity=row[12],
     )
 
 
@@ -89,6 +94,8 @@ def list_query(
     oldest_first: bool,
     mark: str = "?",
     after: tuple[float, int] | None = None,
+    sensitivity: Sequence[str] | None = None,
+    exclude_sensitivity: Sequence[str] | None = None,
 ) -> tuple[str, list[Any]]:
     """The SQL and parameters of `MemoryReads.list`, with ``mark`` as the placeholder (``?`` or ``%s``):
     the same query on both engines. ``after`` is a `row_position`: only the rows past it in this order (keyset
@@ -110,6 +117,10 @@ def list_query(
         op = ">" if oldest_first else "<"
         sql += f" AND (created_ts {op} {mark} OR (created_ts = {mark} AND seq {op} {mark}))"
         params.extend([after[0], after[0], after[1]])
+    for labels, test in ((sensitivity, "IN"), (exclude_sensitivity, "NOT IN")):
+        if labels is not None and (labels or test == "IN"):
+            sql += f" AND sensitivity {test} ({', '.join([mark] * len(labels)) or 'NULL'})"
+            params.extend(labels)
     order = "ASC" if oldest_first else "DESC"
     sql += f" ORDER BY created_ts {order}, seq {order}"
     if limit is not None:
