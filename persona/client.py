@@ -337,8 +337,14 @@ class Persona(ChatMethods, AsyncMethods):
         until: datetime | None = None,
         limit: int | None = None,
         include_superseded: bool = False,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> builtins.list[Memory]:
-        """A user's memories, newest first (by created_at); superseded ones only when asked for."""
+        """A user's memories, newest first (by created_at); superseded ones only when asked for.
+
+        ``event_since`` / ``event_until`` keep memories about events in [event_since, event_until): one of
+        the memory's `Memory.event_times` overlaps it, or, for a memory whose text names no time, its
+        ``created_at`` falls in it."""
         self._check_open()
         if limit is not None:
             limit = check_positive_int(limit)
@@ -349,6 +355,8 @@ class Persona(ChatMethods, AsyncMethods):
             until=check_time(until, what="until"),
             limit=limit,
             include_superseded=include_superseded,
+            event_since=check_time(event_since, what="event_since"),
+            event_until=check_time(event_until, what="event_until"),
         )
 
     def users(self) -> builtins.list[str]:
@@ -372,8 +380,11 @@ class Persona(ChatMethods, AsyncMethods):
         since: datetime | None = None,
         until: datetime | None = None,
         include_superseded: bool = False,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> builtins.list[Hit]:
-        """The user's k memories most relevant to ``query``, best first. Filters apply before ranking."""
+        """The user's k memories most relevant to ``query``, best first. Filters apply before ranking;
+        ``event_since`` / ``event_until`` filter by event time as in `list`."""
         self._check_open()
         user_id = check_user_id(user_id)
         query = check_text(query, what="query")
@@ -386,6 +397,8 @@ class Persona(ChatMethods, AsyncMethods):
             since=_ts(check_time(since, what="since")),
             until=_ts(check_time(until, what="until")),
             include_superseded=include_superseded,
+            event_since=_ts(check_time(event_since, what="event_since")),
+            event_until=_ts(check_time(event_until, what="event_until")),
         )
         return self._memories.search(user_id, query, k=k, filters=spec)
 

@@ -76,6 +76,8 @@ class _Sync(Protocol):
         until: datetime | None = ...,
         limit: int | None = ...,
         include_superseded: bool = ...,
+        event_since: datetime | None = ...,
+        event_until: datetime | None = ...,
     ) -> builtins.list[Memory]: ...
 
     def users(self) -> builtins.list[str]: ...
@@ -95,6 +97,8 @@ class _Sync(Protocol):
         since: datetime | None = ...,
         until: datetime | None = ...,
         include_superseded: bool = ...,
+        event_since: datetime | None = ...,
+        event_until: datetime | None = ...,
     ) -> builtins.list[Hit]: ...
 
     def search_vector(
@@ -231,6 +235,8 @@ class AsyncMethods:
         until: datetime | None = None,
         limit: int | None = None,
         include_superseded: bool = False,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> builtins.list[Memory]:
         """The async twin of `list`."""
         import asyncio
@@ -243,6 +249,8 @@ class AsyncMethods:
             until=until,
             limit=limit,
             include_superseded=include_superseded,
+            event_since=event_since,
+            event_until=event_until,
         )
 
     async def ausers(self: _Sync) -> builtins.list[str]:
@@ -274,6 +282,8 @@ class AsyncMethods:
         since: datetime | None = None,
         until: datetime | None = None,
         include_superseded: bool = False,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> builtins.list[Hit]:
         """The async twin of `search`."""
         import asyncio
@@ -288,6 +298,8 @@ class AsyncMethods:
             since=since,
             until=until,
             include_superseded=include_superseded,
+            event_since=event_since,
+            event_until=event_until,
         )
 
     async def asearch_vector(

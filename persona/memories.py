@@ -73,6 +73,7 @@ class Memories:
             ranking=ranking or RankingConfig(),
             reranker=reranker,
             rerank_depth=rerank_depth,
+            clock=self.now,
         )
 
     # -- time and embedder ------------------------------------------------------------------------------------
@@ -230,10 +231,19 @@ class Memories:
         until: datetime | None = None,
         limit: int | None = None,
         include_superseded: bool = False,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> builtins.list[Memory]:
-        """A user's memories, newest first."""
+        """A user's memories, newest first (``event_since`` / ``event_until``: see `Persona.list`)."""
         return self.store.list(
-            user_id, kind=kind, since=since, until=until, limit=limit, include_superseded=include_superseded
+            user_id,
+            kind=kind,
+            since=since,
+            until=until,
+            limit=limit,
+            include_superseded=include_superseded,
+            event_since=event_since,
+            event_until=event_until,
         )
 
     def search(

@@ -10,6 +10,7 @@ __all__ = [
     "KINDS",
     "CheckReport",
     "EmbedderInfo",
+    "EventTime",
     "Feedback",
     "HistoryEntry",
     "Hit",
@@ -23,6 +24,19 @@ __all__ = [
 Kind = Literal["fact", "preference", "episode", "profile"]
 KINDS: tuple[str, ...] = ("fact", "preference", "episode", "profile")
 """The memory kinds. Episodes are events (never merged); the others are stable knowledge (deduplicated)."""
+
+
+@dataclass(frozen=True)
+class EventTime:
+    """When an event a memory talks about happened: [start, end) in UTC, resolved at write time from a time
+    expression of its text (``text``, e.g. "last week") against its ``created_at`` (`persona.eventtime`)."""
+
+    start: datetime
+    end: datetime
+    text: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "text": self.text}
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,8 @@ class Memory:
     valid_to: datetime | None = None
     """When a newer memory superseded this one (None while it is current)."""
     superseded_by: str | None = None
+    event_times: tuple[EventTime, ...] = ()
+    """The event-time windows of the time expressions in ``text`` (empty when it names no time)."""
 
     @property
     def current(self) -> bool:
@@ -60,6 +76,7 @@ class Memory:
             "source": self.source,
             "valid_to": self.valid_to.isoformat() if self.valid_to else None,
             "superseded_by": self.superseded_by,
+            "event_times": [e.to_dict() for e in self.event_times],
         }
 
 

@@ -32,6 +32,7 @@ MEMORY_FIELDS = {
     "source",
     "valid_to",
     "superseded_by",
+    "event_times",
 }
 """The documented memory object (docs/cli.md); a change here is a breaking change for scripts."""
 

@@ -62,6 +62,27 @@ Until = Annotated[
         help=f"Only memories created before WHEN: {_WHEN} Example: --until 2024-05-01",
     ),
 ]
+EventSince = Annotated[
+    datetime | None,
+    typer.Option(
+        "--event-since",
+        parser=parse_when,
+        metavar="WHEN",
+        show_default=False,
+        help="Only memories about events at or after WHEN (their event times, read from the text at write time, "
+        f"or else created_at): {_WHEN} Example: --event-since 2023-05-01",
+    ),
+]
+EventUntil = Annotated[
+    datetime | None,
+    typer.Option(
+        "--event-until",
+        parser=parse_when,
+        metavar="WHEN",
+        show_default=False,
+        help=f"Only memories about events before WHEN (as --event-since): {_WHEN} Example: --event-until 2023-06-01",
+    ),
+]
 KindFilter = Annotated[
     Kind | None,
     typer.Option("--kind", show_default=False, help="Only memories of this kind. Example: --kind preference"),
@@ -112,6 +133,8 @@ def list_(
     kind: KindFilter = None,
     since: Since = None,
     until: Until = None,
+    event_since: EventSince = None,
+    event_until: EventUntil = None,
     limit: Annotated[
         int | None,
         typer.Option("--limit", "-n", min=1, show_default=False, help="At most N memories. Example: -n 20"),
@@ -129,13 +152,20 @@ def list_(
     """List a user's current memories, newest first.
 
     JSON: an array of memory objects (id, user_id, text, kind, metadata, created_at, updated_at, importance,
-    source, valid_to, superseded_by).
+    source, valid_to, superseded_by, event_times).
 
     Example: persona list alice --kind preference --since 7d
     """
     with open_store(ctx) as p:
         memories = p.list(
-            user, kind=kind, since=since, until=until, limit=limit, include_superseded=superseded
+            user,
+            kind=kind,
+            since=since,
+            until=until,
+            limit=limit,
+            include_superseded=superseded,
+            event_since=event_since,
+            event_until=event_until,
         )
     if json:
         emit_json([m.to_dict() for m in memories])
@@ -177,6 +207,8 @@ def search(
     kind: KindFilter = None,
     since: Since = None,
     until: Until = None,
+    event_since: EventSince = None,
+    event_until: EventUntil = None,
     where: Annotated[
         list[str] | None,
         typer.Option(
@@ -192,8 +224,8 @@ def search(
         typer.Option(
             "--explain",
             help="Show the parts each score is made of: dense, dense_context, lexical, lexical_context, "
-            "mentioned, preference, dated, conversation, question (rerank and fused with a reranker); "
-            "docs/retrieval.md explains each. Example: --explain",
+            "mentioned, preference, dated, span, conversation, question (rerank and fused with a reranker), "
+            "and the memory's event times; docs/retrieval.md explains each. Example: --explain",
         ),
     ] = False,
     json: JsonFlag = False,
@@ -206,7 +238,17 @@ def search(
     """
     filters = parse_pairs(where or [], what="--where") or None
     with open_store(ctx, embed=True) as p:
-        hits = p.search(user, query, k=k, kind=kind, filters=filters, since=since, until=until)
+        hits = p.search(
+            user,
+            query,
+            k=k,
+            kind=kind,
+            filters=filters,
+            since=since,
+            until=until,
+            event_since=event_since,
+            event_until=event_until,
+        )
     if json:
         emit_json([h.to_dict() for h in hits])
     elif hits:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -84,6 +84,8 @@ class UserRows:
     embeddings: list[bytes | None]
     keys: list[bytes | None]
     """Each memory's extra search keys (float32 rows): b"" when it has none, None when never computed."""
+    events: list[str | None] = field(default_factory=list)
+    """Each memory's event times as stored (`persona.store.event_rows`); empty when the store gave none."""
 
     def head(self, count: int) -> UserRows:
         """The first ``count`` rows."""
@@ -101,6 +103,7 @@ class UserRows:
             self.current[which],
             self.embeddings[which],
             self.keys[which],
+            self.events[which],
         )
 
 
@@ -214,6 +217,8 @@ class MemoryReads(Protocol):
         limit: int | None = None,
         include_superseded: bool = True,
         oldest_first: bool = False,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> builtins.list[Memory]: ...
 
     def users(self) -> builtins.list[str]: ...

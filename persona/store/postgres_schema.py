@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from ..errors import InvalidInputError, MissingDependencyError, StoreError
+from .event_rows import backfill
 
 if TYPE_CHECKING:
     import psycopg
@@ -252,7 +253,17 @@ def _snapshots(cur: Any) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [("001_initial", _initial), ("002_index_snapshots", _snapshots)]
+def _event_times(cur: Any) -> None:
+    # When the events a memory's text talks about happened (persona.store.event_rows), computed for every row.
+    cur.execute("ALTER TABLE memories ADD COLUMN event_times TEXT")
+    backfill(cur, "%s")
+
+
+MIGRATIONS: list[Migration] = [
+    ("001_initial", _initial),
+    ("002_index_snapshots", _snapshots),
+    ("003_event_times", _event_times),
+]
 """Append new migrations; never edit or reorder one that has shipped."""
 
 _MIGRATION_LOCK = 7_151_120  # pg_advisory_xact_lock(key, hashtext(schema)): one migrator per schema at a time

@@ -24,6 +24,7 @@ import numpy.typing as npt
 from ..errors import EmbedderMismatchError, InvalidInputError, NotFoundError, StoreError
 from ..types import HistoryEntry, Memory
 from .base import Change, ChangeKind, Inserted, NewMemory, Snapshot, StoreCheck, UserRows
+from .event_rows import event_json, parse_events
 from .records import is_transcript
 from .sqlite_counters import bump, renew_all, user_counters
 from .sqlite_errors import GuardedLock
@@ -173,7 +174,7 @@ class SQLiteStore(SQLiteLogs):
                 cursor = db.execute(
                     "INSERT INTO memories(id, user_id, text, kind, metadata, created_at, created_ts, updated_at, "
                     "importance, source, content_hash, embedding, key_embeddings, valid_to, superseded_by, "
-                    "transcript) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "transcript, event_times) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         memory_id,
                         user_id,
@@ -191,6 +192,7 @@ class SQLiteStore(SQLiteLogs):
                         item.valid_to.isoformat() if item.valid_to else None,
                         item.superseded_by,
                         int(item.transcript),
+                        (events := event_json(item.text, item.created_at)),
                     ),
                 )
                 seq = int(cursor.lastrowid or 0)
@@ -206,6 +208,7 @@ class SQLiteStore(SQLiteLogs):
                     source=item.source,
                     valid_to=item.valid_to,
                     superseded_by=item.superseded_by,
+                    event_times=parse_events(events),
                 )
                 if imported_history is None:
                     self._history(db, memory, "ADD", updated)
@@ -234,6 +237,9 @@ class SQLiteStore(SQLiteLogs):
             old = self._get_row(db, memory_id)
             seq = int(old[0])
             sets, params = update_assignments(changes, now, "?")
+            if "text" in changes:
+                sets.append("event_times = ?")
+                params.append(event_json(changes["text"], datetime.fromisoformat(old[6])))
             if embedding is not None:
                 sets.append("embedding = ?, key_embeddings = ?")
                 params.extend([vector_blob(embedding), keys_blob(key_embeddings)])
@@ -347,6 +353,8 @@ class SQLiteStore(SQLiteLogs):
         limit: int | None = None,
         include_superseded: bool = True,
         oldest_first: bool = False,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> builtins.list[Memory]:
         sql, params = list_query(
             user_id,
@@ -357,6 +365,8 @@ class SQLiteStore(SQLiteLogs):
             include_superseded=include_superseded,
             oldest_first=oldest_first,
             mark="?",
+            event_since=event_since,
+            event_until=event_until,
         )
         with self.lock:
             return [row_to_memory(row) for row in self.db.execute(sql, params)]
@@ -389,8 +399,8 @@ class SQLiteStore(SQLiteLogs):
         blob = "embedding" if embeddings else "NULL"
         with self.lock:
             rows = self.db.execute(
-                f"SELECT seq, id, text, kind, created_ts, metadata, superseded_by, {blob}, key_embeddings "
-                "FROM memories WHERE user_id = ? AND seq > ? AND transcript = 0 ORDER BY seq",
+                f"SELECT seq, id, text, kind, created_ts, metadata, superseded_by, {blob}, key_embeddings, "
+                "event_times FROM memories WHERE user_id = ? AND seq > ? AND transcript = 0 ORDER BY seq",
                 (user_id, after_seq),
             ).fetchall()
         return UserRows(
@@ -403,6 +413,7 @@ class SQLiteStore(SQLiteLogs):
             current=[r[6] is None for r in rows],
             embeddings=[r[7] for r in rows],
             keys=[r[8] for r in rows],
+            events=[r[9] for r in rows],
         )
 
     def load_snapshot(self, user_id: str) -> Snapshot | None:

@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from ..types import Memory
 from .base import ChangeKind
+from .event_rows import event_filter, parse_events
 
 __all__ = [
     "COLUMNS",
@@ -27,7 +28,7 @@ __all__ = [
 ]
 
 Vector = npt.NDArray[np.float32]
-COLUMNS = "seq, id, user_id, text, kind, metadata, created_at, updated_at, importance, source, valid_to, superseded_by"
+COLUMNS = "seq, id, user_id, text, kind, metadata, created_at, updated_at, importance, source, valid_to, superseded_by, event_times"
 """The columns `row_to_memory` reads, in its order."""
 
 
@@ -44,6 +45,7 @@ def row_to_memory(row: sqlite3.Row | tuple[Any, ...]) -> Memory:
         source=row[9],
         valid_to=datetime.fromisoformat(row[10]) if row[10] else None,
         superseded_by=row[11],
+        event_times=parse_events(row[12]),
     )
 
 
@@ -81,6 +83,8 @@ def list_query(
     include_superseded: bool,
     oldest_first: bool,
     mark: str = "?",
+    event_since: datetime | None = None,
+    event_until: datetime | None = None,
 ) -> tuple[str, list[Any]]:
     """The SQL and parameters of `MemoryReads.list`, with ``mark`` as the placeholder (``?`` or ``%s``):
     the same query on both engines."""
@@ -95,6 +99,10 @@ def list_query(
     if until is not None:
         sql += f" AND created_ts < {mark}"
         params.append(until.timestamp())
+    if event_since is not None or event_until is not None:
+        clause, values = event_filter(event_since, event_until, mark, "sqlite" if mark == "?" else "postgres")
+        sql += f" AND {clause}"
+        params.extend(values)
     if not include_superseded:
         sql += " AND superseded_by IS NULL"
     order = "ASC" if oldest_first else "DESC"
