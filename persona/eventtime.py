@@ -74,16 +74,32 @@ _RULES: list[tuple[str, str]] = [
 ]  # fmt: skip
 
 
-def _build_scan() -> re.Pattern[str]:
-    # Each rule's groups get the rule's name as a prefix so one alternation can hold them all.
-    alternatives = []
-    for name, pattern in _RULES:
-        prefixed = re.sub(r"\(\?P<(\w+)>", rf"(?P<{name}__\1>", pattern)
-        alternatives.append(rf"(?P<{name}>\b{prefixed}\b)")
-    return re.compile("|".join(alternatives), re.IGNORECASE)
+_YEAR_TOKEN = "#year"
+_WHICH_WORDS = frozenset(("last", "this", "next", "past", "previous", "coming"))
+_RULE_WORDS: dict[str, frozenset[str]] = {
+    "dmy": frozenset(MONTHS),
+    "mdy": frozenset(MONTHS),
+    "my": frozenset(MONTHS),
+    "sy": frozenset(SEASONS),
+    "ago": frozenset(("ago",)),
+    "rel": _WHICH_WORDS,
+    "relday": frozenset(WEEKDAYS),
+    "relseason": frozenset(SEASONS),
+    "word": frozenset(("yesterday", "today", "tonight", "tomorrow", "night", "other", "morning", "afternoon", "evening")),
+    "m": frozenset(MONTHS),
+    "y": frozenset((_YEAR_TOKEN,)),
+    "weekend": frozenset(("weekend",)),
+}
+"""A rule is tried only on texts that hold one of its words: most texts are dismissed without a scan."""
+_COMPILED = [(name, re.compile(rf"\b{pattern}\b"), _RULE_WORDS[name]) for name, pattern in _RULES]
+_COMPILED_ANY_CASE = [(name, re.compile(rf"\b{pattern}\b", re.I), words) for name, pattern, words in
+                      ((n, p, _RULE_WORDS[n]) for n, p in _RULES)]  # fmt: skip
+"""For the rare text whose lower-case form has another length (then positions would not map back)."""
+_TOKEN = re.compile(r"[a-z]+|(?:19|20)\d\d")
 
 
-_SCAN = _build_scan()
+def _tokens(low: str) -> set[str]:
+    return {_YEAR_TOKEN if t[0] in "12" else t for t in _TOKEN.findall(low)}
 
 
 def parse_number(word: str) -> int:
@@ -217,20 +233,33 @@ class Found:
 def find(text: str, reference: datetime) -> list[Found]:
     """Every time expression of ``text`` with its window relative to ``reference``, in text order (an
     expression is read once, by the first rule that fits at its start)."""
-    if not text:
+    low = text.lower()
+    tokens = _tokens(low)
+    rules = _COMPILED
+    if len(low) != len(text):
+        low, rules = text, _COMPILED_ANY_CASE
+    matches = sorted(
+        (m.start(), order, name, m)
+        for order, (name, pattern, words) in enumerate(rules)
+        if not words.isdisjoint(tokens)
+        for m in pattern.finditer(low)
+    )
+    if not matches:
         return []
     ref = reference.astimezone(timezone.utc).date() if reference.tzinfo else reference.date()
     found: list[Found] = []
-    for m in _SCAN.finditer(text):
-        name = m.lastgroup or ""
-        prefix = name + "__"
-        groups = {key[len(prefix) :]: value for key, value in m.groupdict().items() if key.startswith(prefix)}
+    end = 0
+    for start, _order, name, m in matches:  # leftmost first, the earlier rule at one start; no overlaps
+        if start < end:
+            continue
+        groups = m.groupdict()
         try:
             window = _window(name, groups, ref)
         except (ValueError, KeyError, OverflowError):
             window = None
+        end = m.end()  # an expression that names no real time ("31 February") is still read, as nothing
         if window is not None:
-            found.append(Found(m.start(), m.end(), name, groups, window))
+            found.append(Found(start, end, name, groups, window))
     return found
 
 
