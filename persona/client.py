@@ -19,7 +19,7 @@ from .client_async import AsyncMethods
 from .client_chat import ChatMethods
 from .client_governance import GovernanceMethods
 from .client_maintenance import MaintenanceMethods
-from .errors import EmbedderMismatchError, InvalidInputError
+from .errors import InvalidInputError
 from .retrieval.config import RankingConfig
 from .types import HistoryEntry, Hit, LearningFailure, Memory, MemoryPage
 from .validation import (
@@ -130,8 +130,9 @@ class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods):
         # The store, the indexes and numpy load here, not at `import persona`.
         from .backends.embedders import resolve_embedder  # light: loads no model
         from .backends.rerankers import resolve_reranker
+        from .client_open import open_checked
         from .memories import Memories
-        from .store.opening import open_store, store_location
+        from .store.opening import store_location
 
         resolved_reranker = resolve_reranker(reranker)
         resolved: Embedder | str | Path | None = embedder
@@ -141,24 +142,9 @@ class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods):
         self.path: Path | None = location if isinstance(location, Path) else None
         """The store's directory, or None for a PostgreSQL store."""
         self.model = model
-        store = open_store(location)
+        store, resolved, recorded = open_checked(location, embedder, resolved, reembed=reembed)
         self.location = store.location
         """Where the store lives: its directory, or its DSN without the password."""
-        recorded = store.recorded_embedder()
-        if embedder is not None and recorded is not None:
-            try:
-                if resolved is None or isinstance(resolved, (str, Path)):
-                    resolved = resolve_embedder(embedder)
-                if resolved.id != recorded[0] and not reembed:
-                    raise EmbedderMismatchError(
-                        f"the store at {self.location} was built with embedder {recorded[0]!r}, not "
-                        f"{resolved.id!r}. Open it without embedder= (or with embedder={recorded[0]!r}), or "
-                        f"re-embed every memory: Persona(path, embedder={resolved.id!r}, reembed=True) "
-                        "(CLI: persona reindex --embedder NAME)."
-                    )
-            except BaseException:
-                store.close()
-                raise
         self._memories = Memories(
             store,
             embedder=resolved,
@@ -391,9 +377,15 @@ class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods):
         limit: int | None = None,
         include_superseded: bool = False,
         sensitivity: str | Sequence[str] | None = None,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> builtins.list[Memory]:
         """A user's memories, newest first (by created_at); superseded ones only when asked for; only those
-        with the ``sensitivity`` label(s) when given."""
+        with the ``sensitivity`` label(s) when given.
+
+        ``event_since`` / ``event_until`` keep memories about events in [event_since, event_until): one of
+        the memory's `Memory.event_times` overlaps it, or, for a memory whose text names no time, its
+        ``created_at`` falls in it."""
         self._check_open()
         if limit is not None:
             limit = check_positive_int(limit)
@@ -405,6 +397,8 @@ class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods):
             limit=limit,
             include_superseded=include_superseded,
             sensitivity=self._memories.labels(sensitivity),
+            event_since=check_time(event_since, what="event_since"),
+            event_until=check_time(event_until, what="event_until"),
         )
 
     def list_page(
@@ -454,9 +448,11 @@ class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods):
         until: datetime | None = None,
         include_superseded: bool = False,
         sensitivity: str | Sequence[str] | None = None,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> builtins.list[Hit]:
-        """The user's k memories most relevant to ``query``, best first. Filters (``sensitivity``: label(s))
-        apply before ranking."""
+        """The user's k memories most relevant to ``query``, best first. Filters apply before ranking
+        (``sensitivity``: label(s); ``event_since`` / ``event_until`` filter by event time as in `list`)."""
         self._check_open()
         user_id = check_user_id(user_id)
         query = check_text(query, what="query")
@@ -469,6 +465,8 @@ class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods):
             since=_ts(check_time(since, what="since")),
             until=_ts(check_time(until, what="until")),
             include_superseded=include_superseded,
+            event_since=_ts(check_time(event_since, what="event_since")),
+            event_until=_ts(check_time(event_until, what="event_until")),
         )
         return self._memories.search(user_id, query, k=k, filters=spec, sensitivity=self._memories.labels(sensitivity))
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .backends.base import Vectors
-    from .governance import Consent, Disclosure, SweepResult
     from .prompting.builder import RenderedPrompt
     from .types import CheckReport, Feedback, HistoryEntry, Hit, Memory, MemoryPage, StoreStats
 
@@ -80,6 +79,8 @@ class _Sync(Protocol):
         limit: int | None = ...,
         include_superseded: bool = ...,
         sensitivity: str | Sequence[str] | None = ...,
+        event_since: datetime | None = ...,
+        event_until: datetime | None = ...,
     ) -> builtins.list[Memory]: ...
 
     def users(self) -> builtins.list[str]: ...
@@ -100,6 +101,8 @@ class _Sync(Protocol):
         until: datetime | None = ...,
         include_superseded: bool = ...,
         sensitivity: str | Sequence[str] | None = ...,
+        event_since: datetime | None = ...,
+        event_until: datetime | None = ...,
     ) -> builtins.list[Hit]: ...
 
     def search_vector(
@@ -144,28 +147,6 @@ class _Sync(Protocol):
     ) -> RenderedPrompt: ...
 
     def feedback(self, reply_id: str, rating: float, *, comment: str | None = ...) -> Feedback: ...
-
-    def sweep(self, *, dry_run: bool = ...) -> SweepResult: ...
-
-    def consent(self, user_id: str) -> Consent: ...
-
-    def set_consent(
-        self,
-        user_id: str,
-        *,
-        learning: bool | None = ...,
-        personalization: bool | None = ...,
-        retention: Mapping[str, timedelta | str | None] | None = ...,
-    ) -> Consent: ...
-
-    def disclosures(
-        self,
-        user_id: str,
-        *,
-        since: datetime | None = ...,
-        until: datetime | None = ...,
-        limit: int | None = ...,
-    ) -> builtins.list[Disclosure]: ...
 
 
 class AsyncMethods:
@@ -280,6 +261,8 @@ class AsyncMethods:
         limit: int | None = None,
         include_superseded: bool = False,
         sensitivity: str | Sequence[str] | None = None,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> builtins.list[Memory]:
         """The async twin of `list`."""
         import asyncio
@@ -293,6 +276,8 @@ class AsyncMethods:
             limit=limit,
             include_superseded=include_superseded,
             sensitivity=sensitivity,
+            event_since=event_since,
+            event_until=event_until,
         )
 
     async def alist_page(
@@ -349,6 +334,8 @@ class AsyncMethods:
         until: datetime | None = None,
         include_superseded: bool = False,
         sensitivity: str | Sequence[str] | None = None,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> builtins.list[Hit]:
         """The async twin of `search`."""
         import asyncio
@@ -364,6 +351,8 @@ class AsyncMethods:
             until=until,
             include_superseded=include_superseded,
             sensitivity=sensitivity,
+            event_since=event_since,
+            event_until=event_until,
         )
 
     async def asearch_vector(
@@ -452,45 +441,3 @@ class AsyncMethods:
         import asyncio
 
         return await asyncio.to_thread(self.feedback, reply_id, rating, comment=comment)
-
-    # -- privacy ---------------------------------------------------------------------------------------------
-
-    async def asweep(self: _Sync, *, dry_run: bool = False) -> SweepResult:
-        """The async twin of `sweep`."""
-        import asyncio
-
-        return await asyncio.to_thread(self.sweep, dry_run=dry_run)
-
-    async def aconsent(self: _Sync, user_id: str) -> Consent:
-        """The async twin of `consent`."""
-        import asyncio
-
-        return await asyncio.to_thread(self.consent, user_id)
-
-    async def aset_consent(
-        self: _Sync,
-        user_id: str,
-        *,
-        learning: bool | None = None,
-        personalization: bool | None = None,
-        retention: Mapping[str, timedelta | str | None] | None = None,
-    ) -> Consent:
-        """The async twin of `set_consent`."""
-        import asyncio
-
-        return await asyncio.to_thread(
-            self.set_consent, user_id, learning=learning, personalization=personalization, retention=retention
-        )
-
-    async def adisclosures(
-        self: _Sync,
-        user_id: str,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int | None = None,
-    ) -> builtins.list[Disclosure]:
-        """The async twin of `disclosures`."""
-        import asyncio
-
-        return await asyncio.to_thread(self.disclosures, user_id, since=since, until=until, limit=limit)

@@ -1,4 +1,5 @@
-"""The `Persona` methods for privacy: retention (`sweep`), `consent` / `set_consent` and `disclosures`.
+"""The `Persona` methods for privacy: retention (`sweep`), `consent` / `set_consent` and `disclosures`, and their
+async twins.
 
 `Persona` inherits these from `GovernanceMethods`. The policies and typed results are in
 `persona.governance`; the rows are the store's (`persona.store.base.GovernanceLog`). A sweep erases through
@@ -131,3 +132,45 @@ class GovernanceMethods:
             until=check_time(until, what="until"),
             limit=None if limit is None else check_positive_int(limit, what="limit"),
         )
+
+    # -- async twins ---------------------------------------------------------------------------------------------
+
+    async def asweep(self, *, dry_run: bool = False) -> SweepResult:
+        """The async twin of `sweep`."""
+        import asyncio
+
+        return await asyncio.to_thread(self.sweep, dry_run=dry_run)
+
+    async def aconsent(self, user_id: str) -> Consent:
+        """The async twin of `consent`."""
+        import asyncio
+
+        return await asyncio.to_thread(self.consent, user_id)
+
+    async def aset_consent(
+        self,
+        user_id: str,
+        *,
+        learning: bool | None = None,
+        personalization: bool | None = None,
+        retention: Mapping[str, timedelta | str | None] | None = None,
+    ) -> Consent:
+        """The async twin of `set_consent`."""
+        import asyncio
+
+        return await asyncio.to_thread(
+            self.set_consent, user_id, learning=learning, personalization=personalization, retention=retention
+        )
+
+    async def adisclosures(
+        self,
+        user_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[Disclosure]:
+        """The async twin of `disclosures`."""
+        import asyncio
+
+        return await asyncio.to_thread(self.disclosures, user_id, since=since, until=until, limit=limit)

@@ -89,6 +89,7 @@ class Memories:
             ranking=ranking or RankingConfig(),
             reranker=reranker,
             rerank_depth=rerank_depth,
+            clock=self.now,
         )
 
     # -- time and embedder ------------------------------------------------------------------------------------
@@ -269,8 +270,11 @@ class Memories:
         limit: int | None = None,
         include_superseded: bool = False,
         sensitivity: Sequence[str] | None = None,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> builtins.list[Memory]:
-        """A user's memories, newest first (``sensitivity``: only those with one of these labels)."""
+        """A user's memories, newest first (``sensitivity``: only those with one of these labels;
+        ``event_since`` / ``event_until``: see `Persona.list`)."""
         return self.store.list(
             user_id,
             kind=kind,
@@ -279,6 +283,8 @@ class Memories:
             limit=limit,
             include_superseded=include_superseded,
             sensitivity=sensitivity,
+            event_since=event_since,
+            event_until=event_until,
         )
 
     def search(

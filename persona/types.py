@@ -10,6 +10,7 @@ __all__ = [
     "KINDS",
     "CheckReport",
     "EmbedderInfo",
+    "EventTime",
     "Feedback",
     "HistoryEntry",
     "Hit",
@@ -24,6 +25,19 @@ __all__ = [
 Kind = Literal["fact", "preference", "episode", "profile"]
 KINDS: tuple[str, ...] = ("fact", "preference", "episode", "profile")
 """The memory kinds. Episodes are events (never merged); the others are stable knowledge (deduplicated)."""
+
+
+@dataclass(frozen=True)
+class EventTime:
+    """When an event a memory talks about happened: [start, end) in UTC, resolved at write time from a time
+    expression of its text (``text``, e.g. "last week") against its ``created_at`` (`persona.eventtime`)."""
+
+    start: datetime
+    end: datetime
+    text: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "text": self.text}
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,8 @@ class Memory:
     sensitivity: str = "normal"
     """Who may see it: ``normal``, ``personal``, ``health``, ``financial``, ``secret`` or an operator's label
     (`persona.pii.SensitivityPolicy` says which labels reach which models)."""
+    event_times: tuple[EventTime, ...] = ()
+    """The event-time windows of the time expressions in ``text`` (empty when it names no time)."""
 
     @property
     def current(self) -> bool:
@@ -65,6 +81,7 @@ class Memory:
             "valid_to": self.valid_to.isoformat() if self.valid_to else None,
             "superseded_by": self.superseded_by,
             "sensitivity": self.sensitivity,
+            "event_times": [e.to_dict() for e in self.event_times],
         }
 
 

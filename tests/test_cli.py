@@ -33,6 +33,7 @@ MEMORY_FIELDS = {
     "valid_to",
     "superseded_by",
     "sensitivity",
+    "event_times",
 }
 """The documented memory object (docs/cli.md); a change here is a breaking change for scripts."""
 

@@ -223,6 +223,7 @@ def test_migrations_are_named_and_recorded(store_path: Path) -> None:
         "004_memory_transcript",
         "005_store_clock",
         "006_index_snapshots",
+        "007_event_times",
         "008_sensitivity",
         "009_governance",
     ]

@@ -164,7 +164,8 @@ def test_property_no_sensitive_memory_reaches_an_untrusted_model(
     sent = " ".join(m["content"] for m in r.messages[:-1])
     for i, (memory_id, label) in enumerate(zip(ids, labels, strict=True)):
         if not policy.allows(label, model):
-            assert f"zqm{i}x" not in sent and memory_id not in r.memory_ids
+            # the memory's own words ("take zqm3x pills"), not its token: the message may name the token itself
+            assert f"take zqm{i}x pills" not in sent and memory_id not in r.memory_ids
             assert strategy == "none" or memory_id in r.left_out[f"sensitivity:{label}"]
     if model == UNTRUSTED:
         assert not {p.get(i).sensitivity for i in r.memory_ids} & {"health", "financial", "secret", "legal"}

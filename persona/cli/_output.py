@@ -21,7 +21,7 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from persona.types import HistoryEntry, Hit, Memory
+from persona.types import EventTime, HistoryEntry, Hit, Memory
 
 __all__ = [
     "JsonFlag",
@@ -169,6 +169,15 @@ def _memory_text(memory: Memory, extra: str = "") -> Text:
     return text
 
 
+def _event_time(event: EventTime) -> str:
+    """'"last week" 2023-05-01..2023-05-07' (the end day included)."""
+    last = event.end - timedelta(seconds=1)
+    days = event.start.strftime("%Y-%m-%d")
+    if last.date() != event.start.date():
+        days += ".." + last.strftime("%Y-%m-%d")
+    return f"{safe_text(event.text).plain!r} {days}"
+
+
 def memories_table(memories: Sequence[Memory]) -> Table:
     """One row per memory: id, kind, created date, text (metadata on a second, dim line)."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
@@ -191,6 +200,8 @@ def hits_table(hits: Sequence[Hit], *, explain: bool = False) -> Table:
     table.add_column("text", overflow="fold", ratio=1, min_width=20)
     for hit in hits:
         parts = "  ".join(f"{name}={value:.3g}" for name, value in hit.parts.items()) if explain else ""
+        if explain and hit.memory.event_times:
+            parts += "\nevent times: " + "; ".join(_event_time(e) for e in hit.memory.event_times)
         table.add_row(f"{hit.score:.3f}", hit.memory.id, hit.memory.kind, _memory_text(hit.memory, parts))
     return table
 

@@ -62,6 +62,27 @@ Until = Annotated[
         help=f"Only memories created before WHEN: {_WHEN} Example: --until 2024-05-01",
     ),
 ]
+EventSince = Annotated[
+    datetime | None,
+    typer.Option(
+        "--event-since",
+        parser=parse_when,
+        metavar="WHEN",
+        show_default=False,
+        help="Only memories about events at or after WHEN (their event times, read from the text at write time, "
+        f"or else created_at): {_WHEN} Example: --event-since 2023-05-01",
+    ),
+]
+EventUntil = Annotated[
+    datetime | None,
+    typer.Option(
+        "--event-until",
+        parser=parse_when,
+        metavar="WHEN",
+        show_default=False,
+        help=f"Only memories about events before WHEN (as --event-since): {_WHEN} Example: --event-until 2023-06-01",
+    ),
+]
 KindFilter = Annotated[
     Kind | None,
     typer.Option("--kind", show_default=False, help="Only memories of this kind. Example: --kind preference"),
@@ -131,6 +152,8 @@ def list_(
     kind: KindFilter = None,
     since: Since = None,
     until: Until = None,
+    event_since: EventSince = None,
+    event_until: EventUntil = None,
     limit: Annotated[
         int | None,
         typer.Option("--limit", "-n", min=1, show_default=False, help="At most N memories. Example: -n 20"),
@@ -149,7 +172,7 @@ def list_(
     """List a user's current memories, newest first.
 
     JSON: an array of memory objects (id, user_id, text, kind, metadata, created_at, updated_at, importance,
-    source, valid_to, superseded_by, sensitivity).
+    source, valid_to, superseded_by, sensitivity, event_times).
 
     Example: persona list alice --kind preference --since 7d
     """
@@ -162,6 +185,8 @@ def list_(
             limit=limit,
             include_superseded=superseded,
             sensitivity=sensitivity or None,
+            event_since=event_since,
+            event_until=event_until,
         )
     if json:
         emit_json([m.to_dict() for m in memories])
@@ -203,6 +228,8 @@ def search(
     kind: KindFilter = None,
     since: Since = None,
     until: Until = None,
+    event_since: EventSince = None,
+    event_until: EventUntil = None,
     where: Annotated[
         list[str] | None,
         typer.Option(
@@ -218,8 +245,8 @@ def search(
         typer.Option(
             "--explain",
             help="Show the parts each score is made of: dense, dense_context, lexical, lexical_context, "
-            "mentioned, preference, dated, conversation, question (rerank and fused with a reranker); "
-            "docs/retrieval.md explains each. Example: --explain",
+            "mentioned, preference, dated, span, conversation, question (rerank and fused with a reranker), "
+            "and the memory's event times; docs/retrieval.md explains each. Example: --explain",
         ),
     ] = False,
     sensitivity: SensitivityFilter = None,
@@ -242,6 +269,8 @@ def search(
             since=since,
             until=until,
             sensitivity=sensitivity or None,
+            event_since=event_since,
+            event_until=event_until,
         )
     if json:
         emit_json([h.to_dict() for h in hits])

@@ -15,7 +15,8 @@ sections, their shares of the budget (in the order they are filled) and options:
 
 Sections: ``profile`` (current facts/preferences/profile: profile first, then by importance, then newest;
 ``profile_limit``; then, when the message asks for advice, episodes that state a preference, unless
-``profile_episodes: 0``), ``retrieved`` (the top ``k`` hits for the message), ``recent`` (the last ``recent_turns``
+``profile_episodes: 0``), ``retrieved`` (the hits for the message by rank: at least the top ``k``, and as
+many more as the budget holds unless ``fill: 0``), ``recent`` (the last ``recent_turns``
 episodes), ``history`` (every current memory) and ``conversation`` (the caller's ``history`` messages). Without
 a header, the sections are those the template uses, with equal shares.
 
@@ -171,25 +172,32 @@ def _item(memory: Memory, score: float | None = None) -> Item:
     )
 
 
+_FILL_TOKENS = 12
+"""Retrieval asks for one hit per this many tokens of budget (a short turn's cost), so hits fill it."""
+_FILL_MAX = 250
+
+
+def _off(strat: Strategy, key: str) -> bool:
+    return str(strat.options.get(key, "1")).strip().lower() in ("0", "false", "no", "off")
+
+
 def _candidates(
-    source: MemorySource, user_id: str, message: str, strat: Strategy, skip: set[str]
+    source: MemorySource, user_id: str, message: str, strat: Strategy, skip: set[str], budget: int
 ) -> dict[str, list[Item]]:
-    """Per memory section, the candidates best first."""
+    """Per memory section, the candidates best first (``budget``: the prompt's, for how deep to retrieve)."""
     wanted = {name for name, _ in strat.sections}
     out: dict[str, list[Item]] = {}
     if "retrieved" in wanted:
-        hits = source.search(user_id, message, k=strat.option("k", 10))
+        k = strat.option("k", 10)
+        depth = k if _off(strat, "fill") else max(k, min(_FILL_MAX, budget // _FILL_TOKENS))
+        hits = source.search(user_id, message, k=depth)
         out["retrieved"] = [_item(h.memory, h.score) for h in hits]
     if "profile" in wanted:
         limit = strat.option("profile_limit", 100)
         found: list[Memory] = []
         for kind in ("profile", "preference", "fact"):
             found += source.list(user_id, kind=kind, limit=limit, include_superseded=False)
-        if str(strat.options.get("profile_episodes", "1")).lower() not in (
-            "0",
-            "false",
-            "no",
-        ) and seeks_advice(message):
+        if not _off(strat, "profile_episodes") and seeks_advice(message):
             # Preferences stated in turns that nothing was extracted from (MemorySource.stated_preferences): only
             # when the message asks for advice, where they matter; otherwise they would crowd out retrieval.
             found += source.stated_preferences(user_id, limit=limit)
@@ -260,6 +268,7 @@ def resolve_model(model: str | None, default: str | None = None) -> str:
     from ..backends.llm import default_model
 
     return model or default or default_model()
+
 
 def check_history(history: Sequence[Mapping[str, Any]] | None) -> list[dict[str, str]]:
     """The caller's conversation: a list of ``{"role", "content"}`` messages (content: text, NUL-free)."""
@@ -347,7 +356,7 @@ def build_prompt(
         )
 
     skip = {" ".join(message.split())} | {" ".join(m["content"].split()) for m in conversation}
-    pools = _candidates(source, user_id, message, strat, skip)
+    pools = _candidates(source, user_id, message, strat, skip, budget)
     plan: list[Section] = []
     for name, share in strat.sections:
         if name == "conversation":

@@ -362,4 +362,5 @@ def _joined(head: UserRows, tail: UserRows) -> UserRows:
         head.current + tail.current,
         head.embeddings + tail.embeddings,
         head.keys + tail.keys,
+        head.events + tail.events if head.events and tail.events else [],
     )

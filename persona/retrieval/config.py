@@ -29,10 +29,16 @@ class RankingConfig:
     """Upper bound of the IDF-normalised lexical score."""
     preference_boost: float = 0.3
     """Added to memories that state a preference when the query asks for advice (0 turns it off)."""
-    date_boost: float = 0.2
-    """Added to memories dated within a calendar date the query names (0 turns it off)."""
+    date_boost: float = 0.0
+    """Round 2's flat boost for memories dated within a calendar date the query names (0 turns it off;
+    replaced by ``span_boost`` in round 4)."""
     date_slack_days: tuple[float, float] = (1.0, 7.0)
     """How far before and after the named date a memory still counts as dated there."""
+    span_boost: float = 0.2
+    """Added in proportion to how surely a memory's event lies in a time span the query names
+    (`persona.retrieval.spans`: event times, else ``created_at``; 0 turns it off)."""
+    span_told_days: float = 7.0
+    """A memory without event times is taken to tell of the days up to this many before its ``created_at``."""
     question_penalty: float = 0.3
     """Subtracted in proportion to the share of a memory's sentences that are questions."""
     length_prior: float = 0.08

@@ -22,6 +22,7 @@ from .bm25 import BM25Index
 from .conversations import MentionIndex, link_previous
 from .preferences import preference_mask
 from .sentences import log_lengths, question_shares
+from .spans import EventWindows
 
 __all__ = ["Filters", "UserIndex", "decode_vectors"]
 
@@ -39,6 +40,9 @@ class Filters:
     """Only these memory ids (a sensitivity filter, resolved from the store's labels)."""
     exclude_ids: frozenset[str] = frozenset()
     """Never these memory ids (the memories a model may not see)."""
+    event_since: float | None = None
+    event_until: float | None = None
+    """Event-time bounds (`persona.store.event_rows.event_filter` says what matches), as timestamps."""
 
 
 @dataclass
@@ -79,6 +83,8 @@ class UserIndex:
     group_units_for: int = -1
     key_starts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """Where each memory's run of keys starts in ``key_owner`` (keys are stored in owner order)."""
+    events: EventWindows = field(default_factory=EventWindows)
+    """Each memory's event-time windows (`persona.retrieval.spans`)."""
 
     @property
     def max_seq(self) -> int:
@@ -125,6 +131,7 @@ class UserIndex:
             self.log_length = np.concatenate([self.log_length, log_lengths(rows.texts)])
         self._append_keys(start, rows.keys)
         self._append_groups(start)
+        self.events.add(start, rows)
 
     def _append_keys(self, start: int, blobs: list[bytes | None]) -> None:
         width = 4 * self.dim
@@ -216,6 +223,8 @@ class UserIndex:
         if filters.exclude_ids:
             out = filters.exclude_ids
             mask &= np.fromiter((i not in out for i in self.ids), dtype=bool, count=len(self.ids))
+        if filters.event_since is not None or filters.event_until is not None:
+            mask &= self.events.within(self.created_ts, filters.event_since, filters.event_until)
         if filters.metadata:
             wanted = filters.metadata
             mask &= np.fromiter(

@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +49,8 @@ from .config import RankingConfig
 from .dates import dated_near, query_dates
 from .index import UserIndex
 from .preferences import seeks_advice
+from .queryspans import query_spans
+from .spans import overlap_scores
 
 __all__ = ["Ranked", "RankingConfig", "rank", "rerank"]
 
@@ -68,7 +71,10 @@ def rank(
     k: int,
     mask: Mask | None,
     config: RankingConfig = _DEFAULT,
+    now: datetime | None = None,
 ) -> list[Ranked]:
+    """The k best positions for the query (``now``: what relative time phrases in the query count from;
+    default the current time)."""
     n = len(index)
     if n == 0 or k < 1:
         return []
@@ -118,6 +124,9 @@ def rank(
     dated = _dated(index, query_text, config) if config.date_boost > 0 else None
     if dated is not None:
         fused = fused + config.date_boost * dated
+    span = _span(index, query_text, config, now) if config.span_boost > 0 else None
+    if span is not None:
+        fused = fused + config.span_boost * span
     scores = fused[candidates]
     top = np.argpartition(-scores, k - 1)[:k] if len(candidates) > k else np.arange(len(candidates))
     top = top[np.lexsort((-own[candidates[top]], -scores[top]))]
@@ -132,6 +141,7 @@ def rank(
             "mentioned": float(mentioned[pos]) if mentioned is not None else 0.0,
             "preference": float(advice and index.preferences[pos]),
             "dated": float(dated[pos]) if dated is not None else 0.0,
+            "span": float(span[pos]) if span is not None else 0.0,
             "conversation": float(conversation[pos]) if conversation is not None else 0.0,
             "question": float(index.question_share[pos]),
         }
@@ -174,6 +184,21 @@ def _dated(index: UserIndex, query: str, config: RankingConfig) -> npt.NDArray[n
     before, after = config.date_slack_days
     near = dated_near(windows, index.created_ts, before_days=before, after_days=after)
     return near if near.any() and not near.all() else None
+
+
+def _span(
+    index: UserIndex, query: str, config: RankingConfig, now: datetime | None
+) -> npt.NDArray[np.float64] | None:
+    """How surely each memory's event lies in a span the query names, or None when it names none."""
+    if not len(index.created_ts):
+        return None
+    when = now or datetime.now(timezone.utc)
+    first = datetime.fromtimestamp(float(index.created_ts.min()), tz=timezone.utc).year
+    last = datetime.fromtimestamp(float(index.created_ts.max()), tz=timezone.utc).year
+    spans = query_spans(query, when, range(first, max(last, when.year) + 1))
+    if not spans:
+        return None
+    return overlap_scores(index.events, index.created_ts, spans, told_days=config.span_told_days)
 
 
 def _best_key(

@@ -8,6 +8,7 @@ never needs the `Persona` that owns it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Protocol
 
 import numpy as np
@@ -41,6 +42,7 @@ class Searcher:
         ranking: RankingConfig,
         reranker: Reranker | None = None,
         rerank_depth: int = 30,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.store = store
         self.cache = cache
@@ -48,6 +50,8 @@ class Searcher:
         self.ranking = ranking
         self.reranker = reranker
         self.rerank_depth = rerank_depth
+        self.clock = clock
+        """What relative time phrases in a query ("last month") count from; None: the current time."""
 
     def search(self, user_id: str, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
         """The user's k memories most relevant to ``query``, best first (arguments already validated)."""
@@ -63,7 +67,8 @@ class Searcher:
         reranker = self.reranker
         depth = k if reranker is None else max(k, self.rerank_depth)
         with self.cache.using(user_id, int(vector.shape[0]), embedder_id) as index:
-            ranked = rank(index, vector, query, depth, index.mask(filters or Filters()), self.ranking)
+            now = self.clock() if self.clock is not None else None
+            ranked = rank(index, vector, query, depth, index.mask(filters or Filters()), self.ranking, now)
             seqs = [index.seqs[r.position] for r in ranked]
         memories = self.store.get_by_seqs(seqs)
         hits = [

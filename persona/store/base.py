@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -90,6 +90,8 @@ class UserRows:
     embeddings: list[bytes | None]
     keys: list[bytes | None]
     """Each memory's extra search keys (float32 rows): b"" when it has none, None when never computed."""
+    events: list[str | None] = field(default_factory=list)
+    """Each memory's event times as stored (`persona.store.event_rows`); empty when the store gave none."""
 
     def head(self, count: int) -> UserRows:
         """The first ``count`` rows."""
@@ -107,6 +109,7 @@ class UserRows:
             self.current[which],
             self.embeddings[which],
             self.keys[which],
+            self.events[which],
         )
 
 
@@ -223,6 +226,8 @@ class MemoryReads(Protocol):
         oldest_first: bool = False,
         sensitivity: Sequence[str] | None = None,
         exclude_sensitivity: Sequence[str] | None = None,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> builtins.list[Memory]:
         """``sensitivity``: only memories with one of these labels; ``exclude_sensitivity``: none of these."""
         ...

@@ -9,6 +9,8 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from .event_rows import backfill
+
 __all__ = ["MIGRATIONS", "applied_migrations", "apply_migrations"]
 
 Migration = tuple[str, Callable[[sqlite3.Connection], None]]
@@ -119,6 +121,12 @@ def _snapshots(db: sqlite3.Connection) -> None:
     )
 
 
+def _event_times(db: sqlite3.Connection) -> None:
+    # When the events a memory's text talks about happened (persona.store.event_rows), computed for every row.
+    db.execute("ALTER TABLE memories ADD COLUMN event_times TEXT")
+    backfill(db, "?")
+
+
 def _sensitivity(db: sqlite3.Connection) -> None:
     # Each memory's sensitivity label (persona.pii.labels); the index finds a user's labelled memories.
     db.executescript(
@@ -155,6 +163,7 @@ MIGRATIONS: list[Migration] = [
     ("004_memory_transcript", _transcript),
     ("005_store_clock", _clock),
     ("006_index_snapshots", _snapshots),
+    ("007_event_times", _event_times),
     ("008_sensitivity", _sensitivity),
     ("009_governance", _governance),
 ]

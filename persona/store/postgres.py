@@ -31,6 +31,7 @@ import numpy.typing as npt
 from ..errors import EmbedderMismatchError, InvalidInputError, PersonaError, StoreError
 from ..types import HistoryEntry, Memory
 from .base import Change, ChangeKind, Inserted, NewMemory, Snapshot
+from .event_rows import event_json, parse_events
 from .postgres_governance import PostgresGovernance
 from .postgres_logs import PostgresLogs
 from .postgres_reads import PostgresReads
@@ -57,7 +58,7 @@ _USER_LOCK = 7_151_121  # pg_advisory_xact_lock(_USER_LOCK, hashtext(user_id)): 
 _ALL_LOCK = 7_151_122  # shared by every write, exclusive for re-embedding (every user at once)
 _INSERT_COLUMNS = (
     "user_id, seq, id, text, kind, metadata, created_at, created_ts, updated_at, importance, source, "
-    "content_hash, embedding, key_embeddings, valid_to, superseded_by, transcript, sensitivity"
+    "content_hash, embedding, key_embeddings, valid_to, superseded_by, transcript, sensitivity, event_times"
 )
 
 
@@ -260,6 +261,7 @@ class PostgresStore(PostgresReads, PostgresLogs, PostgresGovernance):
                     valid_to=item.valid_to,
                     superseded_by=item.superseded_by,
                     sensitivity=item.sensitivity or "normal",
+                    event_times=parse_events(event_json(item.text, item.created_at)),
                 )
                 if item.kind != "episode":
                     existing[key] = memory
@@ -296,7 +298,7 @@ class PostgresStore(PostgresReads, PostgresLogs, PostgresGovernance):
         with conn.cursor() as cur, cur.copy(f"COPY memories ({_INSERT_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(
                 ["text", "int8", "text", "text", "text", "text", "text", "float8", "text", "float8", "text",
-                 "text", "vector", "bytea", "text", "text", "bool", "text"]
+                 "text", "vector", "bytea", "text", "text", "bool", "text", "text"]
             )  # fmt: skip
             for seq, (item, memory) in zip(sorted(seqs), fresh, strict=True):
                 copy.write_row(
@@ -319,6 +321,7 @@ class PostgresStore(PostgresReads, PostgresLogs, PostgresGovernance):
                         item.superseded_by,
                         bool(item.transcript),
                         memory.sensitivity,
+                        event_json(item.text, item.created_at),
                     )
                 )
 
@@ -338,6 +341,9 @@ class PostgresStore(PostgresReads, PostgresLogs, PostgresGovernance):
             old = self._get_row(conn, memory_id)
             seq = int(old[0])
             sets, params = update_assignments(changes, now, "%s")
+            if "text" in changes:
+                sets.append("event_times = %s")
+                params.append(event_json(changes["text"], datetime.fromisoformat(old[6])))
             if embedding is not None:
                 sets.append("embedding = %s, key_embeddings = %s")
                 params.extend([np.asarray(embedding, dtype=np.float32), keys_blob(key_embeddings)])

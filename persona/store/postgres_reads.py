@@ -71,6 +71,8 @@ class PostgresReads:
         oldest_first: bool = False,
         sensitivity: Sequence[str] | None = None,
         exclude_sensitivity: Sequence[str] | None = None,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> builtins.list[Memory]:
         sql, params = list_query(
             user_id,
@@ -83,6 +85,8 @@ class PostgresReads:
             mark="%s",
             sensitivity=sensitivity,
             exclude_sensitivity=exclude_sensitivity,
+            event_since=event_since,
+            event_until=event_until,
         )
         with self.read() as conn:
             return [row_to_memory(row) for row in conn.execute(sql, params)]
@@ -138,8 +142,8 @@ class PostgresReads:
         blob = "embedding" if embeddings else "NULL::vector"
         with self.read() as conn, conn.cursor(binary=True) as cur:
             rows = cur.execute(
-                f"SELECT seq, id, text, kind, created_ts, metadata, superseded_by IS NULL, {blob}, key_embeddings "
-                "FROM memories WHERE user_id = %s AND seq > %s AND NOT transcript ORDER BY seq",
+                f"SELECT seq, id, text, kind, created_ts, metadata, superseded_by IS NULL, {blob}, key_embeddings, "
+                "event_times FROM memories WHERE user_id = %s AND seq > %s AND NOT transcript ORDER BY seq",
                 (user_id, after_seq),
             ).fetchall()
         return UserRows(
@@ -152,6 +156,7 @@ class PostgresReads:
             current=[bool(r[6]) for r in rows],
             embeddings=[r[7] for r in rows],
             keys=[None if r[8] is None else bytes(r[8]) for r in rows],
+            events=[r[9] for r in rows],
         )
 
     def load_snapshot(self, user_id: str) -> Snapshot | None:

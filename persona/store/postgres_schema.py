@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from ..errors import InvalidInputError, MissingDependencyError, StoreError
+from .event_rows import backfill
 
 if TYPE_CHECKING:
     import psycopg
@@ -252,6 +253,12 @@ def _snapshots(cur: Any) -> None:
     )
 
 
+def _event_times(cur: Any) -> None:
+    # When the events a memory's text talks about happened (persona.store.event_rows), computed for every row.
+    cur.execute("ALTER TABLE memories ADD COLUMN event_times TEXT")
+    backfill(cur, "%s")
+
+
 def _sensitivity(cur: Any) -> None:
     # Each memory's sensitivity label (persona.pii.labels); the index finds a user's labelled memories.
     cur.execute(
@@ -301,6 +308,7 @@ def _governance(cur: Any) -> None:
 MIGRATIONS: list[Migration] = [
     ("001_initial", _initial),
     ("002_index_snapshots", _snapshots),
+    ("003_event_times", _event_times),
     ("004_sensitivity", _sensitivity),
     ("005_governance", _governance),
 ]

@@ -24,6 +24,7 @@ import numpy.typing as npt
 from ..errors import EmbedderMismatchError, InvalidInputError, NotFoundError, StoreError
 from ..types import HistoryEntry, Memory
 from .base import Change, ChangeKind, Inserted, NewMemory, StoreCheck, UserRows
+from .event_rows import event_json, parse_events
 from .records import is_transcript
 from .sqlite_counters import bump, renew_all, user_counters
 from .sqlite_errors import GuardedLock
@@ -178,7 +179,7 @@ class SQLiteStore(SQLiteLabels, SQLiteLogs, SQLiteGovernance, SQLiteSnapshots):
                 cursor = db.execute(
                     "INSERT INTO memories(id, user_id, text, kind, metadata, created_at, created_ts, updated_at, "
                     "importance, source, content_hash, embedding, key_embeddings, valid_to, superseded_by, "
-                    "transcript, sensitivity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "transcript, sensitivity, event_times) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         memory_id,
                         user_id,
@@ -197,6 +198,7 @@ class SQLiteStore(SQLiteLabels, SQLiteLogs, SQLiteGovernance, SQLiteSnapshots):
                         item.superseded_by,
                         int(item.transcript),
                         item.sensitivity or "normal",
+                        (events := event_json(item.text, item.created_at)),
                     ),
                 )
                 seq = int(cursor.lastrowid or 0)
@@ -213,6 +215,7 @@ class SQLiteStore(SQLiteLabels, SQLiteLogs, SQLiteGovernance, SQLiteSnapshots):
                     valid_to=item.valid_to,
                     superseded_by=item.superseded_by,
                     sensitivity=item.sensitivity or "normal",
+                    event_times=parse_events(events),
                 )
                 if imported_history is None:
                     self._history(db, memory, "ADD", updated)
@@ -241,6 +244,9 @@ class SQLiteStore(SQLiteLabels, SQLiteLogs, SQLiteGovernance, SQLiteSnapshots):
             old = self._get_row(db, memory_id)
             seq = int(old[0])
             sets, params = update_assignments(changes, now, "?")
+            if "text" in changes:
+                sets.append("event_times = ?")
+                params.append(event_json(changes["text"], datetime.fromisoformat(old[6])))
             if embedding is not None:
                 sets.append("embedding = ?, key_embeddings = ?")
                 params.extend([vector_blob(embedding), keys_blob(key_embeddings)])
@@ -356,6 +362,8 @@ class SQLiteStore(SQLiteLabels, SQLiteLogs, SQLiteGovernance, SQLiteSnapshots):
         oldest_first: bool = False,
         sensitivity: Sequence[str] | None = None,
         exclude_sensitivity: Sequence[str] | None = None,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> builtins.list[Memory]:
         sql, params = list_query(
             user_id,
@@ -368,6 +376,8 @@ class SQLiteStore(SQLiteLabels, SQLiteLogs, SQLiteGovernance, SQLiteSnapshots):
             mark="?",
             sensitivity=sensitivity,
             exclude_sensitivity=exclude_sensitivity,
+            event_since=event_since,
+            event_until=event_until,
         )
         with self.lock:
             return [row_to_memory(row) for row in self.db.execute(sql, params)]
@@ -420,8 +430,8 @@ class SQLiteStore(SQLiteLabels, SQLiteLogs, SQLiteGovernance, SQLiteSnapshots):
         blob = "embedding" if embeddings else "NULL"
         with self.lock:
             rows = self.db.execute(
-                f"SELECT seq, id, text, kind, created_ts, metadata, superseded_by, {blob}, key_embeddings "
-                "FROM memories WHERE user_id = ? AND seq > ? AND transcript = 0 ORDER BY seq",
+                f"SELECT seq, id, text, kind, created_ts, metadata, superseded_by, {blob}, key_embeddings, "
+                "event_times FROM memories WHERE user_id = ? AND seq > ? AND transcript = 0 ORDER BY seq",
                 (user_id, after_seq),
             ).fetchall()
         return UserRows(
@@ -434,6 +444,7 @@ class SQLiteStore(SQLiteLabels, SQLiteLogs, SQLiteGovernance, SQLiteSnapshots):
             current=[r[6] is None for r in rows],
             embeddings=[r[7] for r in rows],
             keys=[r[8] for r in rows],
+            events=[r[9] for r in rows],
         )
 
     def iter_texts(self, batch: int = 512) -> Iterator[builtins.list[tuple[int, str]]]:

@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from ..types import Memory
 from .base import ChangeKind
+from .event_rows import event_filter, parse_events
 
 __all__ = [
     "COLUMNS",
@@ -31,7 +32,7 @@ __all__ = [
 Vector = npt.NDArray[np.float32]
 COLUMNS = (
     "seq, id, user_id, text, kind, metadata, created_at, updated_at, importance, source, valid_to, superseded_by, "
-    "sensitivity"
+    "sensitivity, event_times"
 )
 """The columns `row_to_memory` reads, in its order."""
 COLUMN_NAMES = tuple(name.strip() for name in COLUMNS.split(","))
@@ -51,6 +52,7 @@ def row_to_memory(row: sqlite3.Row | tuple[Any, ...]) -> Memory:
         valid_to=datetime.fromisoformat(row[10]) if row[10] else None,
         superseded_by=row[11],
         sensitivity=row[12],
+        event_times=parse_events(row[13]),
     )
 
 
@@ -96,6 +98,8 @@ def list_query(
     after: tuple[float, int] | None = None,
     sensitivity: Sequence[str] | None = None,
     exclude_sensitivity: Sequence[str] | None = None,
+    event_since: datetime | None = None,
+    event_until: datetime | None = None,
 ) -> tuple[str, list[Any]]:
     """The SQL and parameters of `MemoryReads.list`, with ``mark`` as the placeholder (``?`` or ``%s``):
     the same query on both engines. ``after`` is a `row_position`: only the rows past it in this order (keyset
@@ -111,6 +115,10 @@ def list_query(
     if until is not None:
         sql += f" AND created_ts < {mark}"
         params.append(until.timestamp())
+    if event_since is not None or event_until is not None:
+        clause, values = event_filter(event_since, event_until, mark, "sqlite" if mark == "?" else "postgres")
+        sql += f" AND {clause}"
+        params.extend(values)
     if not include_superseded:
         sql += " AND superseded_by IS NULL"
     if after is not None:
