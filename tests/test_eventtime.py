@@ -196,3 +196,18 @@ def test_relative_query_spans_count_from_the_persona_clock(tmp_path: Path) -> No
         hits = p.search("u", "the ramen place I mentioned last month", k=2)
         assert hits[0].memory.created_at.month == 2 and hits[0].parts["span"] == 1.0
         assert hits[1].parts["span"] == 0.0
+
+
+def test_a_cold_index_takes_the_event_times_the_store_holds(store_path: Path) -> None:
+    """A cold index (index file fresh, no rows after it) reads each row's stored windows instead of resolving
+    the texts again: a window written into the column is the one search filters by."""
+    with Persona(store_path, embedder=FakeEmbedder()) as p:
+        ids = [p.add("u", f"note {i} about the harbour", created_at=datetime(2024, 5, 1, tzinfo=timezone.utc)).id for i in range(3)]
+        p.search("u", "harbour", k=3)  # builds and saves the index file
+    db = sqlite3.connect(store_path / "persona.db")
+    with db:
+        db.execute("UPDATE memories SET event_times = '[[0.0, 86400.0, \"1 January 1970\"]]' WHERE id = ?", (ids[1],))
+    db.close()
+    with Persona(store_path, embedder=FakeEmbedder()) as p:
+        hits = p.search("u", "harbour", k=3, event_until=datetime(1970, 1, 3, tzinfo=timezone.utc))
+    assert [h.memory.id for h in hits] == [ids[1]]

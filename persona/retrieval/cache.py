@@ -362,5 +362,10 @@ def _joined(head: UserRows, tail: UserRows) -> UserRows:
         head.current + tail.current,
         head.embeddings + tail.embeddings,
         head.keys + tail.keys,
-        head.events + tail.events if head.events and tail.events else [],
+        # the store's event windows only when both parts carry them (an empty tail carries none: it has no rows)
+        head.events + tail.events if _has_events(head) and _has_events(tail) else [],
     )
+
+
+def _has_events(rows: UserRows) -> bool:
+    return len(rows.events) == len(rows.seqs)
