@@ -334,3 +334,33 @@ def test_persona_serve_runs_and_stops_on_sigterm(tmp_path: Path, workers: int) -
             proc.wait(timeout=10)
         if proc.stdout:
             proc.stdout.close()
+
+
+def test_privacy_routes(keyed: dict[str, httpx.Client]) -> None:
+    """Consent and the disclosure log over HTTP: per tenant, in the caller's own user ids, writes need a
+    key that may write, bad values are 400, and a prompt the API renders shows up in the log."""
+    acme, globex, ro = keyed["acme"], keyed["globex"], keyed["ro"]
+    memory = acme.post("/v1/users/alice/memories", json={"text": "I live in Lisbon", "kind": "fact"}).json()
+    fresh = acme.get("/v1/users/alice/consent").json()
+    assert fresh["user_id"] == "alice" and fresh["learning"] and fresh["personalization"]
+    assert fresh["updated_at"] is None
+
+    r = acme.put("/v1/users/alice/consent", json={"learning": False, "retention": {"episode": "30d"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["learning"] is False and r.json()["retention"] == {"episode": "30d"}
+    assert acme.get("/v1/users/alice/consent").json()["learning"] is False
+    assert globex.get("/v1/users/alice/consent").json()["learning"] is True  # another tenant's alice
+    _error(ro.put("/v1/users/alice/consent", json={"learning": True}), 403, "permission_denied")
+    _error(acme.put("/v1/users/alice/consent", json={"retention": {"episode": "soon"}}), 400)
+    _error(acme.put("/v1/users/alice/consent", json={"sharing": True}), 400)
+
+    assert acme.get("/v1/users/alice/disclosures").json() == {"disclosures": []}
+    sent = acme.post("/v1/users/alice/prompt", json={"message": "where do I live?", "model": "gpt-4o-mini"})
+    assert sent.status_code == 200, sent.text
+    log = acme.get("/v1/users/alice/disclosures").json()["disclosures"]
+    assert [(d["user_id"], d["model"], d["memory_ids"]) for d in log] == [("alice", "gpt-4o-mini", [memory["id"]])]
+    assert globex.get("/v1/users/alice/disclosures").json() == {"disclosures": []}
+    assert acme.get("/v1/users/alice/disclosures", params={"until": "2000-01-01"}).json() == {"disclosures": []}
+    _error(acme.get("/v1/users/alice/disclosures", params={"since": "not a time"}), 400)
+    export = acme.get("/v1/users/alice/export").json()
+    assert export["consent"]["user_id"] == "alice" and {d["user_id"] for d in export["disclosures"]} == {"alice"}

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp
 from persona import Persona, __version__
 from persona.backends.base import Embedder
 
-from . import errors, proxy, routes_memories
+from . import errors, proxy, routes_memories, routes_privacy
 from .auth import load_keys
 from .config import ServerConfig
 from .deps import ServerState, state_of
@@ -81,6 +81,7 @@ def create_app(config: ServerConfig | None = None, *, embedder: Embedder | None 
     app.state.persona_server = state
     errors.install(app)
     app.include_router(routes_memories.router)
+    app.include_router(routes_privacy.router)
     app.include_router(proxy.router)
 
     @app.get("/healthz", tags=["ops"], summary="The process is up")

@@ -205,6 +205,9 @@ async def export_user(user: str, request: Request, who: Caller) -> Any:
     data["user_id"] = who.outer(data["user_id"])
     for memory in data.get("memories", []):
         memory["user_id"] = who.outer(memory["user_id"])
+    for record in [data.get("consent") or {}, *data.get("disclosures", [])]:
+        if "user_id" in record:
+            record["user_id"] = who.outer(record["user_id"])
     return _json(data)
 
 
