@@ -10,22 +10,14 @@ import typer
 from persona.errors import MissingDependencyError
 
 from ._app import embedder_spec, state_of
-from .serve import PANEL
+from .serve import PANEL, StoreOption
 
 __all__ = ["register"]
 
 
 def mcp(
     ctx: typer.Context,
-    store: Annotated[
-        str | None,
-        typer.Option(
-            "--store",
-            metavar="STORE",
-            show_default=False,
-            help="The store (a directory or a PostgreSQL DSN); default: the global --store. Example: --store ./memories",
-        ),
-    ] = None,
+    store: StoreOption = None,
     model: Annotated[
         str | None,
         typer.Option(

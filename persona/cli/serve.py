@@ -15,18 +15,21 @@ __all__ = ["register"]
 
 PANEL = "Service"
 
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        metavar="STORE",
+        show_default=False,
+        help="The store (a directory or a PostgreSQL DSN); default: the global --store. Example: --store ./memories",
+    ),
+]
+"""The service commands' own ``--store`` (``serve`` and ``mcp``)."""
+
 
 def serve(
     ctx: typer.Context,
-    store: Annotated[
-        str | None,
-        typer.Option(
-            "--store",
-            metavar="STORE",
-            show_default=False,
-            help="The store (a directory or a PostgreSQL DSN); default: the global --store. Example: --store ./memories",
-        ),
-    ] = None,
+    store: StoreOption = None,
     host: Annotated[
         str,
         typer.Option(help="Address to listen on. Anything but loopback needs --keys. Example: --host 0.0.0.0"),

@@ -16,7 +16,7 @@ from typing import Any
 from ..governance.records import Consent, Disclosure
 from ..types import KINDS
 from .base import Change, ChangeKind, Expiry
-from .sqlite_governance import consent_from_row, consent_row, disclosure_from_row
+from .sqlite_governance import consent_from_row, consent_row, disclosure_from_row, disclosures_query
 
 __all__ = ["PostgresGovernance"]
 
@@ -68,18 +68,7 @@ class PostgresGovernance:
     def disclosures(
         self, user_id: str, *, since: datetime | None, until: datetime | None, limit: int | None
     ) -> builtins.list[Disclosure]:
-        sql = "SELECT user_id, at, model, provider, memory_ids, reply_id FROM disclosures WHERE user_id = %s"
-        params: list[Any] = [user_id]
-        if since is not None:
-            sql += " AND at_ts >= %s"
-            params.append(since.timestamp())
-        if until is not None:
-            sql += " AND at_ts < %s"
-            params.append(until.timestamp())
-        sql += " ORDER BY at_ts DESC, seq DESC"
-        if limit is not None:
-            sql += " LIMIT %s"
-            params.append(limit)
+        sql, params = disclosures_query(user_id, since=since, until=until, limit=limit, mark="%s")
         with self.read() as conn:
             rows = conn.execute(sql, params).fetchall()
         return [disclosure_from_row(r) for r in rows]

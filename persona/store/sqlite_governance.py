@@ -22,7 +22,7 @@ from ..types import KINDS
 from .base import Change, ChangeKind, Expiry
 from .sqlite_errors import GuardedLock
 
-__all__ = ["SQLiteGovernance", "julian_day"]
+__all__ = ["SQLiteGovernance", "disclosures_query", "julian_day"]
 
 _CHUNK = 500  # ids per IN (...) list: far below SQLite's variable limit
 
@@ -76,18 +76,7 @@ class SQLiteGovernance:
     def disclosures(
         self, user_id: str, *, since: datetime | None, until: datetime | None, limit: int | None
     ) -> builtins.list[Disclosure]:
-        sql = "SELECT user_id, at, model, provider, memory_ids, reply_id FROM disclosures WHERE user_id = ?"
-        params: list[Any] = [user_id]
-        if since is not None:
-            sql += " AND at_ts >= ?"
-            params.append(since.timestamp())
-        if until is not None:
-            sql += " AND at_ts < ?"
-            params.append(until.timestamp())
-        sql += " ORDER BY at_ts DESC, seq DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        sql, params = disclosures_query(user_id, since=since, until=until, limit=limit, mark="?")
         with self.lock:
             rows = self.db.execute(sql, params).fetchall()
         return [disclosure_from_row(r) for r in rows]
@@ -250,3 +239,22 @@ def _expired_query(rule: Expiry) -> tuple[str, list[Any]]:
 
 def _chunks(items: list[str]) -> list[list[str]]:
     return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+
+
+def disclosures_query(
+    user_id: str, *, since: datetime | None, until: datetime | None, limit: int | None, mark: str
+) -> tuple[str, list[Any]]:
+    """A user's disclosures, newest first (``since`` inclusive, ``until`` exclusive): both engines."""
+    sql = f"SELECT user_id, at, model, provider, memory_ids, reply_id FROM disclosures WHERE user_id = {mark}"
+    params: list[Any] = [user_id]
+    if since is not None:
+        sql += f" AND at_ts >= {mark}"
+        params.append(since.timestamp())
+    if until is not None:
+        sql += f" AND at_ts < {mark}"
+        params.append(until.timestamp())
+    sql += " ORDER BY at_ts DESC, seq DESC"
+    if limit is not None:
+        sql += f" LIMIT {mark}"
+        params.append(limit)
+    return sql, params
