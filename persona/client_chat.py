@@ -14,6 +14,7 @@ without its record (a store that cannot record it fails the prompt with a `Store
 from __future__ import annotations
 
 import builtins
+import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -24,6 +25,7 @@ from .chat import AsyncReplyStream, Reply, ReplyStream, acomplete_turn, complete
 from .errors import NotFoundError, StoreError
 from .governance.records import Consent, Disclosure
 from .prompting.builder import MemorySource, RenderedPrompt, build_prompt, resolve_model
+from .store.base import ReplyRecord
 from .types import Feedback, Hit, Memory
 from .validation import check_id, check_text, check_user_id
 
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from .memories import Memories
 
 __all__ = ["ChatMethods"]
+
+log = logging.getLogger("persona")
 
 
 class ChatMethods:
@@ -89,8 +93,13 @@ class ChatMethods:
         model: str | None,
         max_prompt_tokens: int | None,
         history: Sequence[Mapping[str, Any]] | None,
+        ticket: int | None = None,
+        at: datetime | None = None,
     ) -> RenderedPrompt:
-        """The one place prompts are rendered: consent decides the source, the disclosure is recorded."""
+        """The one place prompts are rendered: consent decides the source, the disclosure is recorded.
+
+        With a ``ticket`` (a chat turn that will be learned) the reply's record is written with the disclosure,
+        in one transaction: one commit per turn before the model is called."""
         target = resolve_model(model, self.model)
         # prompting reads only the routing policy's view for this model, or nothing without consent
         source: MemorySource = (
@@ -106,20 +115,31 @@ class ChatMethods:
             history=history,
             template_dirs=[] if self.path is None else [self.path / "templates"],
         )
+        disclosure = None
         if rendered.memory_ids:
             from .backends.providers import provider_of
 
-            self._memories.store.record_disclosure(
-                Disclosure(
-                    user_id=user_id,
-                    at=self._memories.now(),
-                    model=rendered.model,
-                    provider=provider_of(rendered.model),
-                    memory_ids=list(rendered.memory_ids),
-                    reply_id=reply_id,
-                )
+            disclosure = Disclosure(
+                user_id=user_id,
+                at=self._memories.now(),
+                model=rendered.model,
+                provider=provider_of(rendered.model),
+                memory_ids=list(rendered.memory_ids),
+                reply_id=reply_id,
             )
+        if ticket is not None and reply_id is not None:
+            reply = ReplyRecord(reply_id, user_id, rendered.model, list(rendered.memory_ids), at or self._memories.now())
+            self.learning.record_turn(ticket, disclosure, reply)
+        elif disclosure is not None:
+            self._memories.store.record_disclosure(disclosure)
         return rendered
+
+    def _discard_reply(self, reply_id: str) -> None:
+        """Drop the record of a reply whose model call failed; a failure here must not hide the call's."""
+        try:
+            self._memories.store.discard_reply(reply_id)
+        except Exception:  # the model's error is the one the caller needs
+            log.warning("persona: could not drop the record of failed reply %s", reply_id, exc_info=True)
 
     @overload
     def chat(self, user_id: str, message: str, *, stream: Literal[False] = ..., **options: Any) -> Reply: ...
@@ -161,6 +181,7 @@ class ChatMethods:
             self.learning.wait(user_id)  # the previous turn's facts should be in this prompt
         ticket = self.learning.ticket(user_id)
         reply_id = uuid.uuid4().hex
+        at = self._memories.now()
         prompt = self._render(
             user_id,
             message,
@@ -170,17 +191,24 @@ class ChatMethods:
             model=model,
             max_prompt_tokens=max_prompt_tokens,
             history=history,
+            ticket=ticket if learn else None,
+            at=at,
         )
-        return complete_turn(
-            user_id,
-            prompt,
-            at=self._memories.now(),
-            learn=learn,
-            stream=stream,
-            on_reply=self._learn_from(message, ticket) if learn else None,
-            reply_id=reply_id,
-            **llm_kwargs,
-        )
+        try:
+            return complete_turn(
+                user_id,
+                prompt,
+                at=at,
+                learn=learn,
+                stream=stream,
+                on_reply=self._learn_from(message, ticket) if learn else None,
+                reply_id=reply_id,
+                **llm_kwargs,
+            )
+        except BaseException:
+            if learn:
+                self._discard_reply(reply_id)
+            raise
 
     @overload
     async def achat(
@@ -216,6 +244,7 @@ class ChatMethods:
             await asyncio.to_thread(self.learning.wait, user_id)
         ticket = self.learning.ticket(user_id)
         reply_id = uuid.uuid4().hex
+        at = self._memories.now()
         prompt = await asyncio.to_thread(
             self._render,
             user_id,
@@ -226,17 +255,24 @@ class ChatMethods:
             model=model,
             max_prompt_tokens=max_prompt_tokens,
             history=history,
+            ticket=ticket if learn else None,
+            at=at,
         )
-        return await acomplete_turn(
-            user_id,
-            prompt,
-            at=self._memories.now(),
-            learn=learn,
-            stream=stream,
-            on_reply=self._learn_from(message, ticket) if learn else None,
-            reply_id=reply_id,
-            **llm_kwargs,
-        )
+        try:
+            return await acomplete_turn(
+                user_id,
+                prompt,
+                at=at,
+                learn=learn,
+                stream=stream,
+                on_reply=self._learn_from(message, ticket) if learn else None,
+                reply_id=reply_id,
+                **llm_kwargs,
+            )
+        except BaseException:
+            if learn:
+                await asyncio.to_thread(self._discard_reply, reply_id)
+            raise
 
     def _learn_from(self, message: str, ticket: int) -> Callable[[Reply], bool]:
         def submit(reply: Reply) -> bool:
@@ -249,6 +285,7 @@ class ChatMethods:
                 memory_ids=list(reply.memory_ids),
                 at=reply.created_at,
                 ticket=ticket,
+                recorded=True,
             )
 
         return submit

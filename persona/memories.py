@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from .backends.base import Embedder, Reranker
 from .errors import InvalidInputError, StoreError
+from .governance.records import Disclosure
 from .pii.labels import SensitivityPolicy
 from .pii.screening import PiiPolicy
 from .retrieval.cache import IndexCache
@@ -333,6 +334,10 @@ class Memories:
 
     def get_reply(self, reply_id: str) -> ReplyRecord | None:
         return self.store.get_reply(reply_id)
+
+    def record_turn(self, disclosure: Disclosure | None, reply: ReplyRecord | None) -> None:
+        """A turn's disclosure and reply record, in one transaction."""
+        self.store.record_turn(disclosure, reply)
 
     def record_feedback(
         self, reply_id: str, rating: float, comment: str | None, at: datetime, importance: Mapping[str, float]

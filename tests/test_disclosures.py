@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _governance import MOCK, T0, Clock
@@ -156,3 +157,76 @@ def test_a_proxy_call_is_recorded(tmp_path: Path) -> None:
             assert d.reply_id == raw.headers["x-persona-reply-id"]
             assert d.memory_ids == raw.headers["x-persona-memories"].split(",")
             assert (d.model, d.provider) == ("openai/fake-model", "openai")
+
+
+def test_a_turn_records_its_reply_with_the_disclosure_in_one_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One commit before the model is called (the disclosure and the reply's record together), none after
+    until learning writes the turn."""
+    from persona._env import ensure_offline_env
+
+    ensure_offline_env()  # before litellm is imported: litellm would otherwise fetch its model map
+    import litellm
+    from litellm.llms.custom_llm import CustomLLM
+
+    events: list[str] = []
+
+    class Model(CustomLLM):  # type: ignore[misc]
+        def completion(self, *args: object, **kwargs: Any) -> Any:
+            events.append("model called")
+            response = kwargs["model_response"]
+            response.choices[0].message.content = "fruit"
+            return response
+
+    monkeypatch.setattr(
+        litellm, "custom_provider_map", [*litellm.custom_provider_map, {"provider": "spy", "custom_handler": Model()}]
+    )
+    with Persona(tmp_path / "s", embedder=FakeEmbedder(), clock=Clock()) as p:
+        p.add("alice", "I am allergic to peanuts")
+        p.chat("alice", "warm up", model="spy/m")  # the first turn's lazy setup
+        p.learning.wait()
+        events.clear()
+        db = p._memories.store.db  # type: ignore[attr-defined]
+        db.set_trace_callback(lambda sql: events.append(" ".join(sql.split()[:3]).upper()))
+        reply = p.chat("alice", "what snack?", model="spy/m", learn=True)
+        p.learning.wait()
+        db.set_trace_callback(None)
+        before = events[: events.index("model called")]
+        assert before.count("COMMIT") == 1  # one commit before the model answered, holding both rows
+        assert "INSERT INTO DISCLOSURES(USER_ID," in before and "INSERT INTO REPLIES(REPLY_ID," in before
+        assert not any(e.startswith("INSERT INTO REPLIES") for e in events[len(before) :])
+        assert p.disclosures("alice")[0].reply_id == reply.id
+        info = p._memories.get_reply(reply.id)
+        assert info is not None and info.memory_ids == reply.memory_ids and info.model == "spy/m"
+        assert p.feedback(reply.id, 1.0).reply_id == reply.id
+
+
+def test_a_failed_model_call_keeps_the_disclosure_but_no_reply(dp: Persona) -> None:
+    from persona._env import ensure_offline_env
+
+    ensure_offline_env()
+    import litellm
+
+    from persona.backends import llm
+
+    error = litellm.RateLimitError("slow down", llm_provider="openai", model=MOCK)
+    with pytest.raises(llm.RateLimitError):
+        dp.chat("alice", "what snack?", model=MOCK, mock_response=error, retry_backoff=0, num_retries=0)
+    with pytest.raises(llm.RateLimitError):
+        asyncio.run(dp.achat("alice", "what snack?", model=MOCK, mock_response=error, retry_backoff=0, num_retries=0))
+    sent = dp.disclosures("alice")
+    assert len(sent) == 2 and all(d.reply_id for d in sent)  # the prompts may have reached the provider
+    assert all(dp._memories.get_reply(str(d.reply_id)) is None for d in sent)  # no reply anyone can rate
+
+
+def test_a_turn_of_a_user_forgotten_meanwhile_records_no_reply(dp: Persona) -> None:
+    from persona.store.base import ReplyRecord
+
+    ticket = dp.learning.ticket("alice")
+    dp.forget_user("alice")
+    dp.learning.record_turn(ticket, None, ReplyRecord("r-late", "alice", MOCK, [], T0))
+    assert dp._memories.get_reply("r-late") is None
+    fresh = dp.learning.ticket("alice")
+    dp.learning.record_turn(fresh, None, ReplyRecord("r-now", "alice", MOCK, [], T0))
+    assert dp._memories.get_reply("r-now") is not None

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from ..errors import InvalidInputError, NotFoundError
+from ..governance.records import Disclosure
 from ..store.base import ReplyRecord
 from ..types import Feedback, LearningFailure, Memory
 from ..validation import check_id, check_number, check_text
@@ -49,6 +50,8 @@ class TurnWriter(MemoryWriter, Protocol):
     ) -> None: ...
 
     def get_reply(self, reply_id: str) -> ReplyRecord | None: ...
+
+    def record_turn(self, disclosure: Disclosure | None, reply: ReplyRecord | None) -> None: ...
 
     def record_feedback(
         self,
@@ -166,6 +169,13 @@ class Learner:
             self._failures = [f for f in self._failures if f.user_id != user_id]
         self.queue.wait(user_id)
 
+    def record_turn(self, ticket: int, disclosure: Disclosure | None, reply: ReplyRecord) -> None:
+        """Record a turn's reply (for feedback) with its prompt's disclosure, in one transaction, before the
+        model is called; the reply is left out when its user was forgotten since ``ticket`` was taken. The
+        turn's `submit` then passes ``recorded=True``."""
+        with self._lock:
+            self.writer.record_turn(disclosure, reply if self._valid(reply.user_id, ticket) else None)
+
     def _valid(self, user_id: str, ticket: int) -> bool:
         return self._generation.get(user_id, 0) == ticket
 
@@ -199,8 +209,10 @@ class Learner:
         memory_ids: list[str],
         at: datetime,
         ticket: int | None = None,
+        recorded: bool = False,
     ) -> bool:
-        """Record the reply (for feedback) now, and learn from the turn in the background (or now).
+        """Record the reply (for feedback) now, unless ``recorded`` (`record_turn` did), and learn from the
+        turn in the background (or now).
 
         Returns False, storing nothing, when the user was forgotten since ``ticket`` was taken."""
         extract_model = self.extract_model
@@ -208,7 +220,8 @@ class Learner:
             turn = self._generation.get(user_id, 0) if ticket is None else ticket
             if not self._valid(user_id, turn):
                 return False
-            self.writer.record_reply(reply_id, user_id, model, list(memory_ids), at)
+            if not recorded:
+                self.writer.record_reply(reply_id, user_id, model, list(memory_ids), at)
         replied_at = self.writer.now()
 
         def job() -> None:

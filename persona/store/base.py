@@ -350,6 +350,12 @@ class GovernanceLog(Protocol):
     def record_disclosure(self, disclosure: Disclosure) -> None:
         """One insert per prompt that carried memories."""
 
+    def record_turn(self, disclosure: Disclosure | None, reply: ReplyRecord | None) -> None:
+        """A chat turn's disclosure and its reply record, in one transaction (one commit per turn)."""
+
+    def discard_reply(self, reply_id: str) -> None:
+        """Remove the record of a reply whose model call failed (it never reached the caller)."""
+
     def disclosures(
         self, user_id: str, *, since: datetime | None, until: datetime | None, limit: int | None
     ) -> builtins.list[Disclosure]:

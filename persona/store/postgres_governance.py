@@ -15,7 +15,7 @@ from typing import Any
 
 from ..governance.records import Consent, Disclosure
 from ..types import KINDS
-from .base import Change, ChangeKind, Expiry
+from .base import Change, ChangeKind, Expiry, ReplyRecord
 from .sqlite_governance import consent_from_row, consent_row, disclosure_from_row, disclosures_query
 
 __all__ = ["PostgresGovernance"]
@@ -64,6 +64,28 @@ class PostgresGovernance:
         # No user lock: the log is append-only and nothing reads it to decide a write.
         with self.read() as conn:
             conn.execute(f"INSERT INTO disclosures({_DISCLOSURE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)", _row(disclosure))
+
+    def record_turn(self, disclosure: Disclosure | None, reply: ReplyRecord | None) -> None:
+        import json
+
+        user_id = reply.user_id if reply is not None else disclosure.user_id if disclosure is not None else None
+        if user_id is None:
+            return
+        with self.write(user_id) as conn:  # the user's lock: a forget_user either sees these rows or runs after
+            if disclosure is not None:
+                conn.execute(
+                    f"INSERT INTO disclosures({_DISCLOSURE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    _row(disclosure),
+                )
+            if reply is not None:
+                conn.execute(
+                    "INSERT INTO replies(user_id, reply_id, model, memory_ids, at) VALUES (%s, %s, %s, %s, %s)",
+                    (reply.user_id, reply.reply_id, reply.model, json.dumps(reply.memory_ids), reply.at.isoformat()),
+                )
+
+    def discard_reply(self, reply_id: str) -> None:
+        with self.read() as conn:
+            conn.execute("DELETE FROM replies WHERE reply_id = %s", (reply_id,))
 
     def disclosures(
         self, user_id: str, *, since: datetime | None, until: datetime | None, limit: int | None

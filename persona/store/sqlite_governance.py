@@ -19,7 +19,7 @@ from typing import Any
 
 from ..governance.records import Consent, Disclosure
 from ..types import KINDS
-from .base import Change, ChangeKind, Expiry
+from .base import Change, ChangeKind, Expiry, ReplyRecord
 from .sqlite_errors import GuardedLock
 
 __all__ = ["SQLiteGovernance", "disclosures_query", "julian_day"]
@@ -72,6 +72,20 @@ class SQLiteGovernance:
     def record_disclosure(self, disclosure: Disclosure) -> None:
         with self.write() as db:
             db.execute(_INSERT_DISCLOSURE, _disclosure_row(disclosure))
+
+    def record_turn(self, disclosure: Disclosure | None, reply: ReplyRecord | None) -> None:
+        with self.write() as db:
+            if disclosure is not None:
+                db.execute(_INSERT_DISCLOSURE, _disclosure_row(disclosure))
+            if reply is not None:
+                db.execute(
+                    "INSERT INTO replies(reply_id, user_id, model, memory_ids, at) VALUES (?, ?, ?, ?, ?)",
+                    (reply.reply_id, reply.user_id, reply.model, json.dumps(reply.memory_ids), reply.at.isoformat()),
+                )
+
+    def discard_reply(self, reply_id: str) -> None:
+        with self.write() as db:
+            db.execute("DELETE FROM replies WHERE reply_id = ?", (reply_id,))
 
     def disclosures(
         self, user_id: str, *, since: datetime | None, until: datetime | None, limit: int | None
