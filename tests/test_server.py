@@ -108,6 +108,15 @@ def test_memories_routes(client: httpx.Client) -> None:
     hits = client.post("/v1/users/alice/search", json={"query": "peanuts shellfish allergy", "k": 2}).json()["hits"]
     assert hits[0]["id"] == one["id"] and "score" in hits[0] and hits[0]["user_id"] == "alice"
     assert client.post("/v1/users/bob/search", json={"query": "peanuts"}).json() == {"hits": []}
+    # "last week", said on 2024-05-01: an event in the week before; the other memories name no time
+    april = {"query": "hiking", "event_since": "2024-04-20", "event_until": "2024-04-30", "k": 5}
+    assert [h["text"] for h in client.post("/v1/users/alice/search", json=april).json()["hits"]] == ["Went hiking last week"]
+    assert client.post("/v1/users/alice/search", json={**april, "event_since": "2024-04-29T12:00:00Z"}).json() == {"hits": []}
+    assert "event_since" in _error(client.post("/v1/users/alice/search", json={**april, "event_since": "soon"}), 400)
+    jazz = {"query": "jazz", "k": 5, "sensitivity": ["normal"]}
+    assert "I like jazz" in [h["text"] for h in client.post("/v1/users/alice/search", json=jazz).json()["hits"]]
+    assert client.post("/v1/users/alice/search", json={**jazz, "sensitivity": "health"}).json() == {"hits": []}
+    assert "sensitivity" in _error(client.post("/v1/users/alice/search", json={**jazz, "sensitivity": "nope"}), 400)
 
     prompt = client.post("/v1/users/alice/prompt", json={"message": "What should I cook?", "model": "gpt-4o-mini"}).json()
     assert prompt["messages"][0]["role"] == "system" and "shellfish" in prompt["messages"][0]["content"]

@@ -60,6 +60,9 @@ class SearchIn(_Body):
     since: str | None = Field(None, description=_TIME)
     until: str | None = Field(None, description=_TIME)
     include_superseded: bool = False
+    event_since: str | None = Field(None, description="Only memories about events from this time on: " + _TIME)
+    event_until: str | None = Field(None, description="Only memories about events before this time: " + _TIME)
+    sensitivity: str | list[str] | None = Field(None, description="Only memories with this label (or these).")
 
 
 class PromptIn(_Body):
