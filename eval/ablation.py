@@ -2,6 +2,7 @@
 
     python eval/ablation.py                        # every row of ABLATIONS
     python eval/ablation.py --row default --row "round 3"
+    python eval/ablation.py --group hop            # the default and the multi-hop candidates only
 
 Each conversation is ingested once exactly as eval/retrieval.py does (one episode per turn through
 ``add_many``, "Speaker: text [image: caption]", ``created_at`` the session date, metadata
@@ -37,6 +38,27 @@ ABLATIONS: dict[str, RankingConfig] = {
     "span 0.1": replace(DEFAULT, span_boost=0.1),
     "span 0.3": replace(DEFAULT, span_boost=0.3),
     "span, told 3 days": replace(DEFAULT, span_told_days=3.0),
+    # each mechanism of the default removed (multi-hop / open-domain, round 4)
+    "without sentence keys": replace(DEFAULT, segment_keys=False),
+    "without context keys": replace(DEFAULT, context_mix=0.0),
+    "without conversation centroid": replace(DEFAULT, conversation_dense=0.0),
+    "without neighbour BM25": replace(DEFAULT, neighbour_lexical=0.0, next_lexical=0.0),
+    "without mention boost": replace(DEFAULT, mention_boost=0.0),
+    "without question penalty": replace(DEFAULT, question_penalty=0.0),
+    "without length prior": replace(DEFAULT, length_prior=0.0),
+    # candidates for multi-hop / open-domain added (persona.retrieval.secondpass, off by default)
+    "+ second hop 0.05": replace(DEFAULT, hop_weight=0.05),
+    "+ second hop 0.1": replace(DEFAULT, hop_weight=0.1),
+    "+ second hop 0.2": replace(DEFAULT, hop_weight=0.2),
+    "+ neighbour credit 0.2": replace(DEFAULT, neighbour_credit=0.2),
+    "+ neighbour credit 0.4": replace(DEFAULT, neighbour_credit=0.4),
+    "+ session penalty 0.02": replace(DEFAULT, session_penalty=0.02),
+    "+ session penalty 0.05": replace(DEFAULT, session_penalty=0.05),
+}
+GROUPS: dict[str, list[str]] = {
+    "span": [r for r in ABLATIONS if r.startswith(("round", "default", "span", "without span"))],
+    "removed": ["default", *(r for r in ABLATIONS if r.startswith("without") and r != "without span")],
+    "hop": ["default", *(r for r in ABLATIONS if r.startswith("+"))],
 }
 REPHRASED = Path(__file__).parent / "data" / "locomo_dev_temporal_rephrased.json"
 CATEGORIES = ("multi-hop", "temporal", "open-domain", "single-hop")
@@ -104,6 +126,12 @@ def _line(r: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python eval/ablation.py", description=__doc__.split("\n")[0])
     parser.add_argument("--row", action="append", choices=list(ABLATIONS), help="rows to run (default all)")
+    parser.add_argument(
+        "--group",
+        choices=list(GROUPS),
+        help="a named set of rows: span (round 4's time rows), removed (each default mechanism off), "
+        "hop (the multi-hop candidates on)",
+    )
     parser.add_argument("--data-dir", default=None, help=f"benchmark data (default ${datasets.DATA_DIR_ENV})")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -112,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         "| re-phrased set: original R@10 | re-phrased R@10 |"
     )
     print("|---|" + "---:|" * 8)
-    run(args.row or list(ABLATIONS), args.data_dir)
+    rows = args.row or (GROUPS[args.group] if args.group else list(ABLATIONS))
+    run(list(dict.fromkeys(rows)), args.data_dir)
     return 0
 
 

@@ -45,3 +45,12 @@ class RankingConfig:
     """Added per unit of log(1 + words) to memories that are part of a conversation (linked to a turn
     before or after them): in a dialogue, the turns that carry facts are the longer ones. Standalone
     memories (facts, preferences, notes) get no length prior."""
+    hop_weight: float = 0.0
+    """Added per unit of a memory's similarity to the centroid of the first stage's best hits, a second
+    hop (`persona.retrieval.secondpass.second_hop`; measured in round 4, off: it did not raise recall)."""
+    neighbour_credit: float = 0.0
+    """Share of how far the better neighbouring turn scores above a memory that the memory gains
+    (`persona.retrieval.secondpass.neighbour_credit`; measured in round 4, off)."""
+    session_penalty: float = 0.0
+    """Subtracted from every memory but the best of its conversation, so other conversations' best turns
+    can come first (`persona.retrieval.secondpass.session_rank`; measured in round 4, off)."""

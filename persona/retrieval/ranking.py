@@ -21,7 +21,10 @@ Bounded priors are then added: ``length_prior`` per log(1 + words) for memories 
 minus ``question_penalty`` times the share of a memory's sentences that are questions,
 ``preference_boost`` to memories that state a preference when the query asks for advice
 (`persona.retrieval.preferences`), and ``date_boost`` to memories dated within a calendar date the query names
-(`persona.retrieval.dates`).
+(`persona.retrieval.dates`), and ``span_boost`` in proportion to how surely a memory's event lies in a span
+the query names (`persona.retrieval.spans`). Three terms drawn from this ranking itself (a second hop from
+the best hits, credit from neighbouring turns, a penalty for crowding one conversation;
+`persona.retrieval.secondpass`) were measured for multi-hop questions and are off by default.
 
 The defaults were chosen on the LoCoMo and PrefEval development data (eval/retrieval.py; the ablation table
 is in docs/retrieval.md). ``Hit.parts`` reports the evidence each term is built from (docs/retrieval.md,
@@ -50,6 +53,7 @@ from .dates import dated_near, query_dates
 from .index import UserIndex
 from .preferences import seeks_advice
 from .queryspans import query_spans
+from .secondpass import neighbour_credit, second_hop, session_rank
 from .spans import overlap_scores
 
 __all__ = ["Ranked", "RankingConfig", "rank", "rerank"]
@@ -127,6 +131,12 @@ def rank(
     span = _span(index, query_text, config, now) if config.span_boost > 0 else None
     if span is not None:
         fused = fused + config.span_boost * span
+    if config.neighbour_credit > 0:
+        fused = fused + config.neighbour_credit * neighbour_credit(index, fused, linked, follower)
+    if config.hop_weight > 0:
+        fused = fused + config.hop_weight * second_hop(index, fused, candidates)
+    if config.session_penalty > 0:
+        fused = fused - config.session_penalty * session_rank(index, fused, candidates)
     scores = fused[candidates]
     top = np.argpartition(-scores, k - 1)[:k] if len(candidates) > k else np.arange(len(candidates))
     top = top[np.lexsort((-own[candidates[top]], -scores[top]))]
