@@ -159,6 +159,18 @@ class PostgresReads:
             events=[r[9] for r in rows],
         )
 
+    def user_vectors(
+        self, user_id: str, *, upto_seq: int
+    ) -> tuple[builtins.list[bytes | None], builtins.list[bytes | None]]:
+        """The vectors and keys of the user's indexed memories with seq <= upto_seq (`IndexSource`)."""
+        with self.read() as conn, conn.cursor(binary=True) as cur:
+            rows = cur.execute(
+                "SELECT embedding, key_embeddings FROM memories WHERE user_id = %s AND seq <= %s AND NOT transcript "
+                "ORDER BY seq",
+                (user_id, upto_seq),
+            ).fetchall()
+        return [r[0] for r in rows], [None if r[1] is None else bytes(r[1]) for r in rows]
+
     def load_snapshot(self, user_id: str) -> Snapshot | None:
         with self.read() as conn:
             row = conn.execute(
