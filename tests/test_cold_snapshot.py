@@ -131,3 +131,42 @@ def test_a_snapshot_that_does_not_decode_is_a_build_from_the_rows(tmp_path: Path
     index, store = cold_index(str(tmp_path), tmp_path / "index")
     assert any(name == "user_vectors" for name, _ in store.calls) and len(index) == 300
     assert results(str(tmp_path)) == built
+
+
+def test_bm25_scores_after_more_documents_are_those_of_a_fresh_index() -> None:
+    """`BM25Index.scores` keeps arrays and norms between calls: an `add` must renew them."""
+    from persona.retrieval.bm25 import BM25Index
+
+    texts = [f"{WORDS[i % 6]} and {WORDS[(i * 5) % 6]} note {i}" for i in range(60)]
+    grown = BM25Index()
+    grown.add(texts[:30])
+    before = grown.scores("violin trip sister")
+    grown.add(texts[30:])
+    fresh = BM25Index()
+    fresh.add(texts)
+    assert not np.array_equal(before, grown.scores("violin trip sister")[:30])  # the statistics moved
+    for q in ["violin trip sister", "Paris", "note 7 dentist"]:
+        assert np.array_equal(grown.scores(q), fresh.scores(q))
+    restored = BM25Index.from_arrays(fresh.arrays())
+    restored.add(["violin violin"])
+    fresh.add(["violin violin"])
+    assert np.array_equal(restored.scores("violin"), fresh.scores("violin"))
+
+
+def test_conversation_centroids_grown_in_steps_are_those_of_one_build(tmp_path: Path) -> None:
+    """The conversation sums wait for ranking and then extend over what was added since."""
+    with Persona(tmp_path, embedder=FakeEmbedder()) as p:
+        p.add_many("u", items(40))
+        p.search("u", "violin", k=3)  # centroids of the first 40
+        for n in (40, 45, 60):
+            p.add_many("u", items(5 if n == 40 else 15, offset=n))
+            p.search("u", "violin", k=3)
+        cache = p._memories.cache
+        with cache.using("u", FakeEmbedder().dim, FakeEmbedder().id) as stepped:
+            grown = stepped.conversation_centroids()
+            assert grown is not None and len(stepped) == 75
+    fresh = IndexCache(open_store(store_location(str(tmp_path))), None)
+    with fresh.using("u", FakeEmbedder().dim, FakeEmbedder().id) as built:
+        once = built.conversation_centroids()
+        assert once is not None and np.array_equal(stepped.group, built.group)
+        assert np.allclose(grown, once, atol=1e-6)
