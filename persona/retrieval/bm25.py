@@ -70,6 +70,11 @@ class BM25Index:
         """Per term, its (position, term frequency) pairs: a list, or an (n, 2) array when restored."""
         self._lengths: list[int] = []
         self._total = 0
+        self._columns: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = {}
+        """Per term, its postings' positions and term frequencies as arrays (made on first use by `scores`,
+        dropped when `add` extends the term)."""
+        self._norm: npt.NDArray[np.float64] | None = None
+        """The length normalisation of every document, for the current documents (None: to compute)."""
 
     def __len__(self) -> int:
         return len(self._lengths)
@@ -79,6 +84,7 @@ class BM25Index:
             position = len(self._lengths)
             counts = Counter(tokenize(text))
             for term, tf in counts.items():
+                self._columns.pop(term, None)
                 postings = self._postings.setdefault(term, [])
                 if not isinstance(postings, list):  # restored from arrays: back to a list to grow it
                     postings = self._postings[term] = [(int(p), int(f)) for p, f in postings]
@@ -86,6 +92,7 @@ class BM25Index:
             length = sum(counts.values())
             self._lengths.append(length)
             self._total += length
+            self._norm = None
 
     def arrays(self) -> dict[str, npt.NDArray[Any]]:
         """The whole index as arrays (`from_arrays` restores it exactly): terms, where each term's postings
@@ -134,16 +141,21 @@ class BM25Index:
         terms = tokenize(query) if isinstance(query, str) else list(query)
         if not terms:
             return out
-        lengths = np.asarray(self._lengths, dtype=np.float64)
-        avg = max(self._total / n, 1e-9)
-        norm = self.k1 * (1.0 - self.b + self.b * lengths / avg)
+        norm = self._norm
+        if norm is None:
+            lengths = np.asarray(self._lengths, dtype=np.float64)
+            avg = max(self._total / n, 1e-9)
+            norm = self._norm = self.k1 * (1.0 - self.b + self.b * lengths / avg)
         for term, qtf in Counter(terms).items():
-            postings = self._postings.get(term)
-            if postings is None or len(postings) == 0:
-                continue
-            df = len(postings)
+            columns = self._columns.get(term)
+            if columns is None:
+                postings = self._postings.get(term)
+                if postings is None or len(postings) == 0:
+                    continue
+                arr = np.asarray(postings, dtype=np.int64).reshape(-1, 2)
+                columns = self._columns[term] = (arr[:, 0], arr[:, 1].astype(np.float64))
+            pos, tf = columns
+            df = len(pos)
             idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-            arr = np.asarray(postings, dtype=np.int64)
-            pos, tf = arr[:, 0], arr[:, 1].astype(np.float64)
             out[pos] += qtf * idf * tf * (self.k1 + 1.0) / (tf + norm[pos])
         return out

@@ -4,7 +4,7 @@ A user's index is rebuilt from the store whenever the store says it changed in a
 (another process updated or deleted something); plain additions are appended. This process's own writes
 are applied in one place, `IndexCache.apply`, from the `Change` the store reported. When the store has a
 cache directory (the SQLite store's ``<store>/index/``), the dense vectors are saved there: a missing, stale,
-unreadable or garbled file (its sidecar records the sha256 of the vectors) is rebuilt, never an error, and a
+unreadable or garbled file (its sidecar records the CRC-32 of the vectors) is rebuilt, never an error, and a
 file that cannot be written costs a rebuild later, never a failed search.
 
 What is erased from the store leaves the files too: deleting a memory or forgetting a user removes the
@@ -20,14 +20,13 @@ import hashlib
 import json
 import os
 import threading
+import zlib
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from ..backends.faiss_index import FlatIndex
 from ..errors import PersonaError, StoreError
@@ -36,7 +35,10 @@ from ..types import IndexState
 from . import snapshot
 from .index import UserIndex, decode_vectors
 
-__all__ = ["IndexCache"]
+__all__ = ["KEYS_SUFFIX", "IndexCache"]
+
+KEYS_SUFFIX = ".keys"
+"""The file beside a user's ``.faiss`` file that holds their sentence keys (in owner order)."""
 
 
 class IndexCache:
@@ -86,8 +88,11 @@ class IndexCache:
         return index
 
     def _build(self, user_id: str, dim: int, embedder_id: str, version: int, mutations: int) -> UserIndex:
-        """A user's index from the store: dense vectors from the index file where it is fresh (else from the
-        rows), what the texts give it from the store's snapshot where it is valid (else from the texts)."""
+        """A user's index from the store: from its snapshot where it is valid (then only the rows added since
+        are read), else from the rows, the dense vectors from the index file where it is fresh."""
+        restored = self._from_snapshot(user_id, dim, embedder_id, version, mutations)
+        if restored is not None:
+            return restored
         loaded: FlatIndex | None = None
         if self.directory is None:  # no index files (PostgreSQL): one read of every row, vectors included
             rows = self.store.user_rows(user_id)
@@ -96,45 +101,89 @@ class IndexCache:
             covered = 0
         else:
             rows = self.store.user_rows(user_id, embeddings=False)
-            loaded = self._load_file(user_id, dim, embedder_id, mutations, rows.seqs)
+            seqs = rows.seqs
+            files = self._load_file(
+                user_id,
+                dim,
+                embedder_id,
+                mutations,
+                lambda c, m: c <= len(seqs) and (not c or seqs[c - 1] == m),
+            )
+            loaded = None if files is None else files[0]
             dense = loaded or FlatIndex(dim)
             covered = len(dense)
             tail = self.store.user_rows(user_id, after_seq=rows.seqs[covered - 1] if covered else 0)
             dense.add(decode_vectors(tail.embeddings, dim))
             rows = _joined(rows.head(covered), tail)
         index = UserIndex(user_id=user_id, dim=dim, dense=dense, version=version, mutations=mutations)
-        none = np.zeros((0, dim), dtype=np.float32)
-        restored = self._restore_snapshot(user_id, mutations, rows)
-        if restored is not None:
-            lexical, count = restored
-            index.append(rows.head(count), none, lexical)
-            index.append(rows.part(slice(count, None)), none)
-        else:
-            count = 0
-            index.append(rows, none)
-        if self.directory is not None and len(index) and (loaded is None or len(index) - covered > max(64, covered // 10)):
+        index.append(rows, np.zeros((0, dim), dtype=np.float32))
+        if (
+            self.directory is not None
+            and len(index)
+            and (loaded is None or len(index) - covered > max(64, covered // 10))
+        ):
             self._save_file(index, embedder_id)
-        if len(index) >= snapshot.MIN_ROWS and len(index) - count > max(64, count // 10):
-            self.store.save_snapshot(
-                user_id, Snapshot(mutations, len(index), index.max_seq, snapshot.encode(index))
-            )
+        if len(index) >= snapshot.MIN_ROWS:
+            self._save_snapshot(index)
         return index
 
-    def _restore_snapshot(
-        self, user_id: str, mutations: int, rows: UserRows
-    ) -> tuple[dict[str, npt.NDArray[Any]], int] | None:
-        """The store's snapshot of the user's first rows, when it still fits them."""
+    def _from_snapshot(
+        self, user_id: str, dim: int, embedder_id: str, version: int, mutations: int
+    ) -> UserIndex | None:
+        """The user's index restored from the store's snapshot and brought up to date with the rows added
+        since, or None when there is no valid snapshot. The vectors come from the index files when they fit
+        it, else from one read of the store's vector columns."""
         saved = self.store.load_snapshot(user_id)
-        if saved is None or saved.mutations != mutations or not 0 < saved.count <= len(rows.seqs):
-            return None
-        if rows.seqs[saved.count - 1] != saved.max_seq:
+        if saved is None or saved.mutations != mutations or saved.count < 1:
             return None
         arrays = snapshot.decode(saved.data, saved.count)
-        return None if arrays is None else (arrays, saved.count)
+        if arrays is None or int(arrays["seqs"][-1]) != saved.max_seq:
+            return None
+        count = saved.count
+        files = self._load_file(
+            user_id, dim, embedder_id, mutations, lambda c, m: (c, m) == (count, saved.max_seq), keys=True
+        )
+        if files is not None:
+            dense, keys = files
+        else:
+            embeddings, blobs = self.store.user_vectors(user_id, upto_seq=saved.max_seq)
+            if len(embeddings) != count:
+                return None
+            dense = FlatIndex(dim)
+            dense.add(decode_vectors(embeddings, dim))
+            keys = _key_index([b for b in blobs if b], dim)
+        index = snapshot.restore(
+            arrays, user_id=user_id, dense=dense, keys=keys, version=version, mutations=mutations
+        )
+        if index is None:
+            return None
+        tail = self.store.user_rows(user_id, after_seq=saved.max_seq)
+        index.append(tail, decode_vectors(tail.embeddings, dim))
+        grown = len(tail.seqs) > max(64, count // 10)
+        if self.directory is not None and (files is None or grown):
+            self._save_file(index, embedder_id)
+        if grown:
+            self._save_snapshot(index)
+        return index
+
+    def _save_snapshot(self, index: UserIndex) -> None:
+        if bool(index.alive.all()):
+            self.store.save_snapshot(
+                index.user_id, Snapshot(index.mutations, len(index), index.max_seq, snapshot.encode(index))
+            )
 
     def _load_file(
-        self, user_id: str, dim: int, embedder_id: str, mutations: int, seqs: list[int]
-    ) -> FlatIndex | None:
+        self,
+        user_id: str,
+        dim: int,
+        embedder_id: str,
+        mutations: int,
+        fits: Callable[[int, int], bool],
+        *,
+        keys: bool = False,
+    ) -> tuple[FlatIndex, FlatIndex | None] | None:
+        """The user's dense vectors (and with ``keys`` their sentence keys) from the index files, when they
+        are of this embedder and ``mutations`` and ``fits(count, max_seq)`` of the rows they cover."""
         path = self.file_for(user_id)
         if path is None:
             return None
@@ -144,12 +193,19 @@ class IndexCache:
             if info.get("embedder_id") != embedder_id or info.get("mutations") != mutations:
                 return None
             count = int(info["count"])
-            if count > len(seqs) or (count and seqs[count - 1] != int(info["max_seq"])):
+            if not fits(count, int(info["max_seq"]) if count else 0):
                 return None
             dense = FlatIndex.load(path, dim)
-            if len(dense) != count or info.get("sha256") != _checksum(dense):
+            if len(dense) != count or info.get("crc32") != _checksum(dense):
                 return None
-            return dense
+            if not keys:
+                return dense, None
+            if int(info["keys"]) == 0:
+                return dense, None
+            extra = FlatIndex.load(path.with_suffix(KEYS_SUFFIX), dim)
+            if len(extra) != int(info["keys"]) or info.get("keys_crc32") != _checksum(extra):
+                return None
+            return dense, extra
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -163,8 +219,11 @@ class IndexCache:
         if recorded is None or len(rows.seqs) == 0:
             return True
         _version, mutations = self.store.user_state(user_id)
-        dense = self._load_file(user_id, recorded[1], recorded[0], mutations, rows.seqs)
-        return dense is not None and len(dense) == len(rows.seqs)
+        seqs = rows.seqs
+        files = self._load_file(
+            user_id, recorded[1], recorded[0], mutations, lambda c, m: c == len(seqs) and seqs[c - 1] == m
+        )
+        return files is not None
 
     def rebuild(self, user_id: str, dim: int, embedder_id: str) -> None:
         """Drop the user's index and its files, and build them again from the store."""
@@ -180,12 +239,16 @@ class IndexCache:
         tmp = sidecar.with_suffix(".json.tmp")
         try:
             index.dense.save(path)
+            if index.keys is not None:
+                index.keys.save(path.with_suffix(KEYS_SUFFIX))
             info = {
                 "embedder_id": embedder_id,
                 "mutations": index.mutations,
                 "count": len(index.dense),
                 "max_seq": index.seqs[len(index.dense) - 1],
-                "sha256": _checksum(index.dense),
+                "crc32": _checksum(index.dense),
+                "keys": len(index.keys) if index.keys is not None else 0,
+                "keys_crc32": _checksum(index.keys) if index.keys is not None else 0,
             }
             tmp.write_text(json.dumps(info), "utf-8")
             os.replace(tmp, sidecar)
@@ -201,7 +264,7 @@ class IndexCache:
         except PersonaError:
             current = None
         if current != (index.version, index.mutations):
-            _unlink(path, sidecar)
+            _unlink(path, sidecar, path.with_suffix(KEYS_SUFFIX))
 
     # -- this process's own writes ------------------------------------------------------------------------------
 
@@ -262,7 +325,7 @@ class IndexCache:
         if path is None:
             return
         try:
-            for p in (path, path.with_suffix(".json")):
+            for p in (path, path.with_suffix(".json"), path.with_suffix(KEYS_SUFFIX)):
                 p.unlink(missing_ok=True)
         except NotADirectoryError:
             return  # the directory is a file: it holds no index files
@@ -338,8 +401,18 @@ def _digest(user_id: str) -> str:
     return hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:32]
 
 
-def _checksum(dense: FlatIndex) -> str:
-    return hashlib.sha256(np.ascontiguousarray(dense.vectors()).tobytes()).hexdigest()
+def _checksum(vectors: FlatIndex) -> int:
+    """The CRC-32 of the vectors: finds a garbled or truncated file, at a fraction of a hash's cost."""
+    return zlib.crc32(np.ascontiguousarray(vectors.vectors()).data)
+
+
+def _key_index(blobs: list[bytes], dim: int) -> FlatIndex | None:
+    """The sentence keys of ``blobs`` (float32 rows, owner order) as one index; None when there are none."""
+    if not blobs:
+        return None
+    keys = FlatIndex(dim)
+    keys.add(np.frombuffer(b"".join(blobs), dtype="<f4").reshape(-1, dim))
+    return keys
 
 
 def _unlink(*paths: Path) -> None:

@@ -79,6 +79,31 @@ class MentionIndex:
                     continue  # free text, not a name
                 self._by_first.setdefault(tokens[0], {}).setdefault(tokens, []).append(start + offset)
 
+    def arrays(self) -> tuple[list[str], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Every value (its tokens joined by spaces), where each one's positions start, and the positions
+        (`from_arrays` restores the index)."""
+        values: list[str] = []
+        runs: list[list[int]] = []
+        for by_tokens in self._by_first.values():
+            for tokens, positions in by_tokens.items():
+                values.append(" ".join(tokens))
+                runs.append(positions)
+        starts = np.cumsum([0] + [len(r) for r in runs], dtype=np.int64)
+        flat = np.asarray([p for r in runs for p in r], dtype=np.int64)
+        return values, starts, flat
+
+    @classmethod
+    def from_arrays(
+        cls, values: Sequence[str], starts: npt.NDArray[np.int64], positions: npt.NDArray[np.int64]
+    ) -> MentionIndex:
+        index = cls()
+        flat = [int(p) for p in positions.tolist()]
+        bounds = [int(s) for s in starts.tolist()]
+        for i, value in enumerate(values):
+            tokens = tuple(str(value).split(" "))
+            index._by_first.setdefault(tokens[0], {})[tokens] = flat[bounds[i] : bounds[i + 1]]
+        return index
+
     def mentioned(self, query: str, n: int) -> npt.NDArray[np.bool_] | None:
         """The positions carrying a value the query names, or None when none is named (or all carry one)."""
         words = tokenize(query)

@@ -8,7 +8,6 @@ context-key norms) are computed lazily by the index's own methods.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +76,8 @@ class UserIndex:
     group: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """The conversation each memory belongs to: a chain of links (persona.retrieval.conversations), numbered from 0."""
     group_sums: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 0)))
-    """Per conversation, the sum of its memories' vectors."""
+    """Per conversation, the sum of its memories' vectors over the first ``group_sums_for`` positions (lazy)."""
+    group_sums_for: int = 0
     group_units: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     """Cached unit-length conversation centroids (recomputed when ``group_units_for`` != len)."""
     group_units_for: int = -1
@@ -93,21 +93,11 @@ class UserIndex:
     def __len__(self) -> int:
         return len(self.seqs)
 
-    def append(
-        self,
-        rows: UserRows,
-        vectors: npt.NDArray[np.float32],
-        lexical: Mapping[str, npt.NDArray[Any]] | None = None,
-    ) -> None:
-        """Add rows in seq order. ``lexical`` (from `persona.retrieval.snapshot`, only into an empty index)
-        holds what the rows' texts give the index, computed before: BM25 and the per-text features."""
+    def append(self, rows: UserRows, vectors: npt.NDArray[np.float32]) -> None:
+        """Add rows in seq order (``vectors``: their dense vectors, unless the dense index holds them already)."""
         start = len(self.seqs)
         self.dense.add(vectors)
-        if lexical is not None and start == 0:
-            self.bm25 = BM25Index.from_arrays(lexical)
-        else:
-            lexical = None
-            self.bm25.add(rows.texts)
+        self.bm25.add(rows.texts)
         self.seqs.extend(rows.seqs)
         self.ids.extend(rows.ids)
         self.kinds.extend(rows.kinds)
@@ -121,14 +111,9 @@ class UserIndex:
             [self.links, link_previous(self.kinds, self.metadata, self.created_ts, start)]
         )
         self.mentions.add(start, rows.metadata)
-        if lexical is not None:
-            self.preferences = np.asarray(lexical["preferences"], dtype=bool)
-            self.question_share = np.asarray(lexical["question_share"], dtype=np.float32)
-            self.log_length = np.asarray(lexical["log_length"], dtype=np.float32)
-        else:
-            self.preferences = np.concatenate([self.preferences, preference_mask(rows.texts, rows.kinds)])
-            self.question_share = np.concatenate([self.question_share, question_shares(rows.texts)])
-            self.log_length = np.concatenate([self.log_length, log_lengths(rows.texts)])
+        self.preferences = np.concatenate([self.preferences, preference_mask(rows.texts, rows.kinds)])
+        self.question_share = np.concatenate([self.question_share, question_shares(rows.texts)])
+        self.log_length = np.concatenate([self.log_length, log_lengths(rows.texts)])
         self._append_keys(start, rows.keys)
         self._append_groups(start)
         self.events.add(start, rows)
@@ -148,26 +133,37 @@ class UserIndex:
         self.key_starts = np.flatnonzero(np.concatenate([[True], owner[1:] != owner[:-1]]))
 
     def _append_groups(self, start: int) -> None:
-        """Extend the conversation numbering and sums. A link always points to the previous position
-        (persona.retrieval.conversations.link_previous), so a conversation is a run of linked positions."""
+        """Extend the conversation numbering. A link always points to the previous position
+        (persona.retrieval.conversations.link_previous), so a conversation is a run of linked positions,
+        and conversations are numbered in position order. Their vector sums wait for `conversation_centroids`."""
         n = len(self.seqs)
         if n == start:
             return
-        count = len(self.group_sums)
+        count = int(self.group[start - 1]) + 1 if start else 0
         fresh = self.links[start:n] < 0
         groups = count + np.cumsum(fresh, dtype=np.int64) - 1
         if not fresh[0]:  # continues the conversation of the position before this batch
             head = int(np.argmax(fresh)) if fresh.any() else n - start
             groups[:head] = self.group[start - 1]
-        vectors = np.asarray(self.dense.vectors()[start:n], dtype=np.float64)
-        runs = np.flatnonzero(np.concatenate([[True], groups[1:] != groups[:-1]]))
-        run_sums = vectors if len(runs) == len(groups) else np.add.reduceat(vectors, runs, axis=0)
-        sums = np.zeros((count + int(fresh.sum()), self.dim))
-        if count:
-            sums[:count] = self.group_sums
-        sums[groups[runs]] += run_sums  # one run per conversation: the indices are distinct
-        self.group_sums = sums
         self.group = np.concatenate([self.group, groups])
+
+    def _sum_groups(self) -> npt.NDArray[np.float64]:
+        """Per conversation, the sum of its memories' vectors, extended over the positions added since the
+        last call (float64 sums, one run of positions per conversation)."""
+        n, start = len(self), self.group_sums_for
+        if start < n:
+            count = int(self.group[n - 1]) + 1
+            groups = self.group[start:n]
+            runs = np.flatnonzero(np.concatenate([[True], groups[1:] != groups[:-1]]))
+            run_sums = np.add.reduceat(self.dense.vectors()[start:n], runs, axis=0, dtype=np.float64)
+            sums = np.zeros((count, self.dim))
+            done = len(self.group_sums)
+            if done:
+                sums[:done] = self.group_sums
+            sums[groups[runs]] += run_sums  # one run per conversation: the indices are distinct
+            self.group_sums = sums
+            self.group_sums_for = n
+        return self.group_sums
 
     def context_norms_for(self, mix: float) -> npt.NDArray[np.float32]:
         """|v_i + mix * v_link(i)| for every position (1 where unlinked), cached until ``mix`` changes."""
@@ -179,10 +175,10 @@ class UserIndex:
         if done < n:
             vectors = self.dense.vectors()
             links = self.links[done:n]
-            own = vectors[done:n]
-            prev = vectors[np.where(links >= 0, links, 0)]
-            norms = np.linalg.norm(own + mix * prev, axis=1).astype(np.float32)
-            norms = np.where(links >= 0, np.maximum(norms, 1e-6), 1.0).astype(np.float32)
+            linked = np.flatnonzero(links >= 0)  # only these have a pair (the others get 1)
+            norms = np.ones(n - done, dtype=np.float32)
+            pairs = vectors[done + linked] + mix * vectors[links[linked]]
+            norms[linked] = np.maximum(np.linalg.norm(pairs, axis=1).astype(np.float32), 1e-6)
             self.context_norms = np.concatenate([self.context_norms, norms])
         return self.context_norms
 
@@ -190,10 +186,10 @@ class UserIndex:
         """Unit-length centroid of each conversation (row = ``group``), or None when every memory is alone
         in its conversation (then each is its own centroid). Cached until the index grows."""
         n = len(self)
-        if len(self.group_sums) == n:
+        if n == 0 or int(self.group[n - 1]) + 1 == n:
             return None
         if self.group_units_for != n:
-            sums = self.group_sums
+            sums = self._sum_groups()
             norms = np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
             self.group_units = np.ascontiguousarray(sums / norms, dtype=np.float32)
             self.group_units_for = n

@@ -196,6 +196,12 @@ class IndexSource(Protocol):
     def user_rows(self, user_id: str, *, after_seq: int = 0, embeddings: bool = True) -> UserRows:
         """The user's memories with seq > after_seq, in seq order (embeddings as None when not asked for)."""
 
+    def user_vectors(
+        self, user_id: str, *, upto_seq: int
+    ) -> tuple[builtins.list[bytes | None], builtins.list[bytes | None]]:
+        """The vectors and sentence keys (as in `UserRows`) of the user's memories with seq <= upto_seq, in
+        seq order: what a restored snapshot needs from the rows (`persona.retrieval.snapshot`)."""
+
     def load_snapshot(self, user_id: str) -> Snapshot | None:
         """The user's saved index snapshot, or None."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import json
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -158,6 +159,32 @@ class PostgresReads:
             keys=[None if r[8] is None else bytes(r[8]) for r in rows],
             events=[r[9] for r in rows],
         )
+
+    def user_vectors(
+        self, user_id: str, *, upto_seq: int
+    ) -> tuple[builtins.list[bytes | None], builtins.list[bytes | None]]:
+        """The vectors and keys of the user's indexed memories with seq <= upto_seq (`IndexSource`).
+
+        The two columns are read on two pooled connections at once (the keys are most of the bytes, and the
+        server detoasts them while the other column arrives). A row written or erased between the two reads
+        makes their rows differ; then neither is returned (empty lists: the caller builds from the rows)."""
+
+        def column(name: str) -> builtins.list[Any]:
+            with self.read() as conn, conn.cursor(binary=True) as cur:
+                rows: builtins.list[Any] = cur.execute(
+                    f"SELECT seq, {name} FROM memories WHERE user_id = %s AND seq <= %s AND NOT transcript "
+                    "ORDER BY seq",
+                    (user_id, upto_seq),
+                ).fetchall()
+            return rows
+
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            later = worker.submit(column, "key_embeddings")
+            dense = column("embedding")
+            keys = later.result()
+        if [r[0] for r in dense] != [r[0] for r in keys]:
+            return [], []
+        return [r[1] for r in dense], [None if r[1] is None else bytes(r[1]) for r in keys]
 
     def load_snapshot(self, user_id: str) -> Snapshot | None:
         with self.read() as conn:

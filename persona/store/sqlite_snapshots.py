@@ -1,6 +1,6 @@
 """The SQLite store's index snapshots (`persona.store.base.IndexSource.load_snapshot` / `save_snapshot`; what
-they hold is `persona.retrieval.snapshot`'s business). `SQLiteSnapshots` is a part of
-`persona.store.sqlite.SQLiteStore`, kept in its own module; it uses the store's connection, lock and writes.
+they hold is `persona.retrieval.snapshot`'s business) and `user_vectors`, the vectors a restored snapshot
+reads. `SQLiteSnapshots` is a part of `persona.store.sqlite.SQLiteStore`, kept in its own module; it uses the store's connection, lock and writes.
 """
 
 from __future__ import annotations
@@ -30,6 +30,16 @@ class SQLiteSnapshots:
                 "SELECT mutations, count, max_seq, data FROM snapshots WHERE user_id = ?", (user_id,)
             ).fetchone()
         return None if row is None else Snapshot(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]))
+
+    def user_vectors(self, user_id: str, *, upto_seq: int) -> tuple[list[bytes | None], list[bytes | None]]:
+        """The vectors and keys of the user's indexed memories with seq <= upto_seq (`IndexSource`)."""
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT embedding, key_embeddings FROM memories WHERE user_id = ? AND seq <= ? AND transcript = 0 "
+                "ORDER BY seq",
+                (user_id, upto_seq),
+            ).fetchall()
+        return [r[0] for r in rows], [r[1] for r in rows]
 
     def save_snapshot(self, user_id: str, snapshot: Snapshot) -> bool:
         """Save it if the user's mutations counter still matches (`persona.store.base.IndexSource`)."""

@@ -1,0 +1,172 @@
+"""A cold index restored from the store's snapshot (persona.retrieval.snapshot) is the index built from the
+rows: the same derived columns and the same ranking, on both engines, while reading only the rows added
+after the snapshot (and, on SQLite, no vectors from the rows at all while the index files fit)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from persona import Persona
+from persona.retrieval import snapshot
+from persona.retrieval.cache import KEYS_SUFFIX, IndexCache
+from persona.store.opening import open_store, store_location
+from persona.testing import FakeEmbedder
+
+START = datetime(2024, 5, 1, 9, tzinfo=timezone.utc)
+WORDS = ["violin practice", "a trip to Paris", "peanut allergy", "jazz records", "the dentist", "my sister Ana"]
+
+
+def items(n: int, offset: int = 0) -> list[dict[str, Any]]:
+    """Episodes in sessions (links, conversations), with speakers (mentions), dates in the text (event
+    windows) and two sentences each (sentence keys)."""
+    out = []
+    for i in range(offset, offset + n):
+        out.append(
+            {
+                "text": f"Note {i}: {WORDS[i % 6]} yesterday. Then we talked about {WORDS[(i * 5) % 6]} for a while?",
+                "kind": "episode" if i % 7 else "fact",
+                "metadata": {"session": i // 9, "speaker": ["Caroline", "Melanie Ross"][i % 2]},
+                "created_at": (START + timedelta(minutes=3 * i)).isoformat(),
+            }
+        )
+    return out
+
+
+QUERIES = ["violin", "What did Caroline say about Paris?", "allergy last week", "records Melanie Ross", "Ana"]
+
+
+def results(location: str) -> list[list[tuple[str, float]]]:
+    with Persona(location, embedder=FakeEmbedder()) as p:
+        return [[(h.memory.id, round(h.score, 9)) for h in p.search("u", q, k=10)] for q in QUERIES]
+
+
+class Counting:
+    """A store whose index reads are recorded."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.calls: list[tuple[str, int]] = []
+
+    def user_rows(self, user_id: str, *, after_seq: int = 0, embeddings: bool = True) -> Any:
+        self.calls.append(("user_rows", after_seq))
+        return self.store.user_rows(user_id, after_seq=after_seq, embeddings=embeddings)
+
+    def user_vectors(self, user_id: str, *, upto_seq: int) -> Any:
+        self.calls.append(("user_vectors", upto_seq))
+        return self.store.user_vectors(user_id, upto_seq=upto_seq)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def cold_index(location: str, directory: Path | None) -> tuple[Any, Counting]:
+    store = Counting(open_store(store_location(location)))
+    cache = IndexCache(store, directory)
+    recorded = store.recorded_embedder()
+    assert recorded is not None
+    with cache.using("u", recorded[1], recorded[0]) as index:
+        return index, store
+
+
+def test_the_restored_index_is_the_built_one_and_ranks_the_same(location: str) -> None:
+    with Persona(location, embedder=FakeEmbedder()) as p:
+        p.add_many("u", items(400))
+    built = results(location)  # the first cold build, from the rows: saves the snapshot
+    directory = Path(location) / "index" if not location.startswith("postgres") else None
+    if directory is not None:
+        assert (directory / next(directory.glob("*.faiss")).name).with_suffix(KEYS_SUFFIX).exists()
+    saved = open_store(store_location(location)).load_snapshot("u")
+    assert saved is not None and saved.count == 400
+
+    restored, store = cold_index(location, directory)
+    assert store.calls[0] != ("user_rows", 0)  # the rows before the snapshot are not read again
+    assert ("user_rows", saved.max_seq) in store.calls
+    assert ("user_vectors", saved.max_seq) in store.calls or directory is not None
+    if directory is not None:
+        assert not any(name == "user_vectors" for name, _ in store.calls)  # the vectors come from the files
+
+    class FromRows(Counting):
+        def load_snapshot(self, user_id: str) -> None:
+            return None
+
+    fresh = IndexCache(FromRows(open_store(store_location(location))), None)
+    with fresh.using("u", restored.dim, FakeEmbedder().id) as computed:
+        for name in ("seqs", "ids", "kinds", "metadata"):
+            assert getattr(restored, name) == getattr(computed, name), name
+        for name in ("created_ts", "current", "links", "group", "preferences", "question_share", "log_length", "key_owner"):
+            assert np.array_equal(getattr(restored, name), getattr(computed, name)), name
+        for name in ("lo", "hi", "owner", "has"):
+            assert np.array_equal(getattr(restored.events, name), getattr(computed.events, name)), name
+        assert restored.links.max() >= 0 and restored.events.has.any() and restored.keys is not None
+        assert np.array_equal(restored.dense.vectors(), computed.dense.vectors())
+        assert computed.keys is not None and np.array_equal(restored.keys.vectors(), computed.keys.vectors())
+        for q in QUERIES:
+            assert np.array_equal(restored.bm25.scores(q), computed.bm25.scores(q))
+            a, b = restored.mentions.mentioned(q, 400), computed.mentions.mentioned(q, 400)
+            assert (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
+        assert np.array_equal(restored.conversation_centroids(), computed.conversation_centroids())
+    assert results(location) == built  # restored: the same ranking
+
+    with Persona(location, embedder=FakeEmbedder()) as p:
+        p.add_many("u", items(5, offset=400))  # continues the last session: rows after the snapshot
+        warm = [[(h.memory.id, round(h.score, 9)) for h in p.search("u", q, k=10)] for q in QUERIES]
+    assert results(location) == warm  # restored plus the rows added since
+
+
+def test_a_snapshot_that_does_not_decode_is_a_build_from_the_rows(tmp_path: Path) -> None:
+    with Persona(tmp_path, embedder=FakeEmbedder()) as p:
+        p.add_many("u", items(300))
+        p.search("u", "violin", k=3)
+        saved = p._memories.store.load_snapshot("u")
+    assert saved is not None and snapshot.decode(saved.data, 300) is not None
+    assert snapshot.decode(b"not a snapshot", 300) is None
+    assert snapshot.decode(saved.data, 299) is None  # not the rows it claims
+    built = results(str(tmp_path))
+    for f in (tmp_path / "index").glob("*" + KEYS_SUFFIX):
+        f.write_bytes(b"garbled")  # the keys file no longer fits: vectors from the rows
+    index, store = cold_index(str(tmp_path), tmp_path / "index")
+    assert any(name == "user_vectors" for name, _ in store.calls) and len(index) == 300
+    assert results(str(tmp_path)) == built
+
+
+def test_bm25_scores_after_more_documents_are_those_of_a_fresh_index() -> None:
+    """`BM25Index.scores` keeps arrays and norms between calls: an `add` must renew them."""
+    from persona.retrieval.bm25 import BM25Index
+
+    texts = [f"{WORDS[i % 6]} and {WORDS[(i * 5) % 6]} note {i}" for i in range(60)]
+    grown = BM25Index()
+    grown.add(texts[:30])
+    before = grown.scores("violin trip sister")
+    grown.add(texts[30:])
+    fresh = BM25Index()
+    fresh.add(texts)
+    assert not np.array_equal(before, grown.scores("violin trip sister")[:30])  # the statistics moved
+    for q in ["violin trip sister", "Paris", "note 7 dentist"]:
+        assert np.array_equal(grown.scores(q), fresh.scores(q))
+    restored = BM25Index.from_arrays(fresh.arrays())
+    restored.add(["violin violin"])
+    fresh.add(["violin violin"])
+    assert np.array_equal(restored.scores("violin"), fresh.scores("violin"))
+
+
+def test_conversation_centroids_grown_in_steps_are_those_of_one_build(tmp_path: Path) -> None:
+    """The conversation sums wait for ranking and then extend over what was added since."""
+    with Persona(tmp_path, embedder=FakeEmbedder()) as p:
+        p.add_many("u", items(40))
+        p.search("u", "violin", k=3)  # centroids of the first 40
+        for n in (40, 45, 60):
+            p.add_many("u", items(5 if n == 40 else 15, offset=n))
+            p.search("u", "violin", k=3)
+        cache = p._memories.cache
+        with cache.using("u", FakeEmbedder().dim, FakeEmbedder().id) as stepped:
+            grown = stepped.conversation_centroids()
+            assert grown is not None and len(stepped) == 75
+    fresh = IndexCache(open_store(store_location(str(tmp_path))), None)
+    with fresh.using("u", FakeEmbedder().dim, FakeEmbedder().id) as built:
+        once = built.conversation_centroids()
+        assert once is not None and np.array_equal(stepped.group, built.group)
+        assert np.allclose(grown, once, atol=1e-6)
