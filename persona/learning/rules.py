@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from .casual import CASUAL
 from .slots import Fact, norm_value
 
 __all__ = [
@@ -28,7 +29,8 @@ __all__ = [
 FILLER = re.compile(
     r"^(?:(?:(?:well|so+|oh+|ok|okay|also|actually|btw|by the way|and|but|hey|hi|hello|fyi|just so you know|"
     r"just to let you know|remember(?: that)?|note(?: that)?|for the record|honestly|in general|generally|"
-    r"turns out|it turns out|funny enough|incidentally|"
+    r"turns out|it turns out|funny enough|incidentally|sadly|unfortunately|luckily|fortunately|ugh|um+|uh+|hmm+|"
+    r"welp|oh well|anyways?|so yeah|alright|right|ok so|okay so|yep|yup|nah|confession|heads up|"
     r"anyway|hey there|hiya|howdy|oh and|oh also|ok so|so yeah)[,:!]?\s+)|"
     r"(?:(?:yeah|yes|no|nope|sure|update|quick update|big news|good news|bad news|sad news|fun fact|thanks|thx|"
     r"weird update|big change|change of plan|"
@@ -46,10 +48,14 @@ _TRAILING = re.compile(
 )
 _SUBJECT = r"(?:i|i'm|i've|i am|i'd|i'll|my|we|we're|we've|we just)\b"
 BARE_START = (
-    r"(?:live|living|work|working|based|studying|originally|moved|\d{1,3}(?:\s+years?\s+old)?\s*(?:,|$))"
+    r"(?:live|living|work|working|based|studying|originally|moved|(?:recently\s+|just\s+)?(?:semi-)?retired\b|"
+    r"\d{1,3}(?:\s+years?\s+old)?\s*(?:,|$))"
 )
 SPLIT = re.compile(
-    rf"(?<=[.!?;])\s+|\n+|\s+[—–]\s+|\s+-\s+|"
+    rf"(?<=[.!?;])\s+|\n+|\s+[—–]\s+|\s+-\s+|\s*[()]\s*|"
+    rf",?(?<!'m)(?<!\bam)(?<!\bis)(?<!\bare)(?<!\bnot)(?<!\bbe)(?<!\band)(?<!\bfeel)\s+(?:so|because|cause)\s+"
+    rf"(?!much\b|many\b|far\b|well\b|long\b|good\b|bad\b|that\b|sure\b|i\s+(?:guess|think)\b)|"
+    rf",\s*(?=(?:they|it|that|which|this|she|he)\s)|"
     rf",?\s+(?:and|but|also|plus|so|though|because|since)\s+(?!i\s+(?:just\s+)?(?:broke|split)\s+up)"
     rf"(?={_SUBJECT}|(?:it\s+)?turns out\b)|"
     rf":\s+(?={_SUBJECT})|"
@@ -65,11 +71,19 @@ _HEALTH = r"lactose intolerant|gluten intolerant|celiac|coeliac|diabetic|pregnan
 # (pattern, builder). Builders get the match and return facts; X is the captured object.
 Builder = Callable[["re.Match[str]"], list[Fact]]
 RULES: list[tuple[re.Pattern[str], Builder]] = []
+_FIRST: set[Builder] = set()
 
 
-def rule(pattern: str) -> Callable[[Builder], Builder]:
+def rule(pattern: str, *, first: bool = False) -> Callable[[Builder], Builder]:
+    """Register a rule: after the others, or (``first``) before every rule registered without it."""
+
     def register(fn: Builder) -> Builder:
-        RULES.append((re.compile(pattern, re.I), fn))
+        entry = (re.compile(pattern, re.I), fn)
+        if first:
+            RULES.insert(sum(1 for _, f in RULES if f in _FIRST), entry)
+            _FIRST.add(fn)
+        else:
+            RULES.append(entry)
         return fn
 
     return register
@@ -79,6 +93,10 @@ def clean(value: str) -> str:
     return _TRAILING.sub("", value.strip().rstrip(".!,;: ")).strip().rstrip(".!,;: ")
 
 
+_NOT_PLACES = set(
+    "a an the my our your his her their this that town the city home here there general bed work school "
+    "uni college love it them touch charge fact case person time".split()
+)
 _NOT_AN_OBJECT = re.compile(
     r"^(?:it|that|this|these|those|them|him|her|please|pls|not|with|so|i|i'm|to|everyone|everybody|when|how|"
     r"what|because|if|the way|the hotter|being|having|you|your|his|their|our|me|carry|need|want|have|get|go|"
@@ -90,6 +108,8 @@ _NOT_AN_OBJECT = re.compile(
 def items(value: str) -> list[str]:
     """The objects of a list ("tea, coffee and cake"); none that read like a clause ("it tastes like soap")."""
     value = re.split(r",\s*(?=(?:it|it's|that|which|who|they|he|she|so|but|because)\b)", value, maxsplit=1)[0]
+    if "," in value and not re.search(r",\s*[^,]*\b(?:and|or)\b[^,]*$", value):
+        value = value.split(",", 1)[0]  # "badminton, tore a ligament": a list ends with and/or
     out = [v for v in (clean(x) for x in _LIST.split(value)) if v]
     return [v for v in out if not _NOT_AN_OBJECT.match(v) and not re.search(r"\bi\b|\bi'm\b", v, re.I)]
 
@@ -108,6 +128,8 @@ def proper(value: str) -> str | None:
             break
     while run and not run[-1][:1].isupper():
         run.pop()
+    if not run and CASUAL.get() and words and words[0].isalpha() and words[0].lower() not in _NOT_PLACES:
+        return words[0].strip(",;:!.").capitalize()  # "in bristol", from a writer who capitalizes nothing
     return " ".join(run) or None
 
 
@@ -129,10 +151,17 @@ def _lives(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
 
 
-@rule(r"^i\s+(?:don't|do not|no longer)\s+live\s+(?:in|at)\s+(?P<x>.+)$")
+@rule(
+    r"^(?:i|we)\s+(?:don't|do not|no longer|used to|lived)\s+(?:live\s+)?(?:in|at)\s+(?P<x>.+)$",
+    first=True,
+)
 def _not_lives(m: re.Match[str]) -> list[Fact]:
-    place = clean(m["x"])
-    return [Fact(f"I no longer live in {place}.", "fact", "location", place, negated=True)] if place else []
+    place = proper(m["x"]) or clean(m["x"])
+    return (
+        [Fact(f"I no longer live in {place}.", "fact", "location", place, negated=True, store="ends")]
+        if place
+        else []
+    )
 
 
 @rule(r"^(?:i(?:'m| am)\s+(?:originally\s+)?from|i\s+(?:grew up|was born)\s+in)\s+(?P<x>.+)$")
@@ -152,12 +181,12 @@ def _allergic(m: re.Match[str]) -> list[Fact]:
 @rule(r"^i(?:'m| am)\s+(?:not|no longer)\s+allergic to\s+(?P<x>.+)$")
 def _not_allergic(m: re.Match[str]) -> list[Fact]:
     return [
-        Fact(f"I'm not allergic to {x}.", "fact", f"allergy:{norm_value(x)}", x, negated=True)
+        Fact(f"I'm not allergic to {x}.", "fact", f"allergy:{norm_value(x)}", x, negated=True, store="ends")
         for x in items(m["x"])
     ]
 
 
-@rule(rf"^i(?:'m| am)\s+(?P<x>{_HEALTH})$")
+@rule(rf"^i(?:'m| am)\s+(?:also\s+|very\s+|severely\s+)?(?P<x>{_HEALTH})$")
 def _health(m: re.Match[str]) -> list[Fact]:
     x = m["x"].lower()
     return [Fact(f"I'm {x}.", "fact", f"health:{norm_value(x)}", x)]

@@ -1,6 +1,6 @@
 """The offline rules, part two: how people introduce themselves in chat ("Omar here", "I'm Marcus. 34,
 live in Leeds", "I'm a nurse at X in Y"), likes said other ways ("I'm into X", "I've gone off X"), endings
-("X and I broke up"), and partners and pets mentioned anywhere in a clause (`anywhere`)."""
+("X and I broke up"). Partners and pets mentioned anywhere in a clause are in `persona.learning.mentions`."""
 
 from __future__ import annotations
 
@@ -9,196 +9,36 @@ import re
 from .rules import clean, items, job_parts, proper, rule, with_place
 from .slots import Fact, norm_value
 
-__all__ = ["NOT_NAMES", "anywhere"]
+__all__ = ["NOT_NAMES", "is_job"]
 
 NOT_NAMES = set(
-    [
-        "fine",
-        "good",
-        "ok",
-        "okay",
-        "back",
-        "sorry",
-        "tired",
-        "busy",
-        "here",
-        "home",
-        "vegan",
-        "vegetarian",
-        "new",
-        "sure",
-        "ready",
-        "done",
-        "free",
-        "single",
-        "married",
-        "retired",
-        "pregnant",
-        "sick",
-        "ill",
-        "bored",
-        "hungry",
-        "excited",
-        "happy",
-        "sad",
-        "stressed",
-        "nervous",
-        "late",
-        "early",
-        "english",
-        "french",
-        "german",
-        "italian",
-        "spanish",
-        "american",
-        "british",
-        "canadian",
-        "australian",
-        "irish",
-        "scottish",
-        "welsh",
-        "chinese",
-        "japanese",
-        "korean",
-        "indian",
-        "polish",
-        "dutch",
-        "swedish",
-        "norwegian",
-        "danish",
-        "finnish",
-        "brazilian",
-        "mexican",
-        "portuguese",
-        "russian",
-        "greek",
-        "turkish",
-        "egyptian",
-        "muslim",
-        "christian",
-        "jewish",
-        "catholic",
-        "hindu",
-        "buddhist",
-        "atheist",
-        "gay",
-        "straight",
-        "bi",
-        "trans",
-        "also",
-        "still",
-        "not",
-        "so",
-        "just",
-        "really",
-        "in",
-        "on",
-        "at",
-        "from",
-        "a",
-        "an",
-        "the",
-        "out",
-        "off",
-        "up",
-        "down",
-        "all",
-        "almost",
-        "always",
-        "never",
-        "alone",
-        "allergic",
-        "diabetic",
-        "coeliac",
-        "celiac",
-        "vegetarian",
-        "pescatarian",
-        "curious",
-        "confused",
-        "lost",
-        "stuck",
-        "broke",
-        "poor",
-        "rich",
-        "old",
-        "young",
-        "fit",
-        "lazy",
-        "human",
-    ]
+    "fine good ok okay back sorry tired busy here home vegan vegetarian new sure ready done free "
+    "single married retired pregnant sick ill bored hungry excited happy sad stressed nervous late "
+    "early english french german italian spanish american british canadian australian irish scottish "
+    "welsh chinese japanese korean indian polish dutch swedish norwegian danish finnish brazilian "
+    "mexican portuguese russian greek turkish egyptian muslim christian jewish catholic hindu "
+    "buddhist atheist gay straight bi trans also still not so just really in on at from a an the out "
+    "off up down all almost always never alone allergic diabetic coeliac celiac vegetarian "
+    "pescatarian curious confused lost stuck broke poor rich old young fit lazy human".split()
 )
 _JOB_WORD = re.compile(
-    r"(?:[a-z]+(?:er|or|ist|ian|ant|ent|eer|ect|ef)|nurse|student|chef|cook|pilot|clerk|judge|barista|medic|vet|"
+    r"(?:[a-z]+(?:er|or|ist|ian|ant|ent|eer|ect|ef|man|woman|person)|nurse|student|chef|cook|pilot|clerk|judge|barista|medic|vet|"
     r"nanny|model|coach|tutor|intern|freelancer|illustrator|solicitor|dentist|surgeon|barber|midwife|"
     r"paramedic|carpenter|plumber|electrician|engineer|scientist|artist|editor|author|writer|actor|"
     r"analyst|consultant|accountant|architect|lawyer|doctor|professor|lecturer|researcher|postdoc|"
     r"officer|soldier|firefighter|mechanic|technician|designer|developer|manager|director|founder)$"
 )
 _NOT_JOBS = set(
-    [
-        "beginner",
-        "member",
-        "fan",
-        "lover",
-        "user",
-        "person",
-        "parent",
-        "patient",
-        "resident",
-        "client",
-        "customer",
-        "talker",
-        "sleeper",
-        "eater",
-        "drinker",
-        "smoker",
-        "runner",
-        "reader",
-        "listener",
-        "learner",
-        "speaker",
-        "believer",
-        "worrier",
-        "introvert",
-        "extrovert",
-        "father",
-        "mother",
-        "brother",
-        "sister",
-        "daughter",
-        "grandmother",
-        "grandfather",
-        "grandparent",
-        "partner",
-        "neighbor",
-        "neighbour",
-        "owner",
-        "other",
-        "regular",
-        "winner",
-        "loser",
-        "vegetarian",
-        "pescatarian",
-        "christian",
-        "libertarian",
-        "contrarian",
-        "omnivore",
-        "foodie",
-        "newbie",
-        "rookie",
-        "amateur",
-        "perfectionist",
-        "optimist",
-        "pessimist",
-        "realist",
-        "procrastinator",
-        "night",
-        "owl",
-    ]
+    "beginner member fan lover user person parent patient resident client customer talker sleeper "
+    "eater drinker smoker runner reader listener learner speaker believer worrier introvert extrovert "
+    "father mother brother sister daughter grandmother grandfather grandparent partner neighbor "
+    "neighbour owner other regular winner loser vegetarian pescatarian christian libertarian "
+    "contrarian omnivore foodie newbie rookie amateur perfectionist optimist pessimist realist "
+    "procrastinator night owl woman human german roman norman layman businessperson".split()
 )
 
 
-def _is_job(phrase: str) -> bool:
+def is_job(phrase: str) -> bool:
     words = phrase.split()
     last = words[-1] if words else ""
     return (
@@ -234,12 +74,12 @@ def _here(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    r"^i(?:'m| am)\s+(?:(?:now|officially|still|also|actually|currently|just|a\s+(?:full-time|part-time))\s+)*"
-    r"(?:a|an)\s+(?P<x>.+)$"
+    r"^i(?:'m| am|'ve been| have been)\s+(?:(?:now|officially|still|also|actually|currently|just|a\s+(?:full-time|part-time))\s+)*"
+    r"(?:a|an)\s+(?P<x>.+?)(?:\s+(?:for|since)\s+.*)?$"
 )
 def _job_a(m: re.Match[str]) -> list[Fact]:
     job, employer, place = job_parts(m["x"])
-    if not _is_job(job.split(" in ")[0]) and not _is_job(re.sub(r"\s+in\s+\w+$", "", job)):
+    if not is_job(job.split(" in ")[0]) and not is_job(re.sub(r"\s+in\s+\w+$", "", job)):
         return []
     article = "an" if job[:1].lower() in "aeiou" else "a"
     return with_place([Fact(f"I'm {article} {job}.", "profile", "job", job)], employer, place)
@@ -267,7 +107,7 @@ def _plays(m: re.Match[str]) -> list[Fact]:
     x = clean(m["x"])
     if _NOT_PLAYED.match(x):
         return []
-    return [Fact(f"I play {x}.", "fact", f"plays:{norm_value(x.split()[0])}", x)] if x else []
+    return [Fact(f"I play {x}.", "fact", f"likes:{norm_value(x)}", x)] if x else []
 
 
 @rule(r"^i\s+(?:would|'d)\s+(?:really\s+)?appreciate\s+(?P<x>.+?)(?:,?\s+please)?$")
@@ -299,7 +139,7 @@ def _only_please(m: re.Match[str]) -> list[Fact]:
 @rule(r"^i(?:'m| am)\s+(?:not|no longer)\s+(?:a\s+)?(?P<x>vegetarian|vegan|pescatarian)(?:\s+.*)?$")
 def _not_diet(m: re.Match[str]) -> list[Fact]:
     x = m["x"].lower()
-    return [Fact(f"I'm not {x} anymore.", "profile", "diet", x, negated=True)]
+    return [Fact(f"I'm not {x} anymore.", "profile", "diet", x, negated=True, store="ends")]
 
 
 @rule(r"^i\s+(?:only\s+eat\s+(?P<a>[\w -]+)|eat\s+(?P<b>[\w -]+?)\s+only)$")
@@ -315,7 +155,7 @@ def _broke_up(m: re.Match[str]) -> list[Fact]:
     name = m["x"]
     if not name or not name[:1].isupper():
         return []
-    return [Fact(f"{name} and I broke up.", "profile", "partner", name, negated=True)]
+    return [Fact(f"{name} and I broke up.", "profile", "partner", name, negated=True, store="ends")]
 
 
 @rule(r"^(?:my\s+(?:dog|cat|pet|rabbit|bird)\s+)?(?P<x>[^\W\d_][\w'-]*)\s+(?:passed away|died|passed)\b.*$")
@@ -323,56 +163,17 @@ def _passed(m: re.Match[str]) -> list[Fact]:
     name = m["x"]
     if not name[:1].isupper() or name.lower() in NOT_NAMES | {"i", "we", "he", "she", "it", "they", "my"}:
         return []
-    return [Fact(f"{name} passed away.", "fact", f"pet:{name.lower()}", name, negated=True)]
+    return [Fact(f"{name} passed away.", "fact", f"pet:{name.lower()}", name, negated=True, store="ends")]
 
 
 @rule(r"^i(?:'ve| have)?\s+(?:just\s+)?(?:left|quit)\s+(?P<x>[^\W\d_][\w&' -]*?)(?:\s+(?:and|to)\b.*)?$")
 def _left_job(m: re.Match[str]) -> list[Fact]:
     where = proper(m["x"])
     return (
-        [Fact(f"I no longer work at {where}.", "profile", "employer", where, negated=True)] if where else []
+        [Fact(f"I no longer work at {where}.", "profile", "employer", where, negated=True, store="ends")]
+        if where
+        else []
     )
-
-
-# -- found anywhere in a clause: partners and pets --------------------------------------------------------------
-
-_PARTNER = re.compile(
-    r"\bmy\s+(?P<rel>wife|husband|boyfriend|girlfriend|partner|fianc[ée]e?|spouse)\b(?:,?\s+(?P<x>[^\W\d_][\w'-]*))?",
-    re.I,
-)
-_CHILD = re.compile(r"\bmy\s+(?:little\s+|baby\s+)?(?P<rel>daughter|son)\s+(?P<x>[^\W\d_][\w'-]*)", re.I)
-_PET = re.compile(
-    r"\b(?:my|i(?:'ve| have)?\s+(?:got|have|adopted)|we(?:'ve| have)?\s+(?:just\s+)?(?:got|adopted))\s+"
-    r"(?:(?:a|an|two|three|\d+|little|old|new|rescue|sweet)\s+)*(?P<kind>dog|cat|pup|puppy|kitten|rabbit|"
-    r"bunny|hamster|parrot|horse|tortoise|snake)(?P<many>s)?\b(?:,?\s+(?:called|named)?\s*(?P<x>[^\W\d_][\w'-]*"
-    r"(?:\s+and\s+[^\W\d_][\w'-]*)?))?",
-    re.I,
-)
-
-
-def anywhere(clause: str) -> list[Fact]:
-    facts: list[Fact] = []
-    for m in _PARTNER.finditer(clause):
-        rel, name = m["rel"].lower(), m["x"]
-        if name and name[:1].isupper() and name.lower() not in NOT_NAMES:
-            facts.append(Fact(f"My {rel} is {name}.", "profile", "partner", name))
-        elif not re.match(r"\s*'s\b", clause[m.end() :]) or "wife" in rel or "husband" in rel:
-            facts.append(Fact(f"I have a {rel}.", "profile", f"partner:{rel}", rel))
-    for m in _CHILD.finditer(clause):
-        if m["x"][:1].isupper() and m["x"].lower() not in NOT_NAMES:
-            facts.append(
-                Fact(f"My {m['rel'].lower()} is {m['x']}.", "fact", f"child:{m['x'].lower()}", m["x"])
-            )
-    for m in _PET.finditer(clause):
-        kind = m["kind"].lower() + ("s" if m["many"] else "")
-        names = [n for n in re.split(r"\s+and\s+", m["x"] or "") if n[:1].isupper()]
-        if names:
-            facts += [
-                Fact(f"My {m['kind'].lower()} is called {n}.", "fact", f"pet:{n.lower()}", n) for n in names
-            ]
-        elif m.group(0).lower().startswith(("i", "we")):
-            facts.append(Fact(f"I have {m.group(0).split(None, 2)[-1]}.", "fact", None, kind))
-    return facts
 
 
 @rule(r"^(?:i'm|i am)\s+(?P<x>[^\W\d_][\w'-]*),\s+(?:an?\s+)?(?P<rest>.+)$")
@@ -383,7 +184,7 @@ def _intro_as(m: re.Match[str]) -> list[Fact]:
         return []
     facts = [Fact(f"My name is {name}.", "profile", "name", name)]
     job, employer, place = job_parts(m["rest"])
-    if _is_job(job):
+    if is_job(job):
         article = "an" if job[:1].lower() in "aeiou" else "a"
         facts = with_place([*facts, Fact(f"I'm {article} {job}.", "profile", "job", job)], employer, place)
     return facts
