@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from contextvars import ContextVar
 
+from .words import NOT_NAMES
+
 __all__ = ["CASUAL", "casual_writer", "normalize"]
 
 CASUAL: ContextVar[bool] = ContextVar("persona_casual_writer", default=False)
@@ -62,7 +64,7 @@ _WORD = re.compile(r"\b(?:" + "|".join(sorted(_APOSTROPHES, key=len, reverse=Tru
 _LONE_I = re.compile(r"(?<![\w'])i(?=$|[\s,.!?;:]|'(?:m|ve|d|ll)\b)")
 # Fillers that carry nothing, dropped with the comma or spaces around them ("I'm 31 lol, feeling old").
 _FILLERS = re.compile(
-    r"(?:,\s*)?\b(?:lol+|lmao|lmfao|rofl|ha(?:ha)+h?|he(?:he)+|tbh|ngl|imo|imho|smh|btw|fyi|omg|xd)\b[.!]*",
+    r"(?:,\s*)?\b(?:lol+|lmao|lmfao|rofl|ha(?:ha)+h?|he(?:he)+|tbh|ngl|imo|imho|smh|btw|fyi|omg|xd)\b",
     re.I,
 )
 _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f\u200d]+")
@@ -84,8 +86,8 @@ def normalize(text: str) -> str:
 
 def _dropped(m: re.Match[str]) -> str:
     """A filler goes, but "btw" right after "I'm <name>" stays: it marks the word before it as a name."""
-    before = m.string[: m.start()]
-    if re.search(r"\b(?:i'm|im|i am)\s+[^\W\d_][\w'-]*\s*$", before, re.I) and "b" in m.group(0).lower():
+    before = re.search(r"\b(?:i'm|im|i am)\s+([^\W\d_][\w'-]*)\s*$", m.string[: m.start()], re.I)
+    if before and before[1].lower() not in NOT_NAMES and "b" in m.group(0).lower():
         return " btw" if not m.group(0).startswith(",") else " btw,"
     return ""
 

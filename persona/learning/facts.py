@@ -26,10 +26,10 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from . import rules_lexicon as _lexicon  # noqa: F401  (registers its rules)
 from .casual import CASUAL, casual_writer, normalize
 from .mentions import anywhere, name_like
 from .rules import BARE_START, FILLER, NOT_A_STATEMENT, RULES, SPLIT, proper
+from .rules_lexicon import DIETS
 from .slots import FACT_KINDS, Fact, norm_value
 
 __all__ = ["FACT_KINDS", "Fact", "extract_rules", "norm_value"]
@@ -46,7 +46,6 @@ _REQUEST = re.compile(
     r"write|straight|short|brief|concise|detailed|bullet|step)\b|\bplease$",
     re.I,
 )
-_AGE = re.compile(r"^\d{1,3}(?:\s+years?\s+old)?$")
 _QUOTE = re.compile(r"[\"“][^\"”]{0,300}[\"”]|(?<!\w)'[^']{8,300}'(?!\w)")
 
 
@@ -59,31 +58,58 @@ def extract_rules(message: str) -> list[Fact]:
         CASUAL.reset(token)
 
 
-def _clauses(message: str) -> list[str]:
+def _clauses(message: str) -> tuple[list[str], list[str]]:
+    """The statements of ``message``, and its questions (whose mentions, "my wife Ana", still count)."""
     out: list[str] = []
+    asked: list[str] = []
     for raw in SPLIT.split(message):
         clause = FILLER.sub("", (raw or "").strip().strip("\"'")).strip()
         if clause.endswith("?") and ", " in clause:  # "I live in Bristol, any vegan bakeries?"
+            asked.append(clause)
             clause = clause.rsplit(", ", 1)[0]
-        if not clause or clause.endswith("?") or NOT_A_STATEMENT.match(clause) or len(clause) > 300:
+        if not clause or len(clause) > 300 or _GREETING.match(clause):
             continue
-        out.append(re.sub(r"\s+", " ", clause.rstrip(".!;,: ")))
-    return out
+        if clause.endswith("?") or NOT_A_STATEMENT.match(clause):
+            asked.append(clause)
+            continue
+        out.append(_subject(re.sub(r"\s+", " ", clause.rstrip(".!;,: "))))
+    return out, asked
+
+
+_GREETING = re.compile(
+    r"^(?:hey|hi|hello|hiya|yo|howdy|hallo|salut|hola|oi|hei|hej|ciao|g'day|good (?:morning|afternoon|evening))"
+    r"(?:\s+there)?[\s!,.]*$",
+    re.I,
+)
+_DROPPED_I = re.compile(r"(?:can't|cannot|don't|do not|never|hate|prefer|speak|grew up|studied)\b", re.I)
+_DROPPED_IM = re.compile(
+    rf"(?:not\s+(?:really\s+)?into|really into|into|allergic|a (?:big|huge|massive) fan of|obsessed with|{DIETS})\b",
+    re.I,
+)
+
+
+def _subject(clause: str) -> str:
+    """``clause`` with the "I" that chat often leaves out: "can't stand olives", "allergic to eggs"."""
+    if re.match(BARE_START, clause, re.I):  # "34, live in Leeds, work as a teacher"
+        return "I " + clause if not clause[0].isdigit() else "I'm " + clause.rstrip(",")
+    if _DROPPED_I.match(clause):
+        return "I " + clause
+    if _DROPPED_IM.match(clause):
+        return "I'm " + clause
+    return clause
 
 
 def _extract(message: str) -> list[Fact]:
     facts: list[Fact] = []
     intro = False
-    clauses = _clauses(message)
+    clauses, asked = _clauses(message)
     for i, clause in enumerate(clauses):
         following = clauses[i + 1] if i + 1 < len(clauses) else ""
-        if re.match(BARE_START, clause, re.I):  # "34, live in Leeds, work as a teacher": the user is the subject
-            clause = "I " + clause if not clause[0].isdigit() else "I'm " + clause.rstrip(",")
         found = _first_rule(clause)
-        if not found and _AGE.match(following) and name_like(clause, ",", called=True) and " " not in clause:
+        if not found and i == 0 and re.fullmatch(r"I'm \d.*", following) and name_like(clause, ",", strong=True):
             name = clause[:1].upper() + clause[1:]  # "Gabriel, 36, firefighter in Lyon"
             found = [Fact(f"My name is {name}.", "profile", "name", name)]
-        elif not found and re.fullmatch(r"I'm ([a-z][\w'-]*)", clause) and _AGE.match(following):
+        elif not found and re.fullmatch(r"I'm ([a-z][\w'-]*)", clause) and re.fullmatch(r"I'm \d.*", following):
             found = [Fact(f"My name is {clause[4:].capitalize()}.", "profile", "name", clause[4:].capitalize())]
         if not found and intro and not clause.lower().startswith(("i ", "i'", "my ", "we ")):
             found = _fragments(clause)  # "Ingrid here, civil engineer in Bergen"
@@ -91,6 +117,7 @@ def _extract(message: str) -> list[Fact]:
         found = found or _style_requests(clause)
         facts += found
         facts += [f for f in anywhere(clause) if f.text not in {g.text for g in found}]
+    facts += [f for clause in asked for f in anywhere(clause)]
     return list(dict.fromkeys(_classified(f) for f in facts))
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 
 from .casual import CASUAL
-from .rules_everyday import NOT_NAMES
+from .rules_everyday import is_job
 from .slots import Fact
+from .words import NOT_NAMES, words
 
 __all__ = ["anywhere", "name_like"]
 
-_NAME = r"[^\W\d_][\w'-]*"
+_NAME = r"[^\W\d_][\w-]*(?:'(?!s\b)[\w-]+)?"
 _PARTNER = re.compile(
     rf"\bmy\s+(?P<rel>wife|husband|boyfriend|girlfriend|partner|fianc[ée]e?|spouse)\b(?:,?\s+(?P<x>{_NAME}))?",
     re.I,
@@ -34,22 +35,25 @@ _PET = re.compile(
 )
 # Words that follow "my wife" and are not her name; in lower-case text a name must be followed by one of
 # _AFTER_NAME ("my girlfriend sophie is ...") to be taken for one.
-_NOT_NAME = set(
+_NOT_NAME = words(
     "is was has had and but or so says said thinks thought loves likes hates wants keeps just always never "
     "also still really works lives got gets does did will would can could who that the a an of to in at on "
-    "for with from as too is's and's actually usually often sometimes finally recently".split()
+    "for with from as too is's and's actually usually often sometimes finally recently"
 )
+_KIDS = re.compile(r"\b(?:my|our|and|have|with)\s+(?P<n>two|three|four|five|six|\d)\s+(?P<k>kids|children|sons|daughters|boys|girls)\b", re.I)
+_JOB_AS = re.compile(r"\b(?:new\s+)?job\s+as\s+(?:an?\s+)?(?P<x>[\w -]{2,40})", re.I)
 _AFTER_NAME = re.compile(r"^(?:\s*(?:,|'s\b|$)|\s+(?:is|was|has|and|just|works|lives|loves|likes)\b)", re.I)
 
 
-def name_like(word: str | None, after: str = "", *, called: bool = False) -> bool:
+def name_like(word: str | None, after: str = "", *, called: bool = False, strong: bool = False) -> bool:
     """Whether ``word`` (followed by ``after``) reads as a name: capitalized, or in a message typed all in
-    lower case, a word that is not a common one and that a name's usual next word follows."""
-    if not word or word.lower() in NOT_NAMES or word.lower() in _NOT_NAME:
+    lower case, a word that is not a common one and that a name's usual next word follows (``called``: the
+    text says it is a name; ``strong``: the place says so, as in "arjun, 19, ...")."""
+    if not word or not re.fullmatch(_NAME, word) or word.lower() in NOT_NAMES or word.lower() in _NOT_NAME:
         return False
     if word[:1].isupper():
         return not (word.isupper() and len(word) > 1)
-    return CASUAL.get() and (called or bool(_AFTER_NAME.match(after)))
+    return strong or (CASUAL.get() and (called or bool(_AFTER_NAME.match(after))))
 
 
 def _cap(name: str) -> str:
@@ -70,6 +74,13 @@ def anywhere(clause: str) -> list[Fact]:
         if name_like(m["x"], clause[m.end() :]):
             name = _cap(m["x"])
             facts.append(Fact(f"My {m['rel'].lower()} is {name}.", "fact", f"child:{name.lower()}", name))
+    for m in _KIDS.finditer(clause):
+        facts.append(Fact(f"I have {m['n'].lower()} {m['k'].lower()}.", "fact", None, m["k"].lower()))
+    for m in _JOB_AS.finditer(clause) if re.match(r"(?:i|i'm|my|we)\b", clause, re.I) else ():
+        job = re.sub(r"\s+(?:in|at|for|with|and|but|so)\b.*$", "", m["x"]).strip()
+        if job and is_job(job):
+            article = "an" if job[:1] in "aeioAEIO" else "a"
+            facts.append(Fact(f"I work as {article} {job}.", "profile", "job", job))
     pets = 0
     for m in _PET.finditer(clause):
         if m["own"].lower() == "and" and not pets:

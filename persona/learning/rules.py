@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from .casual import CASUAL
 from .slots import Fact, norm_value
+from .words import words
 
 __all__ = [
     "BARE_START",
@@ -31,7 +32,8 @@ FILLER = re.compile(
     r"just to let you know|remember(?: that)?|note(?: that)?|for the record|honestly|in general|generally|"
     r"turns out|it turns out|funny enough|incidentally|sadly|unfortunately|luckily|fortunately|ugh|um+|uh+|hmm+|"
     r"welp|oh well|anyways?|so yeah|alright|right|ok so|okay so|yep|yup|nah|confession|heads up|"
-    r"anyway|hey there|hiya|howdy|oh and|oh also|ok so|so yeah)[,:!]?\s+)|"
+    r"anyway|hey there|hiya|howdy|oh and|oh also|ok so|so yeah|yeah|yes|ok|okay|now|then|and now|but now|"
+    r"these days|nowadays|currently|finally|luckily)[,:!]?\s+)|"
     r"(?:(?:yeah|yes|no|nope|sure|update|quick update|big news|good news|bad news|sad news|fun fact|thanks|thx|"
     r"weird update|big change|change of plan|"
     r"cool|nice|great|perfect|sounds good|true|good (?:morning|evening|afternoon)|g'day|hola|salut|hallo|"
@@ -57,13 +59,14 @@ SPLIT = re.compile(
     rf"(?!much\b|many\b|far\b|well\b|long\b|good\b|bad\b|that\b|sure\b|i\s+(?:guess|think)\b)|"
     rf",\s*(?=(?:they|it|that|which|this|she|he)\s)|"
     rf",?\s+(?:and|but|also|plus|so|though|because|since)\s+(?!i\s+(?:just\s+)?(?:broke|split)\s+up)"
-    rf"(?={_SUBJECT}|(?:it\s+)?turns out\b)|"
+    rf"(?=(?:(?:now|then|also|just|finally|currently|recently)\s+)?{_SUBJECT}|(?:it\s+)?turns out\b)|"
+    rf",\s*(?=[\w' -]{{1,30}}\s+(?:is|are)\s+(?:\w+\s+)?my\b)|"
     rf":\s+(?={_SUBJECT})|"
     rf",\s*(?={_SUBJECT}|{BARE_START}|\S+ here\b|so\b|but\b|because\b)|(?<=\bhere),\s*|(?<=[\s,]\d\d),\s*|(?<=[\s,]\d),\s*",
     re.I,
 )
 NOT_A_STATEMENT = re.compile(
-    r"^(?:if|when|whether|would|could|should|do|does|did|can|what|where|who|why|how)\b", re.I
+    r"^(?:if|when|whether|would|could|should|do|does|did|can|what|where|who|why|how)\b(?!')", re.I
 )
 _LIST = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+)\s*", re.I)
 _HEALTH = r"lactose intolerant|gluten intolerant|celiac|coeliac|diabetic|pregnant"
@@ -93,9 +96,9 @@ def clean(value: str) -> str:
     return _TRAILING.sub("", value.strip().rstrip(".!,;: ")).strip().rstrip(".!,;: ")
 
 
-_NOT_PLACES = set(
+_NOT_PLACES = words(
     "a an the my our your his her their this that town the city home here there general bed work school "
-    "uni college love it them touch charge fact case person time".split()
+    "uni college love it them touch charge fact case person time"
 )
 _NOT_AN_OBJECT = re.compile(
     r"^(?:it|that|this|these|those|them|him|her|please|pls|not|with|so|i|i'm|to|everyone|everybody|when|how|"
@@ -108,10 +111,12 @@ _NOT_AN_OBJECT = re.compile(
 def items(value: str) -> list[str]:
     """The objects of a list ("tea, coffee and cake"); none that read like a clause ("it tastes like soap")."""
     value = re.split(r",\s*(?=(?:it|it's|that|which|who|they|he|she|so|but|because)\b)", value, maxsplit=1)[0]
+    value = re.split(r"\s+(?:which|who|because|so|since|when|while|but)\s+", value, maxsplit=1)[0]
     if "," in value and not re.search(r",\s*[^,]*\b(?:and|or)\b[^,]*$", value):
         value = value.split(",", 1)[0]  # "badminton, tore a ligament": a list ends with and/or
     out = [v for v in (clean(x) for x in _LIST.split(value)) if v]
-    return [v for v in out if not _NOT_AN_OBJECT.match(v) and not re.search(r"\bi\b|\bi'm\b", v, re.I)]
+    clause_like = r"\bi\b|\bi'm\b|\b(?:is|are|was|were|am|has|had|will|would)\b"
+    return [v for v in out if not _NOT_AN_OBJECT.match(v) and not re.search(clause_like, v, re.I)]
 
 
 def proper(value: str) -> str | None:
@@ -208,7 +213,10 @@ def _age(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I'm {m['x']} years old.", "profile", "age", m["x"])] if 0 < int(m["x"]) <= 120 else []
 
 
-@rule(r"^i\s+(?:(?:now|currently|still)\s+)?(?:work|working|'m working|am working)\s+as\s+(?P<x>.+)$")
+_HOW = r"(?:\s+(?:weekends|part-time|full-time|nights|days|evenings|shifts|remotely|from home|there|here|now))*"
+
+
+@rule(rf"^i\s+(?:(?:now|currently|still|also)\s+)?(?:work|working|'m working|am working){_HOW}\s+as\s+(?P<x>.+)$")
 def _job(m: re.Match[str]) -> list[Fact]:
     job, employer, place = job_parts(m["x"])
     bare = re.sub(r"^(?:an?|the)\s+", "", job, flags=re.I)
@@ -219,7 +227,7 @@ def job_parts(value: str) -> tuple[str, str | None, str | None]:
     """("a product manager at Kestrel Software in Pune") -> job, employer, place."""
     job = re.split(r"\s+(?=(?:(?:living|based|working|located)\s+)?(?:at|for|in)\s)", value, maxsplit=1)[0]
     employer = re.search(r"\b(?:at|for)\s+(?P<e>(?:an?\s+)?[\w&' -]+?)(?=\s+(?:\w+\s+)?in\s|$)", value)
-    place = re.search(r"\bin\s+(?P<p>[^\W\d_].*)$", value)
+    place = re.search(r"\bin\s+(?!(?:an?|the|my|our)\s)(?P<p>[^\W\d_].*)$", value)
     where = proper(place["p"]) if place else None
     who = clean(employer["e"]) if employer else None
     if who and not (
@@ -237,10 +245,15 @@ def with_place(facts: list[Fact], employer: str | None, place: str | None) -> li
     return facts
 
 
-@rule(r"^i\s+(?:work|am working|'m working)\s+(?:at|for)\s+(?P<x>.+)$")
+@rule(rf"^i\s+(?:(?:now|currently|still|also)\s+)?(?:work|am working|'m working){_HOW}\s+(?:at|for)\s+(?P<x>.+)$")
 def _employer(m: re.Match[str]) -> list[Fact]:
     where, _, job = clean(m["x"]).partition(" as ")  # "at Norvik Bank as a data analyst"
+    where, _, town = where.partition(" in ")  # "for Spotify in Stockholm"
+    if re.match(r"(?:the\s+)?(?:moment|weekends?|night|home|times|least|first|last)\b", where, re.I):
+        return []  # "I work nights at the moment"
+    place = proper(town) if town else None
     facts = [Fact(f"I work at {where}.", "profile", "employer", where)] if where else []
+    facts += [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
     bare = re.sub(r"^(?:an?|the)\s+", "", job, flags=re.I)
     return facts + ([Fact(f"I work as {job}.", "profile", "job", bare)] if bare else [])
 
@@ -254,7 +267,7 @@ def _favorite(m: re.Match[str]) -> list[Fact]:
 
 @rule(r"^i\s+(?:would\s+|'d\s+)?(?:really\s+|much\s+|generally\s+|usually\s+|always\s+)?prefer\s+(?P<x>.+)$")
 def _prefer(m: re.Match[str]) -> list[Fact]:
-    x = clean(m["x"])
+    x = clean(re.split(r",?\s+(?:not|rather than|instead of)\s+", m["x"], maxsplit=1)[0])
     head = re.split(r"\s+(?:over|to|rather than|instead of)\s+", x, maxsplit=1)[0]
     return [Fact(f"I prefer {x}.", "preference", f"likes:{norm_value(head)}", head)] if x else []
 
@@ -264,6 +277,8 @@ def _prefer(m: re.Match[str]) -> list[Fact]:
 )
 def _likes(m: re.Match[str]) -> list[Fact]:
     verb = m["v"].lower()
+    if re.search(r"\b(?:more|better|less|most)$", clean(m["x"]), re.I):
+        return []  # "I like bio more": a comparison, not a liking
     return [Fact(f"I {verb} {x}.", "preference", f"likes:{norm_value(x)}", x) for x in items(m["x"])]
 
 
@@ -271,21 +286,24 @@ def _likes(m: re.Match[str]) -> list[Fact]:
     r"^i\s*(?P<v>(?:(?:really\s+)?(?:don't|do not|no longer|never)\s+(?:really\s+)?(?:like|enjoy|love|eat|drink)|"
     r"(?:really\s+)?(?:hate|dislike|detest|can't stand|cannot stand|can not stand)|"
     r"(?:can't|cannot|can not|can no longer)\s+(?:eat|drink|have|handle|tolerate|stomach)|"
-    r"(?:'ve\s+|\s*have\s+)?(?:stopped|quit)\s+(?:eating|drinking)|(?:'ve\s+|\s*have\s+)?(?:totally\s+)?gone off|"
+    r"(?:'ve\s+|\s*have\s+)?(?:stopped|quit)\s+(?:eating|drinking)|(?:'ve\s+|\s*have\s+)?(?:totally\s+|completely\s+)?gone\s+(?:totally\s+|completely\s+)?off|"
     r"(?:'m|\s*am)\s+done with|(?:'ll|\s*will|\s*shall)\s+avoid|(?:'ve\s+|\s*have\s+)?given up(?:\s+on)?|"
     r"gave up(?:\s+on)?))\s+(?P<x>.+)$"
 )
 def _dislikes(m: re.Match[str]) -> list[Fact]:
-    verb = " ".join(m["v"].lower().split())  # the user's own words: "can't eat" is not "don't like"
+    verb = " ".join(m["v"].lower().replace(" totally", "").replace(" completely", "").split())  # the user's own
+    # words: "can't eat" is not "don't like"
     verb = verb if verb.startswith("'") else " " + verb
     return [
         Fact(f"I{verb} {x}.", "preference", f"likes:{norm_value(x)}", x, negated=True) for x in items(m["x"])
     ]
 
 
-@rule(r"^i\s+speak\s+(?P<x>.+)$")
+@rule(r"^i\s+(?:also\s+|can\s+|do\s+|can also\s+)?speak\s+(?P<x>.+)$")
 def _speaks(m: re.Match[str]) -> list[Fact]:
-    return [Fact(f"I speak {x}.", "fact", f"speaks:{norm_value(x)}", x) for x in items(m["x"])]
+    langs = [re.sub(r"^(?:a (?:bit|little) of|a little|some|basic|fluent|conversational|decent|broken)\s+", "", x)
+             for x in items(m["x"])]
+    return [Fact(f"I speak {x}.", "fact", f"speaks:{norm_value(x)}", x) for x in langs if x[:1].isupper()]
 
 
 @rule(r"^my\s+birthday\s+is\s+(?:on\s+)?(?P<x>.+)$")

@@ -8,19 +8,10 @@ import re
 
 from .rules import clean, items, job_parts, proper, rule, with_place
 from .slots import Fact, norm_value
+from .words import NOT_NAMES, words
 
 __all__ = ["NOT_NAMES", "is_job"]
 
-NOT_NAMES = set(
-    "fine good ok okay back sorry tired busy here home vegan vegetarian new sure ready done free "
-    "single married retired pregnant sick ill bored hungry excited happy sad stressed nervous late "
-    "early english french german italian spanish american british canadian australian irish scottish "
-    "welsh chinese japanese korean indian polish dutch swedish norwegian danish finnish brazilian "
-    "mexican portuguese russian greek turkish egyptian muslim christian jewish catholic hindu "
-    "buddhist atheist gay straight bi trans also still not so just really in on at from a an the out "
-    "off up down all almost always never alone allergic diabetic coeliac celiac vegetarian "
-    "pescatarian curious confused lost stuck broke poor rich old young fit lazy human".split()
-)
 _JOB_WORD = re.compile(
     r"(?:[a-z]+(?:er|or|ist|ian|ant|ent|eer|ect|ef|man|woman|person)|nurse|student|chef|cook|pilot|clerk|judge|barista|medic|vet|"
     r"nanny|model|coach|tutor|intern|freelancer|illustrator|solicitor|dentist|surgeon|barber|midwife|"
@@ -28,13 +19,13 @@ _JOB_WORD = re.compile(
     r"analyst|consultant|accountant|architect|lawyer|doctor|professor|lecturer|researcher|postdoc|"
     r"officer|soldier|firefighter|mechanic|technician|designer|developer|manager|director|founder)$"
 )
-_NOT_JOBS = set(
+_NOT_JOBS = words(
     "beginner member fan lover user person parent patient resident client customer talker sleeper "
     "eater drinker smoker runner reader listener learner speaker believer worrier introvert extrovert "
     "father mother brother sister daughter grandmother grandfather grandparent partner neighbor "
     "neighbour owner other regular winner loser vegetarian pescatarian christian libertarian "
     "contrarian omnivore foodie newbie rookie amateur perfectionist optimist pessimist realist "
-    "procrastinator night owl woman human german roman norman layman businessperson".split()
+    "procrastinator night owl woman human german roman norman layman businessperson"
 )
 
 
@@ -92,10 +83,13 @@ def _in_place(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    r"^i(?:'m| am)\s+(?:really\s+|so\s+|super\s+|very\s+|also\s+)?(?:into|obsessed with|crazy about|all about|"
-    r"a (?:big |huge )?fan of|passionate about)\s+(?P<x>.+)$"
+    r"^i(?:'m| am)\s+(?P<neg>not\s+(?:really\s+|that\s+|much\s+)?)?(?:really\s+|so\s+|super\s+|very\s+|also\s+)?"
+    r"(?:into|obsessed with|crazy about|all about|a (?:big |huge |massive )?fan of|passionate about)\s+(?P<x>.+?)"
+    r"(?:\s+at all)?$"
 )
 def _into(m: re.Match[str]) -> list[Fact]:
+    if m["neg"]:
+        return [Fact(f"I'm not into {x}.", "preference", f"likes:{norm_value(x)}", x, negated=True) for x in items(m["x"])]
     return [Fact(f"I'm into {x}.", "preference", f"likes:{norm_value(x)}", x) for x in items(m["x"])]
 
 
@@ -116,6 +110,13 @@ def _appreciate(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I prefer {x}.", "preference", f"likes:{norm_value(x)}", x)] if x else []
 
 
+_FORMAT = re.compile(
+    r"\b(?:emojis?|emoticons|jargon|markdown|bullet|bullets|lists?|tables?|caps|exclamation|slang|swearing|small talk|"
+    r"filler|fluff|disclaimers?|code|headings|headers|links|waffle)\b",
+    re.I,
+)
+
+
 @rule(
     r"^(?:please\s+|pls\s+)?no\s+(?P<x>[\w -]+?)(?:\s+in\s+(?:your\s+|the\s+)?(?:replies|answers|responses))?(?:\s+please|\s+pls)?$"
 )
@@ -125,6 +126,8 @@ def _no_please(m: re.Match[str]) -> list[Fact]:
         not x
         or x.lower() in ("no", "not", "thanks")
         or m.group(0).lower().startswith(("no longer", "no more", "no idea", "no problem", "no worries"))
+        or re.search(r"\bin\s+(?!(?:your\s+|the\s+)?(?:replies|answers|responses)\b)", x, re.I)
+        or not (re.search(r"\bin\s+(?:your\s+|the\s+)?(?:replies|answers|responses)\b", m.group(0), re.I) or _FORMAT.search(x))
     ):
         return []
     return [Fact(f"I don't want {x} in answers.", "preference", f"likes:{norm_value(x)}", x, negated=True)]
@@ -232,7 +235,8 @@ def _condition(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    r"^(?P<x>[^,]{1,40}?)\s+(?:is|are)\s+my\s+(?:absolute\s+|all-time\s+)?(?:favou?rite|fave?)(?:\s+(?P<what>[\w -]{1,20}?))?$"
+    r"^(?P<x>[^,]{1,40}?)\s+(?:is|are)\s+(?:basically\s+|definitely\s+|probably\s+|still\s+)?my\s+"
+    r"(?:absolute\s+|all-time\s+)?(?:favou?rite|fave?)(?:\s+(?P<what>[\w -]{1,20}?))?$"
 )
 def _is_my_favorite(m: re.Match[str]) -> list[Fact]:
     x, what = clean(m["x"]), norm_value(m["what"] or "thing")
@@ -241,11 +245,16 @@ def _is_my_favorite(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"My favorite {what} is {x}.", "preference", "favorite_" + what.replace(" ", "_"), x)]
 
 
-@rule(r"^(?P<x>[\w' -]{1,30}?)\s+is\s+my\s+(?:main\s+|big\s+|one\s+)?(?:hobby|passion)\b.*$")
+@rule(
+    r"^(?P<x>[\w' -]{1,30}?)\s+(?:is|are)\s+(?:basically\s+|totally\s+|definitely\s+)?my\s+(?:main\s+|big\s+|one\s+|"
+    r"new\s+)?(?:hobby|passion|thing|jam|go-to|comfort food|fuel|obsession|weakness|guilty pleasure)\b.*$"
+)
 def _hobby(m: re.Match[str]) -> list[Fact]:
     x = clean(m["x"])
+    what = re.search(r"\bmy\s+(?:\w+\s+)?(hobby|passion|thing|jam|go-to|comfort food|fuel|obsession|weakness|guilty pleasure)",
+                     m.group(0), re.I)
     return (
-        [Fact(f"{x[:1].upper()}{x[1:]} is my hobby.", "preference", f"likes:{norm_value(x)}", x)]
+        [Fact(f"{x[:1].upper()}{x[1:]} is my {what[1].lower() if what else 'hobby'}.", "preference", f"likes:{norm_value(x)}", x)]
         if items(x) == [x]
         else []
     )

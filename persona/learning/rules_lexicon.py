@@ -18,6 +18,7 @@ import re
 
 from .mentions import name_like
 from .rules import clean, items, proper, rule
+from .rules_everyday import is_job
 from .slots import Fact, norm_value
 
 __all__ = ["DIETS"]
@@ -96,8 +97,8 @@ def _work_in(m: re.Match[str]) -> list[Fact]:
 )
 def _not_job(m: re.Match[str]) -> list[Fact]:
     job = clean(m["x"])
-    if re.fullmatch(DIETS, job, re.I):
-        return []  # "I'm not a vegetarian": the diet rules read it
+    if re.fullmatch(DIETS, job, re.I) or not is_job(job):
+        return []  # "I'm not a vegetarian", "not a big sports guy": other rules read them
     return [Fact(f"I'm not a {job} anymore.", "profile", "job", job, negated=True, store="ends")]
 
 
@@ -110,7 +111,7 @@ def _not_employer(m: re.Match[str]) -> list[Fact]:
 @rule(
     rf"^i(?:'m| am|'ve| have)?\s*(?:(?:been|gone|going|went|now|also|strictly|fully|mostly|doing|on|a|an|just|"
     rf"recently|become|became)\s+)*(?P<x>{DIETS})(?:\s+(?:diet|now|again|these days|at the moment|since\b.*|"
-    rf"for\b.*|in\b.*|last\b.*|this\b.*))*$",
+    rf"for\b.*|in\b.*|last\b.*|this\b.*|i guess|i think|apparently))*$",
     first=True,
 )
 def _diet_any(m: re.Match[str]) -> list[Fact]:
@@ -190,3 +191,40 @@ def _stopped(m: re.Match[str]) -> list[Fact]:
     text = f"I no longer {verb} {x}." if verb else f"I stopped {x}."
     key = re.sub(r"^(?:play|do|watch|go)ing\s+", "", x) if not verb else x
     return [Fact(text, "preference", f"likes:{norm_value(key)}", key, negated=True, store="ends")]
+
+
+@rule(
+    r"^i(?:'ve| have)?\s+(?:just\s+|recently\s+|now\s+)?(?:joined|started (?:at|with|working (?:at|for))|got a job (?:at|with)|"
+    r"moved to a job at)\s+(?P<x>.+)$"
+)
+def _joined(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["x"])
+    named = re.search(r"\b(?:called|named)\s+(?P<n>.+)$", x)  # "a logistics startup called Fleetwise"
+    where = proper(named["n"]) if named else proper(x)
+    if not where or where.lower() in ("the", "a"):
+        return []
+    return [Fact(f"I work at {where}.", "profile", "employer", where)]
+
+
+@rule(r"^i(?:'m| am)\s+(?:now\s+|currently\s+)?(?:majoring|doing a (?:degree|major))\s+in\s+(?P<x>[\w -]{2,40})$")
+def _major(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["x"])
+    return [Fact(f"I'm studying {x}.", "profile", "studies", x)] if x else []
+
+
+@rule(r"^i\s+(?:have\s+)?(?:switched|changed)\s+(?:my\s+)?(?:major|majors|course|degree|subject)\s+to\s+(?P<x>[\w -]{2,40})$")
+def _switched_course(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["x"])
+    return [Fact(f"I'm studying {x}.", "profile", "studies", x)] if x else []
+
+
+@rule(r"^i\s+used\s+to\s+(?:be|work as)\s+(?:an?\s+)?(?P<x>[\w -]{2,40}?)(?:\s+(?:before|once|years ago))?(?:,.*)?$")
+def _used_to_be(m: re.Match[str]) -> list[Fact]:
+    job = clean(m["x"])
+    if not is_job(job):
+        return []
+    article = "an" if job[:1] in "aeioAEIO" else "a"
+    return [
+        Fact(f"I used to be {article} {job}.", "fact", f"former_job:{norm_value(job)}", job, negated=True),
+        Fact(f"I'm not {article} {job} anymore.", "profile", "job", job, negated=True, store="ends"),
+    ]
