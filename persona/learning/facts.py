@@ -28,7 +28,7 @@ import re
 
 from .casual import CASUAL, casual_writer, normalize
 from .mentions import anywhere, name_like
-from .rules import BARE_START, FILLER, NOT_A_STATEMENT, RULES, SPLIT, proper
+from .rules import BARE_START, FILLER, HEALTH, NOT_A_STATEMENT, RULES, SPLIT, proper
 from .rules_lexicon import DIETS
 from .slots import FACT_KINDS, Fact, norm_value
 
@@ -40,6 +40,7 @@ _LENGTH = re.compile(
     r"comprehensive|lengthy|more detail)\b",
     re.I,
 )
+_STYLE = re.compile(r"\b(?:simple|plain|direct|formal|informal|casual|friendly|technical|non-technical|jargon-free)\b", re.I)
 _ANSWERS = re.compile(r"\b(?:answers?|replies|reply|responses?|explanations?|points|liners?|point|step)\b", re.I)
 _REQUEST = re.compile(
     r"^(?:(?:please|pls|just|and|but|now)\s+)*(?:keep|make|give|explain|answer|reply|respond|be|go|use|"
@@ -81,9 +82,10 @@ _GREETING = re.compile(
     r"(?:\s+there)?[\s!,.]*$",
     re.I,
 )
-_DROPPED_I = re.compile(r"(?:can't|cannot|don't|do not|never|hate|prefer|speak|grew up|studied)\b", re.I)
+_DROPPED_I = re.compile(r"(?:can't|cannot|don't|do not|never|hate|prefer|speak|grew up|studied|(?:just\s+)?turned\s+\d)", re.I)
 _DROPPED_IM = re.compile(
-    rf"(?:not\s+(?:really\s+)?into|really into|into|allergic|a (?:big|huge|massive) fan of|obsessed with|{DIETS})\b",
+    rf"(?:not\s+(?:really\s+)?into|really into|into|allergic|a (?:big|huge|massive) fan of|obsessed with|{DIETS}|"
+    rf"{HEALTH})\b",
     re.I,
 )
 
@@ -91,7 +93,9 @@ _DROPPED_IM = re.compile(
 def _subject(clause: str) -> str:
     """``clause`` with the "I" that chat often leaves out: "can't stand olives", "allergic to eggs"."""
     if re.match(BARE_START, clause, re.I):  # "34, live in Leeds, work as a teacher"
-        return "I " + clause if not clause[0].isdigit() else "I'm " + clause.rstrip(",")
+        if clause[0].isdigit() or re.match(r"(?:recently\s+|just\s+)?(?:semi-)?retired\b", clause, re.I):
+            return "I'm " + clause.rstrip(",")
+        return "I " + clause
     if _DROPPED_I.match(clause):
         return "I " + clause
     if _DROPPED_IM.match(clause):
@@ -106,6 +110,12 @@ def _extract(message: str) -> list[Fact]:
     for i, clause in enumerate(clauses):
         following = clauses[i + 1] if i + 1 < len(clauses) else ""
         found = _first_rule(clause)
+        if re.match(r"I'm\s", clause) and ", " in clause:  # "I'm gluten free, celiac": one subject, two predicates
+            first, *rest = clause.split(", ")
+            found = found or _first_rule(first)
+            found += [
+                f for part in rest if len(part.split()) <= 4 for f in _first_rule("I'm " + part) if f.key != "name"
+            ]
         if not found and i == 0 and re.fullmatch(r"I'm \d.*", following) and name_like(clause, ",", strong=True):
             name = clause[:1].upper() + clause[1:]  # "Gabriel, 36, firefighter in Lyon"
             found = [Fact(f"My name is {name}.", "profile", "name", name)]
@@ -150,8 +160,14 @@ def _style_requests(clause: str) -> list[Fact]:
     """How the user asks answers to read: "please explain things step by step", "straight to the point please"."""
     out: list[Fact] = []
     for part in (p.strip() for p in clause.split(",")):
+        if not _REQUEST.search(part) or re.match(r"(?:i|you|we|my)\b", part, re.I):
+            continue
         length = _LENGTH.search(part)
-        if not length or not _REQUEST.search(part) or re.match(r"(?:i|you|we|my)\b", part, re.I):
+        style = _STYLE.search(part)
+        if style and not length:
+            word = style.group(0).lower()
+            out.append(Fact(f"I prefer {word} answers.", "preference", f"likes:{word} answers", f"{word} answers"))
+        if not length:
             continue
         phrase = length.group(0).lower()
         if re.fullmatch(r"short|shorter|brief|briefer|concise|succinct|quick|detailed|long|longer|thorough|"

@@ -40,7 +40,7 @@ _NOT_NAME = words(
     "also still really works lives got gets does did will would can could who that the a an of to in at on "
     "for with from as too is's and's actually usually often sometimes finally recently"
 )
-_KIDS = re.compile(r"\b(?:my|our|and|have|with)\s+(?P<n>two|three|four|five|six|\d)\s+(?P<k>kids|children|sons|daughters|boys|girls)\b", re.I)
+_KIDS = re.compile(r"\b(?:my|our|and|have|with)\s+(?P<n>two|three|four|five|six|\d)\s+(?P<k>kids|children|sons|daughters|boys|girls|grandchildren|grandkids|grandsons|granddaughters)\b", re.I)
 _JOB_AS = re.compile(r"\b(?:new\s+)?job\s+as\s+(?:an?\s+)?(?P<x>[\w -]{2,40})", re.I)
 _AFTER_NAME = re.compile(r"^(?:\s*(?:,|'s\b|$)|\s+(?:is|was|has|and|just|works|lives|loves|likes)\b)", re.I)
 

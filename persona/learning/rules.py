@@ -15,6 +15,7 @@ from .words import words
 __all__ = [
     "BARE_START",
     "FILLER",
+    "HEALTH",
     "NOT_A_STATEMENT",
     "RULES",
     "SPLIT",
@@ -32,6 +33,7 @@ FILLER = re.compile(
     r"just to let you know|remember(?: that)?|note(?: that)?|for the record|honestly|in general|generally|"
     r"turns out|it turns out|funny enough|incidentally|sadly|unfortunately|luckily|fortunately|ugh|um+|uh+|hmm+|"
     r"welp|oh well|anyways?|so yeah|alright|right|ok so|okay so|yep|yup|nah|confession|heads up|"
+    r"as of (?:last|this) \w+|since (?:last|this) \w+|lately|recently|big change|bonjour|"
     r"anyway|hey there|hiya|howdy|oh and|oh also|ok so|so yeah|yeah|yes|ok|okay|now|then|and now|but now|"
     r"these days|nowadays|currently|finally|luckily)[,:!]?\s+)|"
     r"(?:(?:yeah|yes|no|nope|sure|update|quick update|big news|good news|bad news|sad news|fun fact|thanks|thx|"
@@ -57,7 +59,7 @@ SPLIT = re.compile(
     rf"(?<=[.!?;])\s+|\n+|\s+[—–]\s+|\s+-\s+|\s*[()]\s*|"
     rf",?(?<!'m)(?<!\bam)(?<!\bis)(?<!\bare)(?<!\bnot)(?<!\bbe)(?<!\band)(?<!\bfeel)\s+(?:so|because|cause)\s+"
     rf"(?!much\b|many\b|far\b|well\b|long\b|good\b|bad\b|that\b|sure\b|i\s+(?:guess|think)\b)|"
-    rf",\s*(?=(?:they|it|that|which|this|she|he)\s)|"
+    rf",\s*(?=(?:they|it|that|which|this|she|he)\s)|\s+but\s+(?=\w+\s+\w)|"
     rf",?\s+(?:and|but|also|plus|so|though|because|since)\s+(?!i\s+(?:just\s+)?(?:broke|split)\s+up)"
     rf"(?=(?:(?:now|then|also|just|finally|currently|recently)\s+)?{_SUBJECT}|(?:it\s+)?turns out\b)|"
     rf",\s*(?=[\w' -]{{1,30}}\s+(?:is|are)\s+(?:\w+\s+)?my\b)|"
@@ -69,7 +71,7 @@ NOT_A_STATEMENT = re.compile(
     r"^(?:if|when|whether|would|could|should|do|does|did|can|what|where|who|why|how)\b(?!')", re.I
 )
 _LIST = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+)\s*", re.I)
-_HEALTH = r"lactose intolerant|gluten intolerant|celiac|coeliac|diabetic|pregnant"
+HEALTH = r"lactose intolerant|gluten intolerant|celiac|coeliac|diabetic|pregnant"
 
 # (pattern, builder). Builders get the match and return facts; X is the captured object.
 Builder = Callable[["re.Match[str]"], list[Fact]]
@@ -100,6 +102,10 @@ _NOT_PLACES = words(
     "a an the my our your his her their this that town the city home here there general bed work school "
     "uni college love it them touch charge fact case person time"
 )
+_PLACE_END = words(
+    "now with for and but since last this next because so at in on to from of near by until when while "
+    "after before these nowadays currently again too though lol haha"
+)
 _NOT_AN_OBJECT = re.compile(
     r"^(?:it|that|this|these|those|them|him|her|please|pls|not|with|so|i|i'm|to|everyone|everybody|when|how|"
     r"what|because|if|the way|the hotter|being|having|you|your|his|their|our|me|carry|need|want|have|get|go|"
@@ -114,7 +120,7 @@ def items(value: str) -> list[str]:
     value = re.split(r"\s+(?:which|who|because|so|since|when|while|but)\s+", value, maxsplit=1)[0]
     if "," in value and not re.search(r",\s*[^,]*\b(?:and|or)\b[^,]*$", value):
         value = value.split(",", 1)[0]  # "badminton, tore a ligament": a list ends with and/or
-    out = [v for v in (clean(x) for x in _LIST.split(value)) if v]
+    out = [re.sub(r"^(?:to|of|with|about|in)\s+", "", v, flags=re.I) for v in (clean(x) for x in _LIST.split(value)) if v]
     clause_like = r"\bi\b|\bi'm\b|\b(?:is|are|was|were|am|has|had|will|would)\b"
     return [v for v in out if not _NOT_AN_OBJECT.match(v) and not re.search(clause_like, v, re.I)]
 
@@ -134,7 +140,13 @@ def proper(value: str) -> str | None:
     while run and not run[-1][:1].isupper():
         run.pop()
     if not run and CASUAL.get() and words and words[0].isalpha() and words[0].lower() not in _NOT_PLACES:
-        return words[0].strip(",;:!.").capitalize()  # "in bristol", from a writer who capitalizes nothing
+        for word in words[:3]:  # "in san diego now", from a writer who capitalizes nothing
+            bare = word.strip(",;:!.")
+            if not bare.isalpha() or bare.lower() in _NOT_PLACES or bare.lower() in _PLACE_END:
+                break
+            run.append(bare.capitalize())
+            if bare != word:
+                break
     return " ".join(run) or None
 
 
@@ -191,7 +203,7 @@ def _not_allergic(m: re.Match[str]) -> list[Fact]:
     ]
 
 
-@rule(rf"^i(?:'m| am)\s+(?:also\s+|very\s+|severely\s+)?(?P<x>{_HEALTH})$")
+@rule(rf"^i(?:'m| am)\s+(?:also\s+|very\s+|severely\s+)?(?P<x>{HEALTH})$")
 def _health(m: re.Match[str]) -> list[Fact]:
     x = m["x"].lower()
     return [Fact(f"I'm {x}.", "fact", f"health:{norm_value(x)}", x)]
@@ -216,7 +228,7 @@ def _age(m: re.Match[str]) -> list[Fact]:
 _HOW = r"(?:\s+(?:weekends|part-time|full-time|nights|days|evenings|shifts|remotely|from home|there|here|now))*"
 
 
-@rule(rf"^i\s+(?:(?:now|currently|still|also)\s+)?(?:work|working|'m working|am working){_HOW}\s+as\s+(?P<x>.+)$")
+@rule(rf"^i(?:\s+|'m\s+|\s+am\s+)(?:(?:now|currently|still|also)\s+)?(?:work|working){_HOW}\s+as\s+(?P<x>.+)$")
 def _job(m: re.Match[str]) -> list[Fact]:
     job, employer, place = job_parts(m["x"])
     bare = re.sub(r"^(?:an?|the)\s+", "", job, flags=re.I)
@@ -245,7 +257,7 @@ def with_place(facts: list[Fact], employer: str | None, place: str | None) -> li
     return facts
 
 
-@rule(rf"^i\s+(?:(?:now|currently|still|also)\s+)?(?:work|am working|'m working){_HOW}\s+(?:at|for)\s+(?P<x>.+)$")
+@rule(rf"^i(?:\s+|'m\s+|\s+am\s+)(?:(?:now|currently|still|also)\s+)?(?:work|working){_HOW}\s+(?:at|for)\s+(?P<x>.+)$")
 def _employer(m: re.Match[str]) -> list[Fact]:
     where, _, job = clean(m["x"]).partition(" as ")  # "at Norvik Bank as a data analyst"
     where, _, town = where.partition(" in ")  # "for Spotify in Stockholm"

@@ -13,7 +13,7 @@ from .words import NOT_NAMES, words
 __all__ = ["NOT_NAMES", "is_job"]
 
 _JOB_WORD = re.compile(
-    r"(?:[a-z]+(?:er|or|ist|ian|ant|ent|eer|ect|ef|man|woman|person)|nurse|student|chef|cook|pilot|clerk|judge|barista|medic|vet|"
+    r"(?:[a-z]+(?:er|or|ist|ian|ant|ent|eer|ect|ef|man|woman|person)|GP|CEO|CTO|CFO|COO|DJ|EMT|RN|PA|MP|nurse|student|chef|cook|pilot|clerk|judge|barista|medic|vet|"
     r"nanny|model|coach|tutor|intern|freelancer|illustrator|solicitor|dentist|surgeon|barber|midwife|"
     r"paramedic|carpenter|plumber|electrician|engineer|scientist|artist|editor|author|writer|actor|"
     r"analyst|consultant|accountant|architect|lawyer|doctor|professor|lecturer|researcher|postdoc|"
@@ -34,7 +34,7 @@ def is_job(phrase: str) -> bool:
     last = words[-1] if words else ""
     return (
         bool(last)
-        and last.islower()
+        and (last.islower() or last in ("GP", "CEO", "CTO", "CFO", "COO", "DJ", "EMT", "RN", "PA", "MP"))
         and last not in _NOT_JOBS
         and bool(_JOB_WORD.match(last))
         and len(words) <= 5
@@ -76,7 +76,7 @@ def _job_a(m: re.Match[str]) -> list[Fact]:
     return with_place([Fact(f"I'm {article} {job}.", "profile", "job", job)], employer, place)
 
 
-@rule(r"^i(?:'m| am)\s+(?:now\s+|currently\s+|still\s+)?(?:in|based in|living in|located in)\s+(?P<x>.+)$")
+@rule(r"^(?:i(?:'m| am)|we(?:'re| are))\s+(?:now\s+|currently\s+|still\s+)?(?:in|based in|living in|located in)\s+(?P<x>.+)$")
 def _in_place(m: re.Match[str]) -> list[Fact]:
     place = proper(m["x"])
     return [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
@@ -261,7 +261,7 @@ def _hobby(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    r"^i(?:'m| am)\s+(?P<neg>not\s+)?(?:really\s+)?(?:an?\s+)(?:big\s+|huge\s+)?(?P<x>[\w' -]{1,30}?)\s+(?:guy|girl|person|fan|lover)$"
+    r"^i(?:'m| am)\s+(?P<neg>not\s+)?(?:really\s+)?(?:an?\s+)(?:(?:big|huge|massive|die-hard|lifelong|real|true|total)\s+)?(?P<x>[\w' -]{1,30}?)\s+(?:guy|girl|person|fan|lover)$"
 )
 def _kind_of_person(m: re.Match[str]) -> list[Fact]:
     x = clean(m["x"])

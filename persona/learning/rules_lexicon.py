@@ -24,15 +24,17 @@ from .slots import Fact, norm_value
 __all__ = ["DIETS"]
 
 DIETS = (
-    r"vegetarian|vegan|pescatarian|pescetarian|keto|paleo|plant-based|flexitarian|gluten-free|dairy-free|"
+    r"vegetarian|vegan|pescatarian|pescetarian|keto|paleo|plant[- ]based|flexitarian|gluten[- ]free|dairy[- ]free|"
     r"halal|kosher|carnivore|low-carb"
 )
-_PLACE_CUE = re.compile(r"\b(?:in|to|near|outside(?:\s+of)?|close to)\s+(?=[^\W\d_])", re.I)
+_PLACE_CUE = re.compile(r"\b(?:in|to|near|outside(?:\s+of)?|close to|on)\s+(?=[^\W\d_])", re.I)
 
 
-def place_after(rest: str) -> str | None:
-    """The first place named after in/to/near in ``rest`` ("in a small flat near York" -> "York")."""
+def place_after(rest: str, *, moved: bool = False) -> str | None:
+    """The first place named after in/near (to, ``moved``) in ``rest`` ("in a small flat near York" -> "York")."""
     for m in _PLACE_CUE.finditer(rest.split(",")[0]):
+        if m.group(0).lower().startswith(("to", "on")) and not moved:
+            continue  # "I live with my parents to save money"
         after = rest[m.end() :]
         if re.match(r"(?:an?|the|my|our|his|her|their|this|that)\s", after, re.I):
             continue  # "in a terraced house ...": a dwelling, look further
@@ -42,11 +44,11 @@ def place_after(rest: str) -> str | None:
 
 @rule(
     r"^(?:i|we)(?:'ve| have|'m| am|'re| are)?\s*(?:(?:just|recently|finally|now|currently|still|been|both|all)\s+)*"
-    r"(?:live|living|based|reside|residing|moved|relocated|settled|rent|renting)\b(?P<rest>.*)$",
+    r"(?P<v>live|living|based|reside|residing|moved|relocated|settled|rent|renting)\b(?P<rest>.*)$",
     first=True,
 )
 def _lives_anywhere(m: re.Match[str]) -> list[Fact]:
-    place = place_after(m["rest"])
+    place = place_after(m["rest"], moved=m["v"].lower() in ("moved", "relocated"))
     return [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
 
 
@@ -57,13 +59,16 @@ def _home(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    r"^i(?:'m| am|'ve| have)?\s*(?:(?:just|recently|now|officially|finally|happily|been)\s+)*(?P<semi>semi-)?"
-    r"retired(?:\s+(?:from|as)\s+(?P<x>.+))?$",
+    r"^i(?:'m| am|'ve| have)?\s*(?:(?:just|recently|now|officially|finally|happily|been|a|an)\s+)*(?P<semi>semi-)?"
+    r"retired(?:\s+(?:from|as)\s+(?P<x>.+)|\s+(?P<job>[\w -]{2,40}?))?(?:\s+(?:these days|now))?$",
     first=True,
 )
 def _retired(m: re.Match[str]) -> list[Fact]:
     word = "semi-retired" if m["semi"] else "retired"
     what = clean(m["x"] or "")
+    if m["job"]:
+        job = clean(m["job"])
+        return [Fact(f"I'm a {word} {job}.", "profile", "job", f"{word} {job}")] if is_job(job) else []
     text = f"I'm {word} from {what}." if what else f"I'm {word}."
     return [Fact(text, "profile", "job", word)]
 
@@ -110,6 +115,7 @@ def _not_employer(m: re.Match[str]) -> list[Fact]:
 
 @rule(
     rf"^i(?:'m| am|'ve| have)?\s*(?:(?:been|gone|going|went|now|also|strictly|fully|mostly|doing|on|a|an|just|"
+    rf"totally|completely|100%|"
     rf"recently|become|became)\s+)*(?P<x>{DIETS})(?:\s+(?:diet|now|again|these days|at the moment|since\b.*|"
     rf"for\b.*|in\b.*|last\b.*|this\b.*|i guess|i think|apparently))*$",
     first=True,
@@ -179,15 +185,18 @@ def _married_to(m: re.Match[str]) -> list[Fact]:
 
 @rule(
     r"^i\s+(?:(?:don't|do not|no longer)\s+(?P<v>play|do|watch|go)\s+(?P<x>[\w' -]+?)\s+(?:anymore|any more)|"
-    r"no longer\s+(?P<v2>play|do|watch|go)\s+(?P<x2>[\w' -]+?)|(?:'ve\s+|have\s+)?stopped\s+(?P<x3>(?!eating|drinking)\w+ing(?:\s+[\w'-]+)?))"
+    r"no longer\s+(?P<v2>play|do|watch|go)\s+(?P<x2>[\w' -]+?)|(?:'ve\s+|have\s+)?stopped\s+(?P<x3>(?!eating|drinking)\w+ing(?:\s+[\w'-]+)?)|"
+    r"(?:don't|do not)\s+(?P<x4>[a-z]{3,12})\s+(?:anymore|any more)|no longer\s+(?P<x5>[a-z]{3,12}))"
     r"(?:,.*)?$",
     first=True,
 )
 def _stopped(m: re.Match[str]) -> list[Fact]:
-    x = clean(m["x"] or m["x2"] or m["x3"] or "")
+    x = clean(m["x"] or m["x2"] or m["x3"] or m["x4"] or m["x5"] or "")
     if not x or re.match(r"(?:it|that|this|them|so|to)\b", x, re.I):
         return []
     verb = m["v"] or m["v2"]
+    if m["x4"] or m["x5"]:  # "I don't surf anymore": the activity is "surfing"
+        return [Fact(f"I've stopped {gerund(x)}.", "preference", f"likes:{gerund(x)}", gerund(x), negated=True, store="ends")]
     text = f"I no longer {verb} {x}." if verb else f"I stopped {x}."
     key = re.sub(r"^(?:play|do|watch|go)ing\s+", "", x) if not verb else x
     return [Fact(text, "preference", f"likes:{norm_value(key)}", key, negated=True, store="ends")]
@@ -228,3 +237,35 @@ def _used_to_be(m: re.Match[str]) -> list[Fact]:
         Fact(f"I used to be {article} {job}.", "fact", f"former_job:{norm_value(job)}", job, negated=True),
         Fact(f"I'm not {article} {job} anymore.", "profile", "job", job, negated=True, store="ends"),
     ]
+
+
+def gerund(verb: str) -> str:
+    """The -ing form of an activity verb: surf -> surfing, run -> running, dance -> dancing."""
+    verb = verb.lower()
+    if verb.endswith("ing"):
+        return verb
+    if verb.endswith("e") and not verb.endswith("ee"):
+        return verb[:-1] + "ing"
+    if len(verb) <= 4 and re.fullmatch(r"[^aeiou]*[aeiou][bdgmnprt]", verb):
+        return verb + verb[-1] + "ing"
+    return verb + "ing"
+
+
+@rule(
+    r"^i(?:'ve| have)?\s+(?:just\s+|recently\s+)?(?:started|taken up|took up|got into|gotten into|picked up)\s+"
+    r"(?P<x>(?!eating|drinking|working|studying|living)[\w' -]{3,40}?)(?:\s+(?:again|recently|lately|to\b.*|for\b.*|"
+    r"last\b.*|this\b.*|a few\b.*))?$"
+)
+def _took_up(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["x"])
+    if re.match(r"(?:a|an|the|my|to|at|with|on)\b", x, re.I):
+        return []  # "I started a new job", "started at Acme": other rules
+    return [Fact(f"I've taken up {x}.", "preference", f"likes:{norm_value(x)}", x)] if x else []
+
+
+@rule(r"^(?:i|we)\s+(?:run|own|manage|have)\s+(?:a|an|my own|our own)\s+(?P<x>(?:[\w'-]+\s+){0,3}(?:studio|shop|bakery|cafe|café|restaurant|bar|business|company|startup|farm|salon|practice|clinic|gym|agency|store))\b(?P<rest>.*)$")
+def _runs(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["x"])
+    facts = [Fact(f"I run a {x}.", "profile", "employer", x)]
+    place = place_after(m["rest"])
+    return facts + ([Fact(f"I live in {place}.", "profile", "location", place)] if place else [])

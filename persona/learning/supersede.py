@@ -224,8 +224,9 @@ def _family(key: str | None) -> str:
 
 def _worth_storing(writer: MemoryWriter, user_id: str, facts: Sequence[Fact]) -> list[Fact]:
     """``facts`` without those that would only add noise: an "ends" fact that ends no current memory (a
-    negation said to correct the assistant) and a "fills" fact whose slot is already filled."""
-    if all(f.store == "always" for f in facts):
+    negation said to correct the assistant), a "fills" fact whose slot is already filled, and a shorter
+    restatement of a single-valued slot's current value ("I work at Kestrel" after "... at Kestrel Software")."""
+    if all(f.store == "always" and (not f.key or ":" in f.key or f.negated) for f in facts):
         return list(facts)
     current = _current_by_key(writer, user_id)
     filled = {_family(k) for k, same in current.items() if same}
@@ -234,6 +235,8 @@ def _worth_storing(writer: MemoryWriter, user_id: str, facts: Sequence[Fact]) ->
     for fact in facts:
         if fact.store == "fills" and _family(fact.key) in filled:
             continue
+        if fact.key and ":" not in fact.key and not fact.negated and _restates(fact, current.get(fact.key, {}).values()):
+            continue
         if fact.store == "ends":
             ended = _ended(fact, current.get(fact.key or "", {}).values())
             if ended is None:
@@ -241,6 +244,16 @@ def _worth_storing(writer: MemoryWriter, user_id: str, facts: Sequence[Fact]) ->
             fact = dataclasses.replace(fact, value=ended)  # the value as stored, so the old one is superseded
         out.append(fact)
     return out
+
+
+def _restates(fact: Fact, same_key: Iterable[Memory]) -> bool:
+    """Whether a current positive memory of the slot holds ``fact``'s value and more words besides."""
+    value = f" {norm_value(fact.value or '')} "
+    for memory in same_key:
+        old = f" {memory.metadata.get('value', '')} "
+        if not memory.metadata.get("negated") and value.strip() and value in old and value != old:
+            return True
+    return False
 
 
 def _ended(fact: Fact, same_key: Iterable[Memory]) -> str | None:
