@@ -42,6 +42,16 @@ _NOT_NAME = words(
 )
 _KIDS = re.compile(r"\b(?:my|our|and|have|with)\s+(?P<n>two|three|four|five|six|\d)\s+(?P<k>kids|children|sons|daughters|boys|girls|grandchildren|grandkids|grandsons|granddaughters)\b", re.I)
 _JOB_AS = re.compile(r"\b(?:new\s+)?job\s+as\s+(?:an?\s+)?(?P<x>[\w -]{2,40})", re.I)
+_NAMED_PET = re.compile(
+    rf"\b(?:i(?:'ve| have)?\s+(?:got|have|adopted|rescued)|we(?:'ve| have)?\s+(?:just\s+)?(?:got|have|adopted|rescued))\s+"
+    rf"(?:an?|one)\s+(?:[\w-]+\s+){{0,2}}?(?P<kind>(?!(?:{_KINDS})s?\b)[a-z][\w-]*)\s+(?:called|named)\s+(?P<x>{_NAME})",
+    re.I,
+)
+_PEOPLE = words(
+    "friend brother sister colleague coworker boss cousin neighbour neighbor son daughter kid child baby partner "
+    "wife husband boyfriend girlfriend mate flatmate roommate teacher doctor aunt uncle nephew niece grandson "
+    "granddaughter mum mom dad father mother fiance fiancee client student manager car bike boat van plant"
+)
 _AFTER_NAME = re.compile(r"^(?:\s*(?:,|'s\b|$)|\s+(?:is|was|has|and|just|works|lives|loves|likes)\b)", re.I)
 
 
@@ -81,6 +91,11 @@ def anywhere(clause: str) -> list[Fact]:
         if job and is_job(job):
             article = "an" if job[:1] in "aeioAEIO" else "a"
             facts.append(Fact(f"I work as {article} {job}.", "profile", "job", job))
+    for m in _NAMED_PET.finditer(clause):
+        kind = m["kind"].lower()
+        if kind not in _PEOPLE and name_like(m["x"], clause[m.end() :], called=True):
+            name = _cap(m["x"])
+            facts.append(Fact(f"My {kind} is called {name}.", "fact", f"pet:{name.lower()}", name))
     pets = 0
     for m in _PET.finditer(clause):
         if m["own"].lower() == "and" and not pets:

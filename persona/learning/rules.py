@@ -181,7 +181,10 @@ def _not_lives(m: re.Match[str]) -> list[Fact]:
     )
 
 
-@rule(r"^(?:i(?:'m| am)\s+(?:originally\s+)?from|i\s+(?:grew up|was born)\s+in)\s+(?P<x>.+)$")
+@rule(
+    r"^(?:i(?:'m| am)\s+(?:originally\s+)?from|i\s+(?:originally\s+)?(?:come|hail)\s+from|"
+    r"i\s+(?:grew up|was born|was born and raised|was raised)\s+in|born and raised in)\s+(?P<x>.+)$"
+)
 def _from(m: re.Match[str]) -> list[Fact]:
     place = proper(m["x"]) or clean(m["x"])
     return [Fact(f"I'm from {place}.", "profile", "hometown", place)] if place else []
@@ -228,7 +231,10 @@ def _age(m: re.Match[str]) -> list[Fact]:
 _HOW = r"(?:\s+(?:weekends|part-time|full-time|nights|days|evenings|shifts|remotely|from home|there|here|now))*"
 
 
-@rule(rf"^i(?:\s+|'m\s+|\s+am\s+)(?:(?:now|currently|still|also)\s+)?(?:work|working){_HOW}\s+as\s+(?P<x>.+)$")
+@rule(
+    rf"^i(?:\s+|'m\s+|\s+am\s+|'ve been\s+|\s+have been\s+)(?:(?:now|currently|still|also)\s+)?(?:work|working){_HOW}"
+    rf"\s+as\s+(?P<x>.+?)(?:\s+for\s+(?:\d+|a|an|two|three|five|ten|many|several|the past)\b.*)?$"
+)
 def _job(m: re.Match[str]) -> list[Fact]:
     job, employer, place = job_parts(m["x"])
     bare = re.sub(r"^(?:an?|the)\s+", "", job, flags=re.I)

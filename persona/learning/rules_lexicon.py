@@ -25,9 +25,9 @@ __all__ = ["DIETS"]
 
 DIETS = (
     r"vegetarian|vegan|pescatarian|pescetarian|keto|paleo|plant[- ]based|flexitarian|gluten[- ]free|dairy[- ]free|"
-    r"halal|kosher|carnivore|low-carb"
+    r"halal|kosher|carnivore|low-carb|veggie"
 )
-_PLACE_CUE = re.compile(r"\b(?:in|to|near|outside(?:\s+of)?|close to|on)\s+(?=[^\W\d_])", re.I)
+_PLACE_CUE = re.compile(r"\b(?:in|to|near|outside(?:\s+of)?|close to|on|out of)\s+(?=[^\W\d_])", re.I)
 
 
 def place_after(rest: str, *, moved: bool = False) -> str | None:
@@ -43,7 +43,8 @@ def place_after(rest: str, *, moved: bool = False) -> str | None:
 
 
 @rule(
-    r"^(?:i|we)(?:'ve| have|'m| am|'re| are)?\s*(?:(?:just|recently|finally|now|currently|still|been|both|all)\s+)*"
+    r"^(?:i|we)(?:'ve| have|'m| am|'re| are)?\s*(?:(?:just|recently|finally|now|currently|still|been|both|all|since|"
+    r"eventually|actually|officially)\s+)*"
     r"(?P<v>live|living|based|reside|residing|moved|relocated|settled|rent|renting)\b(?P<rest>.*)$",
     first=True,
 )
@@ -102,7 +103,7 @@ def _work_in(m: re.Match[str]) -> list[Fact]:
 )
 def _not_job(m: re.Match[str]) -> list[Fact]:
     job = clean(m["x"])
-    if re.fullmatch(DIETS, job, re.I) or not is_job(job):
+    if re.fullmatch(DIETS, job, re.I) or not is_job(job) or re.search(r"\b(?:of|fan|big|huge)\b", job):
         return []  # "I'm not a vegetarian", "not a big sports guy": other rules read them
     return [Fact(f"I'm not a {job} anymore.", "profile", "job", job, negated=True, store="ends")]
 
@@ -126,7 +127,8 @@ def _diet_any(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    rf"^i(?:'ve| have)?\s*(?:(?:gave|given)\s+up(?:\s+on)?|stopped|quit|am done with|'m done with|'m off|am off)"
+    rf"^i(?:'ve| have)?\s*(?:(?:gave|given)\s+up(?:\s+on)?|stopped|quit|am done with|'m done with|'m off|am off|"
+    rf"'m not (?:doing|on)|am not (?:doing|on)|'m no longer|am no longer|'m not)"
     rf"\s+(?:being\s+|doing\s+|the\s+)?(?:an?\s+)?(?P<x>{DIETS})\b.*$",
     first=True,
 )
@@ -269,3 +271,136 @@ def _runs(m: re.Match[str]) -> list[Fact]:
     facts = [Fact(f"I run a {x}.", "profile", "employer", x)]
     place = place_after(m["rest"])
     return facts + ([Fact(f"I live in {place}.", "profile", "location", place)] if place else [])
+
+
+_FIELDS = (
+    r"marketing|sales|finance|IT|tech|HR|law|medicine|nursing|retail|hospitality|construction|education|healthcare|"
+    r"insurance|banking|investment banking|consulting|real estate|publishing|advertising|academia|government|"
+    r"logistics|software|engineering|accounting|journalism|research|pharma|biotech|fashion|film|music|media"
+)
+
+
+@rule(rf"^i(?:'m| am)\s+(?:now\s+|currently\s+|still\s+)?in\s+(?P<x>{_FIELDS})(?:\s+now)?$", first=True)
+def _in_field(m: re.Match[str]) -> list[Fact]:
+    return [Fact(f"I work in {m['x']}.", "profile", "job", m["x"])]
+
+
+@rule(
+    r"^i(?:'m| am|'ve| have| just| got)?\s*(?:just\s+|recently\s+|been\s+)*(?:got\s+|been\s+)?(?:laid off|made redundant|"
+    r"fired|let go|unemployed|between jobs|out of work|lost my job|quit my job|left my job|jobless)\b.*$",
+    first=True,
+)
+def _no_job(m: re.Match[str]) -> list[Fact]:
+    facts = [Fact("I'm between jobs.", "profile", "job", "between jobs")]
+    at = re.search(r"\b(?:at|from|with)\s+(?P<x>[A-Z][\w&' -]*)", m.group(0))
+    where = proper(at["x"]) if at else None
+    if where:
+        facts.append(Fact(f"I no longer work at {where}.", "profile", "employer", where, negated=True, store="ends"))
+    return facts
+
+
+@rule(r"^i(?:'ve| have)?\s+(?:just\s+)?(?:got\s+)?promoted\s+to\s+(?:an?\s+)?(?P<x>[\w -]{2,40})$")
+def _promoted(m: re.Match[str]) -> list[Fact]:
+    job = clean(m["x"])
+    return [Fact(f"I work as {job}.", "profile", "job", job)] if is_job(job) else []
+
+
+@rule(r"^i(?:'m| am)\s+(?:now\s+)?(?P<x>single|divorced|widowed|separated)(?:\s+now|\s+again)?\b.*$", first=True)
+def _single(m: re.Match[str]) -> list[Fact]:
+    x = m["x"].lower()
+    return [Fact(f"I'm {x}.", "profile", "partner", x)]
+
+
+@rule(r"^(?:i go by|(?P<x2>[A-Z][\w'-]+) is my name|i'm called)\s*(?P<x>[^\W\d_][\w'-]*)?$", first=True)
+def _go_by(m: re.Match[str]) -> list[Fact]:
+    name = m["x"] or m["x2"]
+    if not name_like(name):
+        return []
+    name = name[:1].upper() + name[1:]
+    return [Fact(f"My name is {name}.", "profile", "name", name)]
+
+
+@rule(r"^i(?:'m| am)\s+(?:an?\s+)?native\s+(?P<x>[A-Z][\w-]+)\s+speaker\b.*$")
+def _native(m: re.Match[str]) -> list[Fact]:
+    return [Fact(f"I speak {m['x']}.", "fact", f"speaks:{norm_value(m['x'])}", m["x"])]
+
+
+@rule(r"^i\s+have\s+an?\s+(?:severe\s+|mild\s+|bad\s+)?(?P<x>[\w -]{2,30}?)\s+allergy$")
+def _x_allergy(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["x"])
+    return [Fact(f"I have a {x} allergy.", "fact", f"allergy:{norm_value(x)}", x)] if x else []
+
+
+@rule(
+    r"^i(?:'m| am)\s+(?:(?:really|totally|kind of|kinda|so|completely)\s+)?(?:addicted to|hooked on|getting into|"
+    r"loving)\s+(?P<x>.+)$|^i\s+(?:really\s+)?can't get enough of\s+(?P<x2>.+)$"
+)
+def _hooked(m: re.Match[str]) -> list[Fact]:
+    return [Fact(f"I'm into {x}.", "preference", f"likes:{norm_value(x)}", x) for x in items(m["x"] or m["x2"])]
+
+
+@rule(
+    r"^i(?:'m| am)\s+(?:not\s+(?:a\s+(?:big\s+|huge\s+)?fan\s+of|big\s+on|keen\s+on|a\s+\w+\s+person)|"
+    r"(?:so\s+)?(?:sick|tired)\s+of)\s+(?P<x>.+)$"
+)
+def _not_fan(m: re.Match[str]) -> list[Fact]:
+    return [
+        Fact(f"I'm not a fan of {x}.", "preference", f"likes:{norm_value(x)}", x, negated=True) for x in items(m["x"])
+    ]
+
+
+@rule(r"^(?P<x>[\w' -]{2,30}?)\s+(?:is|are)(?:n't| not)\s+(?:really\s+)?my\s+(?:thing|cup of tea|jam)\b.*$")
+def _not_my_thing(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["x"])
+    if items(x) != [x] or re.match(r"(?:it|that|this|they|he|she)$", x, re.I):
+        return []
+    return [Fact(f"{x[:1].upper()}{x[1:]} isn't my thing.", "preference", f"likes:{norm_value(x)}", x, negated=True)]
+
+
+@rule(
+    r"^i(?:'ve| have)?\s+(?:switched|swapped|moved|changed)\s+from\s+(?P<a>[\w' -]{2,30}?)\s+to\s+(?P<b>[\w' -]{2,30}?)"
+    r"(?:\s+(?:now|recently|lately))?$"
+)
+def _switched(m: re.Match[str]) -> list[Fact]:
+    a, b = clean(m["a"]), clean(m["b"])
+    if a[:1].isupper() and b[:1].isupper():  # "from Leeds to York": places
+        return [Fact(f"I live in {b}.", "profile", "location", b)]
+    return [
+        Fact(f"I've switched from {a}.", "preference", f"likes:{norm_value(a)}", a, negated=True, store="ends"),
+        Fact(f"I've switched to {b}.", "preference", f"likes:{norm_value(b)}", b),
+    ]
+
+
+@rule(r"^(?:i|we)(?:'ve| have)?\s+(?:just\s+|finally\s+)?bought\s+(?:a|an|our|my)\s+(?:\w+\s+)?(?:house|flat|home|place|apartment|condo|cottage)\b(?P<rest>.*)$")
+def _bought_home(m: re.Match[str]) -> list[Fact]:
+    place = place_after(m["rest"])
+    return [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
+
+
+@rule(
+    r"^(?:i(?:'m| am)\s+no longer with|i\s+(?:just\s+)?(?:broke up with|split (?:up )?(?:with|from)|divorced|left))\s+"
+    r"(?P<x>[A-Z][\w'-]*)\b.*$",
+    first=True,
+)
+def _left_partner(m: re.Match[str]) -> list[Fact]:
+    name = m["x"]
+    return [Fact(f"{name} and I broke up.", "profile", "partner", name, negated=True, store="ends")]
+
+
+@rule(r"^(?:we|i)\s+(?:(?:had to|have to)\s+)?(?:lost|put down|said goodbye to)\s+(?P<x>[A-Z][\w'-]*)\b.*$", first=True)
+def _lost_pet(m: re.Match[str]) -> list[Fact]:
+    name = m["x"]
+    return [Fact(f"{name} passed away.", "fact", f"pet:{name.lower()}", name, negated=True, store="ends")]
+
+
+@rule(r"^i\s+used\s+to\s+(?P<v>love|like|enjoy|play|do|be into)\s+(?P<x>[\w' -]{2,40}?)(?:,.*|\s+but\b.*)?$", first=True)
+def _used_to_like(m: re.Match[str]) -> list[Fact]:
+    x = clean(m["x"])
+    if not x or re.match(r"(?:it|that|this|them|be|to)\b", x, re.I):
+        return []
+    return [Fact(f"I used to {m['v'].lower()} {x}.", "preference", f"likes:{norm_value(x)}", x, negated=True, store="ends")]
+
+
+@rule(r"^(?:it was |it's |today is |yesterday was )?my\s+(?P<x>\d{1,3})(?:st|nd|rd|th)\s+birthday\b.*$")
+def _nth_birthday(m: re.Match[str]) -> list[Fact]:
+    return [Fact(f"I'm {m['x']} years old.", "profile", "age", m["x"])] if 0 < int(m["x"]) <= 120 else []
