@@ -126,7 +126,7 @@ def _extract(message: str) -> list[Fact]:
         intro = intro or any(f.key == "name" for f in found)
         found = found or _style_requests(clause)
         facts += found
-        facts += [f for f in anywhere(clause) if f.text not in {g.text for g in found}]
+        facts += [f for f in anywhere(clause, message=message) if f.text not in {g.text for g in found}]
     facts += [f for clause in asked for f in anywhere(clause)]
     return list(dict.fromkeys(_classified(f) for f in facts))
 

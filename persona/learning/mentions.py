@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from .casual import CASUAL
+from .rules import article
 from .rules_everyday import is_job
 from .slots import Fact
 from .words import NOT_NAMES, words
@@ -70,8 +71,8 @@ def _cap(name: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-def anywhere(clause: str) -> list[Fact]:
-    """The partners, children and pets ``clause`` mentions as the user's own."""
+def anywhere(clause: str, *, message: str = "") -> list[Fact]:
+    """The partners, children and pets ``clause`` (of ``message``) mentions as the user's own."""
     facts: list[Fact] = []
     for m in _PARTNER.finditer(clause):
         rel, name = m["rel"].lower(), m["x"]
@@ -89,13 +90,18 @@ def anywhere(clause: str) -> list[Fact]:
     for m in _JOB_AS.finditer(clause) if re.match(r"(?:i|i'm|my|we)\b", clause, re.I) else ():
         job = re.sub(r"\s+(?:in|at|for|with|and|but|so)\b.*$", "", m["x"]).strip()
         if job and is_job(job):
-            article = "an" if job[:1] in "aeioAEIO" else "a"
-            facts.append(Fact(f"I work as {article} {job}.", "profile", "job", job))
+            art = article(job)
+            facts.append(Fact(f"I work as {art} {job}.", "profile", "job", job))
     for m in _NAMED_PET.finditer(clause):
         kind = m["kind"].lower()
         if kind not in _PEOPLE and name_like(m["x"], clause[m.end() :], called=True):
             name = _cap(m["x"])
             facts.append(Fact(f"My {kind} is called {name}.", "fact", f"pet:{name.lower()}", name))
+    if re.search(rf"\b(?:{_KINDS})s?\b", message or clause, re.I):  # "we got a kitten, we named her Mia"
+        for m in re.finditer(rf"\b(?:we|i)\s+(?:named|called)\s+(?:her|him|it|them)\s+(?P<x>{_NAME})", clause, re.I):
+            if name_like(m["x"], clause[m.end() :], called=True):
+                name = _cap(m["x"])
+                facts.append(Fact(f"My pet is called {name}.", "fact", f"pet:{name.lower()}", name))
     pets = 0
     for m in _PET.finditer(clause):
         if m["own"].lower() == "and" and not pets:
@@ -110,8 +116,8 @@ def anywhere(clause: str) -> list[Fact]:
         if names:
             facts += [Fact(f"My {kind} is called {n}.", "fact", f"pet:{n.lower()}", n) for n in names]
         elif m["many"] and m["count"].strip():
-            facts.append(Fact(f"I have {m['count'].strip()} {kind}{m['many']}.", "fact", None, kind))
+            facts.append(Fact(f"I have {m['count'].strip()} {kind}{m['many']}.", "fact", "pet", kind, store="fills"))
         elif m["own"].lower().startswith(("i", "we")):
             count = m["count"].strip() or "a"
-            facts.append(Fact(f"I have {count} {kind}{m['many'] or ''}.", "fact", None, kind))
+            facts.append(Fact(f"I have {count} {kind}{m['many'] or ''}.", "fact", "pet", kind, store="fills"))
     return facts

@@ -20,6 +20,7 @@ __all__ = [
     "RULES",
     "SPLIT",
     "Builder",
+    "article",
     "clean",
     "items",
     "job_parts",
@@ -60,6 +61,7 @@ SPLIT = re.compile(
     rf",?(?<!'m)(?<!\bam)(?<!\bis)(?<!\bare)(?<!\bnot)(?<!\bbe)(?<!\band)(?<!\bfeel)\s+(?:so|because|cause)\s+"
     rf"(?!much\b|many\b|far\b|well\b|long\b|good\b|bad\b|that\b|sure\b|i\s+(?:guess|think)\b)|"
     rf",\s*(?=(?:they|it|that|which|this|she|he)\s)|\s+but\s+(?=\w+\s+\w)|"
+    rf"\s+and\s+(?=(?:the|it|this|that|there|everything|nothing)\s+\w+\s)|"
     rf",?\s+(?:and|but|also|plus|so|though|because|since)\s+(?!i\s+(?:just\s+)?(?:broke|split)\s+up)"
     rf"(?=(?:(?:now|then|also|just|finally|currently|recently)\s+)?{_SUBJECT}|(?:it\s+)?turns out\b)|"
     rf",\s*(?=[\w' -]{{1,30}}\s+(?:is|are)\s+(?:\w+\s+)?my\b)|"
@@ -100,7 +102,8 @@ def clean(value: str) -> str:
 
 _NOT_PLACES = words(
     "a an the my our your his her their this that town the city home here there general bed work school "
-    "uni college love it them touch charge fact case person time"
+    "uni college love it them touch charge fact case person time fear hope denial peace sin luxury poverty "
+    "comfort harmony style hiding debt pain limbo chaos"
 )
 _PLACE_END = words(
     "now with for and but since last this next because so at in on to from of near by until when while "
@@ -123,6 +126,12 @@ def items(value: str) -> list[str]:
     out = [re.sub(r"^(?:to|of|with|about|in)\s+", "", v, flags=re.I) for v in (clean(x) for x in _LIST.split(value)) if v]
     clause_like = r"\bi\b|\bi'm\b|\b(?:is|are|was|were|am|has|had|will|would)\b"
     return [v for v in out if not _NOT_AN_OBJECT.match(v) and not re.search(clause_like, v, re.I)]
+
+
+def article(word: str) -> str:
+    """ "a" or "an" before ``word`` as it is said: an engineer, a UX designer, a university lecturer."""
+    vowel = word[:1] in "aeioAEIO" or (word[:1] == "u" and not word.startswith(("uni", "use", "usu", "ur")))
+    return "an" if vowel else "a"
 
 
 def proper(value: str) -> str | None:
@@ -162,8 +171,8 @@ def _name(m: re.Match[str]) -> list[Fact]:
     r"near|close to)\s+|(?:in|at|to)\s+)(?P<x>.+)$"
 )
 def _lives(m: re.Match[str]) -> list[Fact]:
-    place = proper(m["x"]) or clean(m["x"])
-    if re.match(r"(?:an?|my|our)\s", place, re.I):  # "in a small flat", "in my car": not where
+    place = proper(m["x"])
+    if not place or re.match(r"(?:an?|my|our)\s", place, re.I):  # "in a small flat", "in my car": not where
         return []
     return [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
 
@@ -233,7 +242,8 @@ _HOW = r"(?:\s+(?:weekends|part-time|full-time|nights|days|evenings|shifts|remot
 
 @rule(
     rf"^i(?:\s+|'m\s+|\s+am\s+|'ve been\s+|\s+have been\s+)(?:(?:now|currently|still|also)\s+)?(?:work|working){_HOW}"
-    rf"\s+as\s+(?P<x>.+?)(?:\s+for\s+(?:\d+|a|an|two|three|five|ten|many|several|the past)\b.*)?$"
+    rf"\s+as\s+(?P<x>.+?)(?:\s+for\s+(?:\d+|a|an|two|three|five|ten|many|several|the past)\s+(?:\w+\s+)?"
+    rf"(?:years?|months?|weeks?|days?|decades?|while)\b.*)?$"
 )
 def _job(m: re.Match[str]) -> list[Fact]:
     job, employer, place = job_parts(m["x"])
@@ -283,7 +293,10 @@ def _favorite(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"My favorite {what} is {x}.", "preference", key, x)] if x else []
 
 
-@rule(r"^i\s+(?:would\s+|'d\s+)?(?:really\s+|much\s+|generally\s+|usually\s+|always\s+)?prefer\s+(?P<x>.+)$")
+@rule(
+    r"^i(?:\s+would\s+|'d\s+|\s+)(?:really\s+|much\s+|generally\s+|usually\s+|always\s+)?"
+    r"(?:prefer|rather\s+(?:have|get|you\s+(?:gave|give|kept|keep)))\s+(?P<x>.+)$"
+)
 def _prefer(m: re.Match[str]) -> list[Fact]:
     x = clean(re.split(r",?\s+(?:not|rather than|instead of)\s+", m["x"], maxsplit=1)[0])
     head = re.split(r"\s+(?:over|to|rather than|instead of)\s+", x, maxsplit=1)[0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from .rules import clean, items, job_parts, proper, rule, with_place
+from .rules import article, clean, items, job_parts, proper, rule, with_place
 from .slots import Fact, norm_value
 from .words import NOT_NAMES, words
 
@@ -66,14 +66,14 @@ def _here(m: re.Match[str]) -> list[Fact]:
 
 @rule(
     r"^i(?:'m| am|'ve been| have been)\s+(?:(?:now|officially|still|also|actually|currently|just|a\s+(?:full-time|part-time))\s+)*"
-    r"(?:a|an)\s+(?P<x>.+?)(?:\s+(?:for|since)\s+.*)?$"
+    r"(?:a|an)\s+(?P<x>.+?)(?:\s+(?:for|since)\s+(?:\d+|a|an|two|three|five|ten|many|several|the past|last|\d{4})\b.*)?$"
 )
 def _job_a(m: re.Match[str]) -> list[Fact]:
     job, employer, place = job_parts(m["x"])
     if not is_job(job.split(" in ")[0]) and not is_job(re.sub(r"\s+in\s+\w+$", "", job)):
         return []
-    article = "an" if job[:1].lower() in "aeiou" else "a"
-    return with_place([Fact(f"I'm {article} {job}.", "profile", "job", job)], employer, place)
+    art = article(job)
+    return with_place([Fact(f"I'm {art} {job}.", "profile", "job", job)], employer, place)
 
 
 @rule(r"^(?:i(?:'m| am)|we(?:'re| are))\s+(?:now\s+|currently\s+|still\s+)?(?:in|based in|living in|located in)\s+(?P<x>.+)$")
@@ -188,8 +188,8 @@ def _intro_as(m: re.Match[str]) -> list[Fact]:
     facts = [Fact(f"My name is {name}.", "profile", "name", name)]
     job, employer, place = job_parts(m["rest"])
     if is_job(job):
-        article = "an" if job[:1].lower() in "aeiou" else "a"
-        facts = with_place([*facts, Fact(f"I'm {article} {job}.", "profile", "job", job)], employer, place)
+        art = article(job)
+        facts = with_place([*facts, Fact(f"I'm {art} {job}.", "profile", "job", job)], employer, place)
     return facts
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from .mentions import name_like
-from .rules import clean, items, proper, rule
+from .rules import article, clean, items, proper, rule
 from .rules_everyday import is_job
 from .slots import Fact, norm_value
 
@@ -32,13 +32,16 @@ _PLACE_CUE = re.compile(r"\b(?:in|to|near|outside(?:\s+of)?|close to|on|out of)\
 
 def place_after(rest: str, *, moved: bool = False) -> str | None:
     """The first place named after in/near (to, ``moved``) in ``rest`` ("in a small flat near York" -> "York")."""
-    for m in _PLACE_CUE.finditer(rest.split(",")[0]):
+    rest = re.split(r"[;:]|\s+but\s+", rest, maxsplit=1)[0][:100]
+    for m in _PLACE_CUE.finditer(rest):
         if m.group(0).lower().startswith(("to", "on")) and not moved:
             continue  # "I live with my parents to save money"
         after = rest[m.end() :]
         if re.match(r"(?:an?|the|my|our|his|her|their|this|that)\s", after, re.I):
             continue  # "in a terraced house ...": a dwelling, look further
-        return proper(after)
+        place = proper(after)
+        if place:
+            return place
     return None
 
 
@@ -77,7 +80,7 @@ def _retired(m: re.Match[str]) -> list[Fact]:
 @rule(r"^(?:my\s+(?:job|profession|occupation)\s+is|i\s+do)\s+(?P<x>.+?)(?:\s+for a living)$")
 def _for_a_living(m: re.Match[str]) -> list[Fact]:
     job = re.sub(r"^(?:an?|the)\s+", "", clean(m["x"]), flags=re.I)
-    return [Fact(f"I work as {job}.", "profile", "job", job)] if job else []
+    return [Fact(f"I do {clean(m['x'])} for a living.", "profile", "job", job)] if job else []
 
 
 @rule(r"^my\s+(?:job|profession|occupation)\s+is\s+(?:being\s+)?(?:an?\s+)?(?P<x>[\w -]{2,40})$")
@@ -234,10 +237,10 @@ def _used_to_be(m: re.Match[str]) -> list[Fact]:
     job = clean(m["x"])
     if not is_job(job):
         return []
-    article = "an" if job[:1] in "aeioAEIO" else "a"
+    art = article(job)
     return [
-        Fact(f"I used to be {article} {job}.", "fact", f"former_job:{norm_value(job)}", job, negated=True),
-        Fact(f"I'm not {article} {job} anymore.", "profile", "job", job, negated=True, store="ends"),
+        Fact(f"I used to be {art} {job}.", "fact", f"former_job:{norm_value(job)}", job, negated=True),
+        Fact(f"I'm not {art} {job} anymore.", "profile", "job", job, negated=True, store="ends"),
     ]
 
 
