@@ -184,3 +184,28 @@ def test_answer_length_changes_supersede(p: Persona, w: Memories) -> None:
     learn_facts(w, "u", extract_rules("I like really detailed answers, with the reasoning"), at=T0)
     learn_facts(w, "u", extract_rules("change of plan: bullet points only please"), at=T0 + timedelta(days=1))
     assert current(p) == ["I prefer bullet points only."]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "My brother is a chef in Lyon and he loves it",
+        "If I were rich I'd live in Monaco",
+        "I might move to Berlin next year",
+        "I'd love to be a pilot one day",
+        'My friend said "I\'m vegan and I live in Paris"',
+        "Tom is my best friend, he works at Google",
+        "I live for the weekends",
+        "I'm going to Paris next week",
+        "I'm staying in a hotel in Lisbon",
+        "I was in London last week",
+        "I'm helping my dad move to Leeds",
+        "i'm dying here",
+        "I'm here",
+        "I'm not a fan of how this looks",
+        "I'm a bit tired today",
+        "I live in fear of spiders",
+    ],
+)
+def test_statements_that_are_not_about_the_user_now_give_nothing(message: str) -> None:
+    assert extract_rules(message) == []

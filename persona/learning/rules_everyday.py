@@ -47,6 +47,7 @@ def _intro(m: re.Match[str]) -> list[Fact]:
     if (
         name.lower() in NOT_NAMES
         or not (name[:1].isupper() or m["tag"])
+        or (name.islower() and name.endswith(("ing", "ed", "ly")))
         or (name.isupper() and len(name) > 1)
     ):
         return []
@@ -57,7 +58,7 @@ def _intro(m: re.Match[str]) -> list[Fact]:
 @rule(r"^(?P<x>[^\W\d_][\w'-]*)\s+here(?:\s+from\s+(?P<place>.+))?$")
 def _here(m: re.Match[str]) -> list[Fact]:
     name = m["x"]
-    if not name[:1].isupper() or name.lower() in NOT_NAMES | {"i", "we", "you", "she", "he", "they", "it"}:
+    if not name[:1].isupper() or name.lower() in NOT_NAMES | {"i", "we", "you", "she", "he", "they", "it", "i'm", "we're", "it's", "that's"}:
         return []
     facts = [Fact(f"My name is {name}.", "profile", "name", name)]
     place = proper(m["place"]) if m["place"] else None
