@@ -209,3 +209,18 @@ def test_answer_length_changes_supersede(p: Persona, w: Memories) -> None:
 )
 def test_statements_that_are_not_about_the_user_now_give_nothing(message: str) -> None:
     assert extract_rules(message) == []
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("Name: Lena, age: 29, location: Hamburg", ["My name is Lena.", "I'm 29 years old.", "I live in Hamburg."]),
+        ("hey, I'm Sam, they/them", ["My name is Sam.", "My pronouns are they/them."]),
+        ("I've got asthma", ["I have asthma."]),
+        ("I'm a mum of two", ["I have two kids."]),
+        ("I got laid off last month", ["I'm between jobs."]),
+        ("I switched from tea to coffee", ["I've switched from tea.", "I've switched to coffee."]),
+    ],
+)
+def test_forms_pronouns_and_other_families(message: str, expected: list[str]) -> None:
+    assert texts(message) == expected

@@ -77,6 +77,7 @@ def _clauses(message: str) -> tuple[list[str], list[str]]:
     return out, asked
 
 
+_PRONOUNS = re.compile(r"\b(?:she|he|they)/(?:her|him|them|they|she|he)\b", re.I)
 _GREETING = re.compile(
     r"^(?:hey|hi|hello|hiya|yo|howdy|hallo|salut|hola|oi|hei|hej|ciao|g'day|good (?:morning|afternoon|evening))"
     r"(?:\s+there)?[\s!,.]*$",
@@ -121,6 +122,11 @@ def _extract(message: str) -> list[Fact]:
             found = [Fact(f"My name is {name}.", "profile", "name", name)]
         elif not found and re.fullmatch(r"I'm ([a-z][\w'-]*)", clause) and re.fullmatch(r"I'm \d.*", following):
             found = [Fact(f"My name is {clause[4:].capitalize()}.", "profile", "name", clause[4:].capitalize())]
+        if re.match(r"(?:name|age|location|city|job|occupation|pronouns|diet)\s*:", clause, re.I):
+            found = [f for part in clause.split(",") for f in _first_rule(part.strip())]  # "Name: Lena, age: 29"
+        pronouns = _PRONOUNS.search(clause)
+        if pronouns and (intro or any(f.key == "name" for f in found)):  # "I'm Sam, they/them"
+            found.append(Fact(f"My pronouns are {pronouns[0].lower()}.", "profile", "pronouns", pronouns[0].lower()))
         if not found and intro and not clause.lower().startswith(("i ", "i'", "my ", "we ")):
             found = _fragments(clause)  # "Ingrid here, civil engineer in Bergen"
         intro = intro or any(f.key == "name" for f in found)

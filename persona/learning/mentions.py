@@ -19,7 +19,8 @@ __all__ = ["anywhere", "name_like"]
 
 _NAME = r"[^\W\d_][\w-]*(?:'(?!s\b)[\w-]+)?"
 _PARTNER = re.compile(
-    rf"\bmy\s+(?P<rel>wife|husband|boyfriend|girlfriend|partner|fianc[ée]e?|spouse)\b(?:,?\s+(?P<x>{_NAME}))?",
+    rf"\bmy\s+(?P<rel>wife|husband|boyfriend|girlfriend|partner|fianc[ée]e?|spouse|hubby|bf|gf|missus|other half)\b"
+    rf"(?:,?\s+(?P<x>{_NAME}))?",
     re.I,
 )
 _CHILD = re.compile(rf"\bmy\s+(?:little\s+|baby\s+|eldest\s+|youngest\s+)?(?P<rel>daughter|son)\s+(?P<x>{_NAME})", re.I)
@@ -42,6 +43,7 @@ _NOT_NAME = words(
     "for with from as too is's and's actually usually often sometimes finally recently"
 )
 _KIDS = re.compile(r"\b(?:my|our|and|have|with)\s+(?P<n>two|three|four|five|six|\d)\s+(?P<k>kids|children|sons|daughters|boys|girls|grandchildren|grandkids|grandsons|granddaughters)\b", re.I)
+_PARENT_OF = re.compile(r"\bi(?:'m| am)\s+an?\s+(?:mum|mom|mother|dad|father|parent)\s+of\s+(?P<n>two|three|four|five|six|\d)\b", re.I)
 _JOB_AS = re.compile(r"\b(?:new\s+)?job\s+as\s+(?:an?\s+)?(?P<x>[\w -]{2,40})", re.I)
 _NAMED_PET = re.compile(
     rf"\b(?:i(?:'ve| have)?\s+(?:got|have|adopted|rescued)|we(?:'ve| have)?\s+(?:just\s+)?(?:got|have|adopted|rescued))\s+"
@@ -85,6 +87,8 @@ def anywhere(clause: str, *, message: str = "") -> list[Fact]:
         if name_like(m["x"], clause[m.end() :]):
             name = _cap(m["x"])
             facts.append(Fact(f"My {m['rel'].lower()} is {name}.", "fact", f"child:{name.lower()}", name))
+    for m in _PARENT_OF.finditer(clause):
+        facts.append(Fact(f"I have {m['n'].lower()} kids.", "fact", None, "kids"))
     for m in _KIDS.finditer(clause):
         facts.append(Fact(f"I have {m['n'].lower()} {m['k'].lower()}.", "fact", None, m["k"].lower()))
     for m in _JOB_AS.finditer(clause) if re.match(r"(?:i|i'm|my|we)\b", clause, re.I) else ():

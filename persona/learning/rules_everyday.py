@@ -229,7 +229,7 @@ def _teach(m: re.Match[str]) -> list[Fact]:
 _CONDITIONS = r"asthma|diabetes|type 1 diabetes|type 2 diabetes|celiac disease|coeliac disease|adhd|epilepsy|migraines|arthritis|ibs|eczema|high blood pressure"
 
 
-@rule(rf"^i\s+have\s+(?P<x>{_CONDITIONS})\b.*$")
+@rule(rf"^i(?:\s+have|'ve got|\s+have got|\s+got|\s+suffer from|'ve been diagnosed with|\s+was diagnosed with)\s+(?P<x>{_CONDITIONS})\b.*$")
 def _condition(m: re.Match[str]) -> list[Fact]:
     x = m["x"].lower()
     return [Fact(f"I have {x}.", "fact", f"health:{norm_value(x)}", x)]

@@ -407,3 +407,32 @@ def _used_to_like(m: re.Match[str]) -> list[Fact]:
 @rule(r"^(?:it was |it's |today is |yesterday was )?my\s+(?P<x>\d{1,3})(?:st|nd|rd|th)\s+birthday\b.*$")
 def _nth_birthday(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I'm {m['x']} years old.", "profile", "age", m["x"])] if 0 < int(m["x"]) <= 120 else []
+
+
+_FIELD_SLOTS = {
+    "name": ("profile", "name", "My name is {}."),
+    "age": ("profile", "age", "I'm {} years old."),
+    "location": ("profile", "location", "I live in {}."),
+    "city": ("profile", "location", "I live in {}."),
+    "based in": ("profile", "location", "I live in {}."),
+    "job": ("profile", "job", "I work as {}."),
+    "occupation": ("profile", "job", "I work as {}."),
+    "pronouns": ("profile", "pronouns", "My pronouns are {}."),
+    "diet": ("profile", "diet", "My diet is {}."),
+}
+
+
+@rule(r"^(?:my\s+)?(?P<k>name|age|location|city|based in|job|occupation|pronouns|diet)\s*[:=-]\s*(?P<x>[^,;]{1,40})$", first=True)
+def _form_field(m: re.Match[str]) -> list[Fact]:
+    """ "Name: Lena", "age - 29", "location: Hamburg": a profile written as a form."""
+    kind, key, text = _FIELD_SLOTS[m["k"].lower()]
+    x = clean(m["x"])
+    if key == "age" and not re.fullmatch(r"\d{1,3}", x):
+        return []
+    return [Fact(text.format(x), kind, key, x)] if x else []
+
+
+@rule(r"^(?:my pronouns are|i use|pronouns)\s+(?P<x>(?:she|he|they|ze|xe)/(?:her|him|them|they|she|he|hir|xem))\b.*$", first=True)
+def _pronouns(m: re.Match[str]) -> list[Fact]:
+    x = m["x"].lower()
+    return [Fact(f"My pronouns are {x}.", "profile", "pronouns", x)]
