@@ -1,7 +1,18 @@
 """Facts a user states about themselves, and the offline rules that find them.
 
-``extract_rules(message)`` is the offline default: first-person statements such as "my name is ...",
-"I live in ...", "I'm allergic to ...", "I prefer ...", "I (don't) like ...", "my favorite X is ...".
+``extract_rules(message)`` is the offline default. It reads a message in four steps:
+
+1. casual spelling is written out (`persona.learning.casual`: "im", "dont", "lol", emoji);
+2. the message is cut into clauses (`persona.learning.rules.SPLIT`), and questions, hypotheticals and
+   quotes are left out (a clause about someone else matches no rule: the rules read first-person
+   statements only);
+3. each clause goes to the first rule that reads it (`persona.learning.rules`, `rules_everyday`,
+   `rules_lexicon`), and partners, children and pets mentioned anywhere are read too
+   (`persona.learning.mentions`); in an introduction ("Gabriel, 36, firefighter in Lyon") the bare
+   fragments that follow a name are read as what the user is and where they live;
+4. preferences about how answers should read are put in one slot, ``answer_length`` ("short answers" and
+   "detailed answers" cannot both hold).
+
 The model-based extractor is in `persona.learning.llm_facts`; storing facts and superseding what they
 contradict is in `persona.learning.supersede`.
 
@@ -12,37 +23,118 @@ Each ``Fact`` may carry a ``key``: the slot it fills. A key without a colon is s
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
-from .rules import BARE_START, FILLER, NOT_A_STATEMENT, RULES, SPLIT
-from .rules_everyday import anywhere
+from .casual import CASUAL, casual_writer, normalize
+from .mentions import anywhere, name_like
+from .rules import BARE_START, FILLER, HEALTH, NOT_A_STATEMENT, RULES, SPLIT, proper
+from .rules_lexicon import DIETS
 from .slots import FACT_KINDS, Fact, norm_value
 
 __all__ = ["FACT_KINDS", "Fact", "extract_rules", "norm_value"]
 
+_LENGTH = re.compile(
+    r"\b(?:short|shorter|brief|briefer|concise|succinct|quick|bullet points?|bullets|one[- ]liners?|"
+    r"(?:straight )?to the point|tl;?dr|detailed|long|longer|thorough|in-depth|in depth|step[- ]by[- ]step|"
+    r"comprehensive|lengthy|more detail)\b",
+    re.I,
+)
+_STYLE = re.compile(r"\b(?:simple|plain|direct|formal|informal|casual|friendly|technical|non-technical|jargon-free)\b", re.I)
+_ANSWERS = re.compile(r"\b(?:answers?|replies|reply|responses?|explanations?|points|liners?|point|step)\b", re.I)
+_REQUEST = re.compile(
+    r"^(?:(?:please|pls|just|and|but|now)\s+)*(?:keep|make|give|explain|answer|reply|respond|be|go|use|"
+    r"write|straight|short|brief|concise|detailed|bullet|step)\b|\bplease$",
+    re.I,
+)
+_QUOTE = re.compile(r"[\"“][^\"”]{0,300}[\"”]|(?<!\w)'[^']{8,300}'(?!\w)")
+
 
 def extract_rules(message: str) -> list[Fact]:
     """The facts that first-person statements in ``message`` state (offline, deterministic)."""
+    token = CASUAL.set(casual_writer(message))
+    try:
+        return _extract(normalize(_QUOTE.sub(" ", message)))
+    finally:
+        CASUAL.reset(token)
+
+
+def _clauses(message: str) -> tuple[list[str], list[str]]:
+    """The statements of ``message``, and its questions (whose mentions, "my wife Ana", still count)."""
+    out: list[str] = []
+    asked: list[str] = []
+    for raw in SPLIT.split(message):
+        clause = FILLER.sub("", (raw or "").strip().strip("\"'")).strip()
+        if clause.endswith("?") and ", " in clause:  # "I live in Bristol, any vegan bakeries?"
+            asked.append(clause)
+            clause = clause.rsplit(", ", 1)[0]
+        if not clause or len(clause) > 300 or _GREETING.match(clause):
+            continue
+        if clause.endswith("?") or NOT_A_STATEMENT.match(clause):
+            asked.append(clause)
+            continue
+        out.append(_subject(re.sub(r"\s+", " ", clause.rstrip(".!;,: "))))
+    return out, asked
+
+
+_PRONOUNS = re.compile(r"\b(?:she|he|they)/(?:her|him|them|they|she|he)\b", re.I)
+_GREETING = re.compile(
+    r"^(?:hey|hi|hello|hiya|yo|howdy|hallo|salut|hola|oi|hei|hej|ciao|g'day|good (?:morning|afternoon|evening))"
+    r"(?:\s+there)?[\s!,.]*$",
+    re.I,
+)
+_DROPPED_I = re.compile(r"(?:can't|cannot|don't|do not|never|hate|prefer|speak|grew up|studied|(?:just\s+)?turned\s+\d)", re.I)
+_DROPPED_IM = re.compile(
+    rf"(?:not\s+(?:really\s+)?into|really into|into|allergic|a (?:big|huge|massive) fan of|obsessed with|{DIETS}|"
+    rf"{HEALTH})\b",
+    re.I,
+)
+
+
+def _subject(clause: str) -> str:
+    """``clause`` with the "I" that chat often leaves out: "can't stand olives", "allergic to eggs"."""
+    if re.match(BARE_START, clause, re.I):  # "34, live in Leeds, work as a teacher"
+        if clause[0].isdigit() or re.match(r"(?:recently\s+|just\s+)?(?:semi-)?retired\b", clause, re.I):
+            return "I'm " + clause.rstrip(",")
+        return "I " + clause
+    if _DROPPED_I.match(clause):
+        return "I " + clause
+    if _DROPPED_IM.match(clause):
+        return "I'm " + clause
+    return clause
+
+
+def _extract(message: str) -> list[Fact]:
     facts: list[Fact] = []
     intro = False
-    for raw in SPLIT.split(message.replace("’", "'")):
-        clause = FILLER.sub("", raw.strip().strip("\"'")).strip()
-        if clause.endswith("?") and ", " in clause:  # "I live in Bristol, any vegan bakeries?"
-            clause = clause.rsplit(", ", 1)[0]
-        if not clause or clause.endswith("?") or NOT_A_STATEMENT.match(clause) or len(clause) > 300:
-            continue
-        clause = re.sub(r"\s+", " ", clause.rstrip(".!;,: ")).replace("’", "'")
-        if re.match(
-            BARE_START, clause, re.I
-        ):  # "34, live in Leeds, work as a teacher": the subject is the user
-            clause = "I " + clause if not clause[0].isdigit() else "I'm " + clause.rstrip(",")
+    clauses, asked = _clauses(message)
+    for i, clause in enumerate(clauses):
+        following = clauses[i + 1] if i + 1 < len(clauses) else ""
         found = _first_rule(clause)
+        if re.match(r"I'm\s", clause) and ", " in clause:  # "I'm gluten free, celiac": one subject, two predicates
+            first, *rest = clause.split(", ")
+            found = found or _first_rule(first)
+            found += [
+                f for part in rest if len(part.split()) <= 4 for f in _first_rule("I'm " + part) if f.key != "name"
+            ]
+        if not found and i == 0 and re.fullmatch(r"I'm \d.*", following) and name_like(clause, ",", strong=True):
+            name = clause[:1].upper() + clause[1:]  # "Gabriel, 36, firefighter in Lyon"
+            found = [Fact(f"My name is {name}.", "profile", "name", name)]
+        elif not found and re.fullmatch(r"I'm ([a-z][\w'-]*)", clause) and re.fullmatch(r"I'm \d.*", following):
+            found = [Fact(f"My name is {clause[4:].capitalize()}.", "profile", "name", clause[4:].capitalize())]
+        if re.match(r"(?:name|age|location|city|job|occupation|pronouns|diet)\s*:", clause, re.I):
+            found = [f for part in clause.split(",") for f in _first_rule(part.strip())]  # "Name: Lena, age: 29"
+        pronouns = _PRONOUNS.search(clause)
+        if pronouns and (intro or any(f.key == "name" for f in found)):  # "I'm Sam, they/them"
+            found.append(Fact(f"My pronouns are {pronouns[0].lower()}.", "profile", "pronouns", pronouns[0].lower()))
         if not found and intro and not clause.lower().startswith(("i ", "i'", "my ", "we ")):
-            found = _first_rule("I'm a " + clause)  # "Ingrid here, civil engineer in Bergen"
+            found = _fragments(clause)  # "Ingrid here, civil engineer in Bergen"
         intro = intro or any(f.key == "name" for f in found)
+        found = found or _style_requests(clause)
         facts += found
-        facts += [f for f in anywhere(clause) if f.text not in {g.text for g in found}]
-    return list(dict.fromkeys(facts))
+        facts += [f for f in anywhere(clause, message=message) if f.text not in {g.text for g in found}]
+    facts += [f for clause in asked for f in anywhere(clause)]
+    return list(dict.fromkeys(_classified(f) for f in facts))
 
 
 def _first_rule(clause: str) -> list[Fact]:
@@ -52,3 +144,56 @@ def _first_rule(clause: str) -> list[Fact]:
         if found:  # a pattern that matched but found nothing leaves the clause to the next rules
             return found
     return []
+
+
+def _fragments(clause: str) -> list[Fact]:
+    """What a bare fragment of an introduction says: "civil engineer in Bergen", "lawyer, Lagos"."""
+    found = _first_rule("I'm a " + clause)
+    if found:
+        return found
+    out: list[Fact] = []
+    for part in (p.strip() for p in clause.split(",")):
+        job = _first_rule("I'm a " + part) if part else []
+        place = proper(part) if not job and part and len(part.split()) <= 3 else None
+        if job:
+            out += job
+        elif place and place == part:
+            out.append(Fact(f"I live in {place}.", "profile", "location", place))
+    return out
+
+
+def _style_requests(clause: str) -> list[Fact]:
+    """How the user asks answers to read: "please explain things step by step", "straight to the point please"."""
+    out: list[Fact] = []
+    for part in (p.strip() for p in clause.split(",")):
+        if not _REQUEST.search(part) or re.match(r"(?:i|you|we|my)\b", part, re.I):
+            continue
+        length = _LENGTH.search(part)
+        style = _STYLE.search(part)
+        if style and not length:
+            word = style.group(0).lower()
+            out.append(Fact(f"I prefer {word} answers.", "preference", f"likes:{word} answers", f"{word} answers"))
+        if not length:
+            continue
+        phrase = length.group(0).lower()
+        if re.fullmatch(r"short|shorter|brief|briefer|concise|succinct|quick|detailed|long|longer|thorough|"
+                        r"in-depth|comprehensive|lengthy", phrase):
+            text = f"I prefer {phrase} answers."
+        else:
+            text = f"I prefer answers {phrase}."
+        out.append(Fact(text, "preference", "answer_length", phrase))
+    return out[-1:]
+
+
+def _classified(fact: Fact) -> Fact:
+    """``fact`` in the ``answer_length`` slot when it is a preference about how long answers should be."""
+    value = fact.value or ""
+    if (
+        fact.kind == "preference"
+        and not fact.negated
+        and fact.key != "answer_length"
+        and _LENGTH.search(value)
+        and _ANSWERS.search(value)
+    ):
+        return dataclasses.replace(fact, key="answer_length")
+    return fact

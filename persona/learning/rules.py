@@ -8,15 +8,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from .casual import CASUAL
 from .slots import Fact, norm_value
+from .words import words
 
 __all__ = [
     "BARE_START",
     "FILLER",
+    "HEALTH",
     "NOT_A_STATEMENT",
     "RULES",
     "SPLIT",
     "Builder",
+    "article",
     "clean",
     "items",
     "job_parts",
@@ -28,8 +32,11 @@ __all__ = [
 FILLER = re.compile(
     r"^(?:(?:(?:well|so+|oh+|ok|okay|also|actually|btw|by the way|and|but|hey|hi|hello|fyi|just so you know|"
     r"just to let you know|remember(?: that)?|note(?: that)?|for the record|honestly|in general|generally|"
-    r"turns out|it turns out|funny enough|incidentally|"
-    r"anyway|hey there|hiya|howdy|oh and|oh also|ok so|so yeah)[,:!]?\s+)|"
+    r"turns out|it turns out|funny enough|incidentally|sadly|unfortunately|luckily|fortunately|ugh|um+|uh+|hmm+|"
+    r"welp|oh well|anyways?|so yeah|alright|right|ok so|okay so|yep|yup|nah|confession|heads up|"
+    r"as of (?:last|this) \w+|since (?:last|this) \w+|lately|recently|big change|bonjour|"
+    r"anyway|hey there|hiya|howdy|oh and|oh also|ok so|so yeah|yeah|yes|ok|okay|now|then|and now|but now|"
+    r"these days|nowadays|currently|finally|luckily)[,:!]?\s+)|"
     r"(?:(?:yeah|yes|no|nope|sure|update|quick update|big news|good news|bad news|sad news|fun fact|thanks|thx|"
     r"weird update|big change|change of plan|"
     r"cool|nice|great|perfect|sounds good|true|good (?:morning|evening|afternoon)|g'day|hola|salut|hallo|"
@@ -46,30 +53,44 @@ _TRAILING = re.compile(
 )
 _SUBJECT = r"(?:i|i'm|i've|i am|i'd|i'll|my|we|we're|we've|we just)\b"
 BARE_START = (
-    r"(?:live|living|work|working|based|studying|originally|moved|\d{1,3}(?:\s+years?\s+old)?\s*(?:,|$))"
+    r"(?:live|living|work|working|based|studying|originally|moved|(?:recently\s+|just\s+)?(?:semi-)?retired\b|"
+    r"\d{1,3}(?:\s+years?\s+old)?\s*(?:,|$))"
 )
 SPLIT = re.compile(
-    rf"(?<=[.!?;])\s+|\n+|\s+[—–]\s+|\s+-\s+|"
+    rf"(?<=[.!?;])\s+|\n+|\s+[—–]\s+|\s+-\s+|\s*[()]\s*|"
+    rf",?(?<!'m)(?<!\bam)(?<!\bis)(?<!\bare)(?<!\bnot)(?<!\bbe)(?<!\band)(?<!\bfeel)\s+(?:so|because|cause)\s+"
+    rf"(?!much\b|many\b|far\b|well\b|long\b|good\b|bad\b|that\b|sure\b|i\s+(?:guess|think)\b)|"
+    rf",\s*(?=(?:they|it|that|which|this|she|he)\s)|\s+but\s+(?=\w+\s+\w)|"
+    rf"\s+and\s+(?=(?:the|it|this|that|there|everything|nothing)\s+\w+\s)|"
     rf",?\s+(?:and|but|also|plus|so|though|because|since)\s+(?!i\s+(?:just\s+)?(?:broke|split)\s+up)"
-    rf"(?={_SUBJECT}|(?:it\s+)?turns out\b)|"
+    rf"(?=(?:(?:now|then|also|just|finally|currently|recently)\s+)?{_SUBJECT}|(?:it\s+)?turns out\b)|"
+    rf",\s*(?=[\w' -]{{1,30}}\s+(?:is|are)\s+(?:\w+\s+)?my\b)|"
     rf":\s+(?={_SUBJECT})|"
     rf",\s*(?={_SUBJECT}|{BARE_START}|\S+ here\b|so\b|but\b|because\b)|(?<=\bhere),\s*|(?<=[\s,]\d\d),\s*|(?<=[\s,]\d),\s*",
     re.I,
 )
 NOT_A_STATEMENT = re.compile(
-    r"^(?:if|when|whether|would|could|should|do|does|did|can|what|where|who|why|how)\b", re.I
+    r"^(?:if|when|whether|would|could|should|do|does|did|can|what|where|who|why|how)\b(?!')", re.I
 )
 _LIST = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+)\s*", re.I)
-_HEALTH = r"lactose intolerant|gluten intolerant|celiac|coeliac|diabetic|pregnant"
+HEALTH = r"lactose intolerant|gluten intolerant|celiac|coeliac|diabetic|pregnant"
 
 # (pattern, builder). Builders get the match and return facts; X is the captured object.
 Builder = Callable[["re.Match[str]"], list[Fact]]
 RULES: list[tuple[re.Pattern[str], Builder]] = []
+_FIRST: set[Builder] = set()
 
 
-def rule(pattern: str) -> Callable[[Builder], Builder]:
+def rule(pattern: str, *, first: bool = False) -> Callable[[Builder], Builder]:
+    """Register a rule: after the others, or (``first``) before every rule registered without it."""
+
     def register(fn: Builder) -> Builder:
-        RULES.append((re.compile(pattern, re.I), fn))
+        entry = (re.compile(pattern, re.I), fn)
+        if first:
+            RULES.insert(sum(1 for _, f in RULES if f in _FIRST), entry)
+            _FIRST.add(fn)
+        else:
+            RULES.append(entry)
         return fn
 
     return register
@@ -79,6 +100,15 @@ def clean(value: str) -> str:
     return _TRAILING.sub("", value.strip().rstrip(".!,;: ")).strip().rstrip(".!,;: ")
 
 
+_NOT_PLACES = words(
+    "a an the my our your his her their this that town the city home here there general bed work school "
+    "uni college love it them touch charge fact case person time fear hope denial peace sin luxury poverty "
+    "comfort harmony style hiding debt pain limbo chaos"
+)
+_PLACE_END = words(
+    "now with for and but since last this next because so at in on to from of near by until when while "
+    "after before these nowadays currently again too though lol haha"
+)
 _NOT_AN_OBJECT = re.compile(
     r"^(?:it|that|this|these|those|them|him|her|please|pls|not|with|so|i|i'm|to|everyone|everybody|when|how|"
     r"what|because|if|the way|the hotter|being|having|you|your|his|their|our|me|carry|need|want|have|get|go|"
@@ -90,8 +120,18 @@ _NOT_AN_OBJECT = re.compile(
 def items(value: str) -> list[str]:
     """The objects of a list ("tea, coffee and cake"); none that read like a clause ("it tastes like soap")."""
     value = re.split(r",\s*(?=(?:it|it's|that|which|who|they|he|she|so|but|because)\b)", value, maxsplit=1)[0]
-    out = [v for v in (clean(x) for x in _LIST.split(value)) if v]
-    return [v for v in out if not _NOT_AN_OBJECT.match(v) and not re.search(r"\bi\b|\bi'm\b", v, re.I)]
+    value = re.split(r"\s+(?:which|who|because|so|since|when|while|but)\s+", value, maxsplit=1)[0]
+    if "," in value and not re.search(r",\s*[^,]*\b(?:and|or)\b[^,]*$", value):
+        value = value.split(",", 1)[0]  # "badminton, tore a ligament": a list ends with and/or
+    out = [re.sub(r"^(?:to|of|with|about|in)\s+", "", v, flags=re.I) for v in (clean(x) for x in _LIST.split(value)) if v]
+    clause_like = r"\bi\b|\bi'm\b|\b(?:is|are|was|were|am|has|had|will|would)\b"
+    return [v for v in out if not _NOT_AN_OBJECT.match(v) and not re.search(clause_like, v, re.I)]
+
+
+def article(word: str) -> str:
+    """ "a" or "an" before ``word`` as it is said: an engineer, a UX designer, a university lecturer."""
+    vowel = word[:1] in "aeioAEIO" or (word[:1] == "u" and not word.startswith(("uni", "use", "usu", "ur")))
+    return "an" if vowel else "a"
 
 
 def proper(value: str) -> str | None:
@@ -108,6 +148,14 @@ def proper(value: str) -> str | None:
             break
     while run and not run[-1][:1].isupper():
         run.pop()
+    if not run and CASUAL.get() and words and words[0].isalpha() and words[0].lower() not in _NOT_PLACES:
+        for word in words[:3]:  # "in san diego now", from a writer who capitalizes nothing
+            bare = word.strip(",;:!.")
+            if not bare.isalpha() or bare.lower() in _NOT_PLACES or bare.lower() in _PLACE_END:
+                break
+            run.append(bare.capitalize())
+            if bare != word:
+                break
     return " ".join(run) or None
 
 
@@ -123,19 +171,29 @@ def _name(m: re.Match[str]) -> list[Fact]:
     r"near|close to)\s+|(?:in|at|to)\s+)(?P<x>.+)$"
 )
 def _lives(m: re.Match[str]) -> list[Fact]:
-    place = proper(m["x"]) or clean(m["x"])
-    if re.match(r"(?:an?|my|our)\s", place, re.I):  # "in a small flat", "in my car": not where
+    place = proper(m["x"])
+    if not place or re.match(r"(?:an?|my|our)\s", place, re.I):  # "in a small flat", "in my car": not where
         return []
     return [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
 
 
-@rule(r"^i\s+(?:don't|do not|no longer)\s+live\s+(?:in|at)\s+(?P<x>.+)$")
+@rule(
+    r"^(?:i|we)\s+(?:don't|do not|no longer|used to|lived)\s+(?:live\s+)?(?:in|at)\s+(?P<x>.+)$",
+    first=True,
+)
 def _not_lives(m: re.Match[str]) -> list[Fact]:
-    place = clean(m["x"])
-    return [Fact(f"I no longer live in {place}.", "fact", "location", place, negated=True)] if place else []
+    place = proper(m["x"]) or clean(m["x"])
+    return (
+        [Fact(f"I no longer live in {place}.", "fact", "location", place, negated=True, store="ends")]
+        if place
+        else []
+    )
 
 
-@rule(r"^(?:i(?:'m| am)\s+(?:originally\s+)?from|i\s+(?:grew up|was born)\s+in)\s+(?P<x>.+)$")
+@rule(
+    r"^(?:i(?:'m| am)\s+(?:originally\s+)?from|i\s+(?:originally\s+)?(?:come|hail)\s+from|"
+    r"i\s+(?:grew up|was born|was born and raised|was raised)\s+in|born and raised in)\s+(?P<x>.+)$"
+)
 def _from(m: re.Match[str]) -> list[Fact]:
     place = proper(m["x"]) or clean(m["x"])
     return [Fact(f"I'm from {place}.", "profile", "hometown", place)] if place else []
@@ -152,12 +210,12 @@ def _allergic(m: re.Match[str]) -> list[Fact]:
 @rule(r"^i(?:'m| am)\s+(?:not|no longer)\s+allergic to\s+(?P<x>.+)$")
 def _not_allergic(m: re.Match[str]) -> list[Fact]:
     return [
-        Fact(f"I'm not allergic to {x}.", "fact", f"allergy:{norm_value(x)}", x, negated=True)
+        Fact(f"I'm not allergic to {x}.", "fact", f"allergy:{norm_value(x)}", x, negated=True, store="ends")
         for x in items(m["x"])
     ]
 
 
-@rule(rf"^i(?:'m| am)\s+(?P<x>{_HEALTH})$")
+@rule(rf"^i(?:'m| am)\s+(?:also\s+|very\s+|severely\s+)?(?P<x>{HEALTH})$")
 def _health(m: re.Match[str]) -> list[Fact]:
     x = m["x"].lower()
     return [Fact(f"I'm {x}.", "fact", f"health:{norm_value(x)}", x)]
@@ -179,7 +237,14 @@ def _age(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I'm {m['x']} years old.", "profile", "age", m["x"])] if 0 < int(m["x"]) <= 120 else []
 
 
-@rule(r"^i\s+(?:(?:now|currently|still)\s+)?(?:work|working|'m working|am working)\s+as\s+(?P<x>.+)$")
+_HOW = r"(?:\s+(?:weekends|part-time|full-time|nights|days|evenings|shifts|remotely|from home|there|here|now))*"
+
+
+@rule(
+    rf"^i(?:\s+|'m\s+|\s+am\s+|'ve been\s+|\s+have been\s+)(?:(?:now|currently|still|also)\s+)?(?:work|working){_HOW}"
+    rf"\s+as\s+(?P<x>.+?)(?:\s+for\s+(?:\d+|a|an|two|three|five|ten|many|several|the past)\s+(?:\w+\s+)?"
+    rf"(?:years?|months?|weeks?|days?|decades?|while)\b.*)?$"
+)
 def _job(m: re.Match[str]) -> list[Fact]:
     job, employer, place = job_parts(m["x"])
     bare = re.sub(r"^(?:an?|the)\s+", "", job, flags=re.I)
@@ -190,7 +255,7 @@ def job_parts(value: str) -> tuple[str, str | None, str | None]:
     """("a product manager at Kestrel Software in Pune") -> job, employer, place."""
     job = re.split(r"\s+(?=(?:(?:living|based|working|located)\s+)?(?:at|for|in)\s)", value, maxsplit=1)[0]
     employer = re.search(r"\b(?:at|for)\s+(?P<e>(?:an?\s+)?[\w&' -]+?)(?=\s+(?:\w+\s+)?in\s|$)", value)
-    place = re.search(r"\bin\s+(?P<p>[^\W\d_].*)$", value)
+    place = re.search(r"\bin\s+(?!(?:an?|the|my|our)\s)(?P<p>[^\W\d_].*)$", value)
     where = proper(place["p"]) if place else None
     who = clean(employer["e"]) if employer else None
     if who and not (
@@ -208,10 +273,15 @@ def with_place(facts: list[Fact], employer: str | None, place: str | None) -> li
     return facts
 
 
-@rule(r"^i\s+(?:work|am working|'m working)\s+(?:at|for)\s+(?P<x>.+)$")
+@rule(rf"^i(?:\s+|'m\s+|\s+am\s+)(?:(?:now|currently|still|also)\s+)?(?:work|working){_HOW}\s+(?:at|for)\s+(?P<x>.+)$")
 def _employer(m: re.Match[str]) -> list[Fact]:
     where, _, job = clean(m["x"]).partition(" as ")  # "at Norvik Bank as a data analyst"
+    where, _, town = where.partition(" in ")  # "for Spotify in Stockholm"
+    if re.match(r"(?:the\s+)?(?:moment|weekends?|night|home|times|least|first|last)\b", where, re.I):
+        return []  # "I work nights at the moment"
+    place = proper(town) if town else None
     facts = [Fact(f"I work at {where}.", "profile", "employer", where)] if where else []
+    facts += [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
     bare = re.sub(r"^(?:an?|the)\s+", "", job, flags=re.I)
     return facts + ([Fact(f"I work as {job}.", "profile", "job", bare)] if bare else [])
 
@@ -223,9 +293,12 @@ def _favorite(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"My favorite {what} is {x}.", "preference", key, x)] if x else []
 
 
-@rule(r"^i\s+(?:would\s+|'d\s+)?(?:really\s+|much\s+|generally\s+|usually\s+|always\s+)?prefer\s+(?P<x>.+)$")
+@rule(
+    r"^i(?:\s+would\s+|'d\s+|\s+)(?:really\s+|much\s+|generally\s+|usually\s+|always\s+)?"
+    r"(?:prefer|rather\s+(?:have|get|you\s+(?:gave|give|kept|keep)))\s+(?P<x>.+)$"
+)
 def _prefer(m: re.Match[str]) -> list[Fact]:
-    x = clean(m["x"])
+    x = clean(re.split(r",?\s+(?:not|rather than|instead of)\s+", m["x"], maxsplit=1)[0])
     head = re.split(r"\s+(?:over|to|rather than|instead of)\s+", x, maxsplit=1)[0]
     return [Fact(f"I prefer {x}.", "preference", f"likes:{norm_value(head)}", head)] if x else []
 
@@ -235,6 +308,8 @@ def _prefer(m: re.Match[str]) -> list[Fact]:
 )
 def _likes(m: re.Match[str]) -> list[Fact]:
     verb = m["v"].lower()
+    if re.search(r"\b(?:more|better|less|most)$", clean(m["x"]), re.I):
+        return []  # "I like bio more": a comparison, not a liking
     return [Fact(f"I {verb} {x}.", "preference", f"likes:{norm_value(x)}", x) for x in items(m["x"])]
 
 
@@ -242,21 +317,24 @@ def _likes(m: re.Match[str]) -> list[Fact]:
     r"^i\s*(?P<v>(?:(?:really\s+)?(?:don't|do not|no longer|never)\s+(?:really\s+)?(?:like|enjoy|love|eat|drink)|"
     r"(?:really\s+)?(?:hate|dislike|detest|can't stand|cannot stand|can not stand)|"
     r"(?:can't|cannot|can not|can no longer)\s+(?:eat|drink|have|handle|tolerate|stomach)|"
-    r"(?:'ve\s+|\s*have\s+)?(?:stopped|quit)\s+(?:eating|drinking)|(?:'ve\s+|\s*have\s+)?(?:totally\s+)?gone off|"
+    r"(?:'ve\s+|\s*have\s+)?(?:stopped|quit)\s+(?:eating|drinking)|(?:'ve\s+|\s*have\s+)?(?:totally\s+|completely\s+)?gone\s+(?:totally\s+|completely\s+)?off|"
     r"(?:'m|\s*am)\s+done with|(?:'ll|\s*will|\s*shall)\s+avoid|(?:'ve\s+|\s*have\s+)?given up(?:\s+on)?|"
     r"gave up(?:\s+on)?))\s+(?P<x>.+)$"
 )
 def _dislikes(m: re.Match[str]) -> list[Fact]:
-    verb = " ".join(m["v"].lower().split())  # the user's own words: "can't eat" is not "don't like"
+    verb = " ".join(m["v"].lower().replace(" totally", "").replace(" completely", "").split())  # the user's own
+    # words: "can't eat" is not "don't like"
     verb = verb if verb.startswith("'") else " " + verb
     return [
         Fact(f"I{verb} {x}.", "preference", f"likes:{norm_value(x)}", x, negated=True) for x in items(m["x"])
     ]
 
 
-@rule(r"^i\s+speak\s+(?P<x>.+)$")
+@rule(r"^i\s+(?:also\s+|can\s+|do\s+|can also\s+)?speak\s+(?P<x>.+)$")
 def _speaks(m: re.Match[str]) -> list[Fact]:
-    return [Fact(f"I speak {x}.", "fact", f"speaks:{norm_value(x)}", x) for x in items(m["x"])]
+    langs = [re.sub(r"^(?:a (?:bit|little) of|a little|some|basic|fluent|conversational|decent|broken)\s+", "", x)
+             for x in items(m["x"])]
+    return [Fact(f"I speak {x}.", "fact", f"speaks:{norm_value(x)}", x) for x in langs if x[:1].isupper()]
 
 
 @rule(r"^my\s+birthday\s+is\s+(?:on\s+)?(?P<x>.+)$")

@@ -1,209 +1,40 @@
 """The offline rules, part two: how people introduce themselves in chat ("Omar here", "I'm Marcus. 34,
 live in Leeds", "I'm a nurse at X in Y"), likes said other ways ("I'm into X", "I've gone off X"), endings
-("X and I broke up"), and partners and pets mentioned anywhere in a clause (`anywhere`)."""
+("X and I broke up"). Partners and pets mentioned anywhere in a clause are in `persona.learning.mentions`."""
 
 from __future__ import annotations
 
 import re
 
-from .rules import clean, items, job_parts, proper, rule, with_place
+from .rules import article, clean, items, job_parts, proper, rule, with_place
 from .slots import Fact, norm_value
+from .words import NOT_NAMES, words
 
-__all__ = ["NOT_NAMES", "anywhere"]
+__all__ = ["NOT_NAMES", "is_job"]
 
-NOT_NAMES = set(
-    [
-        "fine",
-        "good",
-        "ok",
-        "okay",
-        "back",
-        "sorry",
-        "tired",
-        "busy",
-        "here",
-        "home",
-        "vegan",
-        "vegetarian",
-        "new",
-        "sure",
-        "ready",
-        "done",
-        "free",
-        "single",
-        "married",
-        "retired",
-        "pregnant",
-        "sick",
-        "ill",
-        "bored",
-        "hungry",
-        "excited",
-        "happy",
-        "sad",
-        "stressed",
-        "nervous",
-        "late",
-        "early",
-        "english",
-        "french",
-        "german",
-        "italian",
-        "spanish",
-        "american",
-        "british",
-        "canadian",
-        "australian",
-        "irish",
-        "scottish",
-        "welsh",
-        "chinese",
-        "japanese",
-        "korean",
-        "indian",
-        "polish",
-        "dutch",
-        "swedish",
-        "norwegian",
-        "danish",
-        "finnish",
-        "brazilian",
-        "mexican",
-        "portuguese",
-        "russian",
-        "greek",
-        "turkish",
-        "egyptian",
-        "muslim",
-        "christian",
-        "jewish",
-        "catholic",
-        "hindu",
-        "buddhist",
-        "atheist",
-        "gay",
-        "straight",
-        "bi",
-        "trans",
-        "also",
-        "still",
-        "not",
-        "so",
-        "just",
-        "really",
-        "in",
-        "on",
-        "at",
-        "from",
-        "a",
-        "an",
-        "the",
-        "out",
-        "off",
-        "up",
-        "down",
-        "all",
-        "almost",
-        "always",
-        "never",
-        "alone",
-        "allergic",
-        "diabetic",
-        "coeliac",
-        "celiac",
-        "vegetarian",
-        "pescatarian",
-        "curious",
-        "confused",
-        "lost",
-        "stuck",
-        "broke",
-        "poor",
-        "rich",
-        "old",
-        "young",
-        "fit",
-        "lazy",
-        "human",
-    ]
-)
 _JOB_WORD = re.compile(
-    r"(?:[a-z]+(?:er|or|ist|ian|ant|ent|eer|ect|ef)|nurse|student|chef|cook|pilot|clerk|judge|barista|medic|vet|"
+    r"(?:[a-z]+(?:er|or|ist|ian|ant|ent|eer|ect|ef|man|woman|person)|GP|CEO|CTO|CFO|COO|DJ|EMT|RN|PA|MP|nurse|student|chef|cook|pilot|clerk|judge|barista|medic|vet|"
     r"nanny|model|coach|tutor|intern|freelancer|illustrator|solicitor|dentist|surgeon|barber|midwife|"
     r"paramedic|carpenter|plumber|electrician|engineer|scientist|artist|editor|author|writer|actor|"
     r"analyst|consultant|accountant|architect|lawyer|doctor|professor|lecturer|researcher|postdoc|"
     r"officer|soldier|firefighter|mechanic|technician|designer|developer|manager|director|founder)$"
 )
-_NOT_JOBS = set(
-    [
-        "beginner",
-        "member",
-        "fan",
-        "lover",
-        "user",
-        "person",
-        "parent",
-        "patient",
-        "resident",
-        "client",
-        "customer",
-        "talker",
-        "sleeper",
-        "eater",
-        "drinker",
-        "smoker",
-        "runner",
-        "reader",
-        "listener",
-        "learner",
-        "speaker",
-        "believer",
-        "worrier",
-        "introvert",
-        "extrovert",
-        "father",
-        "mother",
-        "brother",
-        "sister",
-        "daughter",
-        "grandmother",
-        "grandfather",
-        "grandparent",
-        "partner",
-        "neighbor",
-        "neighbour",
-        "owner",
-        "other",
-        "regular",
-        "winner",
-        "loser",
-        "vegetarian",
-        "pescatarian",
-        "christian",
-        "libertarian",
-        "contrarian",
-        "omnivore",
-        "foodie",
-        "newbie",
-        "rookie",
-        "amateur",
-        "perfectionist",
-        "optimist",
-        "pessimist",
-        "realist",
-        "procrastinator",
-        "night",
-        "owl",
-    ]
+_NOT_JOBS = words(
+    "beginner member fan lover user person parent patient resident client customer talker sleeper "
+    "eater drinker smoker runner reader listener learner speaker believer worrier introvert extrovert "
+    "father mother brother sister daughter grandmother grandfather grandparent partner neighbor "
+    "neighbour owner other regular winner loser vegetarian pescatarian christian libertarian "
+    "contrarian omnivore foodie newbie rookie amateur perfectionist optimist pessimist realist "
+    "procrastinator night owl woman human german roman norman layman businessperson"
 )
 
 
-def _is_job(phrase: str) -> bool:
+def is_job(phrase: str) -> bool:
     words = phrase.split()
     last = words[-1] if words else ""
     return (
         bool(last)
-        and last.islower()
+        and (last.islower() or last in ("GP", "CEO", "CTO", "CFO", "COO", "DJ", "EMT", "RN", "PA", "MP"))
         and last not in _NOT_JOBS
         and bool(_JOB_WORD.match(last))
         and len(words) <= 5
@@ -216,6 +47,7 @@ def _intro(m: re.Match[str]) -> list[Fact]:
     if (
         name.lower() in NOT_NAMES
         or not (name[:1].isupper() or m["tag"])
+        or (name.islower() and name.endswith(("ing", "ed", "ly")))
         or (name.isupper() and len(name) > 1)
     ):
         return []
@@ -226,7 +58,7 @@ def _intro(m: re.Match[str]) -> list[Fact]:
 @rule(r"^(?P<x>[^\W\d_][\w'-]*)\s+here(?:\s+from\s+(?P<place>.+))?$")
 def _here(m: re.Match[str]) -> list[Fact]:
     name = m["x"]
-    if not name[:1].isupper() or name.lower() in NOT_NAMES | {"i", "we", "you", "she", "he", "they", "it"}:
+    if not name[:1].isupper() or name.lower() in NOT_NAMES | {"i", "we", "you", "she", "he", "they", "it", "i'm", "we're", "it's", "that's"}:
         return []
     facts = [Fact(f"My name is {name}.", "profile", "name", name)]
     place = proper(m["place"]) if m["place"] else None
@@ -234,28 +66,31 @@ def _here(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    r"^i(?:'m| am)\s+(?:(?:now|officially|still|also|actually|currently|just|a\s+(?:full-time|part-time))\s+)*"
-    r"(?:a|an)\s+(?P<x>.+)$"
+    r"^i(?:'m| am|'ve been| have been)\s+(?:(?:now|officially|still|also|actually|currently|just|a\s+(?:full-time|part-time))\s+)*"
+    r"(?:a|an)\s+(?P<x>.+?)(?:\s+(?:for|since)\s+(?:\d+|a|an|two|three|five|ten|many|several|the past|last|\d{4})\b.*)?$"
 )
 def _job_a(m: re.Match[str]) -> list[Fact]:
     job, employer, place = job_parts(m["x"])
-    if not _is_job(job.split(" in ")[0]) and not _is_job(re.sub(r"\s+in\s+\w+$", "", job)):
+    if not is_job(job.split(" in ")[0]) and not is_job(re.sub(r"\s+in\s+\w+$", "", job)):
         return []
-    article = "an" if job[:1].lower() in "aeiou" else "a"
-    return with_place([Fact(f"I'm {article} {job}.", "profile", "job", job)], employer, place)
+    art = article(job)
+    return with_place([Fact(f"I'm {art} {job}.", "profile", "job", job)], employer, place)
 
 
-@rule(r"^i(?:'m| am)\s+(?:now\s+|currently\s+|still\s+)?(?:in|based in|living in|located in)\s+(?P<x>.+)$")
+@rule(r"^(?:i(?:'m| am)|we(?:'re| are))\s+(?:now\s+|currently\s+|still\s+)?(?:in|based in|living in|located in)\s+(?P<x>.+)$")
 def _in_place(m: re.Match[str]) -> list[Fact]:
     place = proper(m["x"])
     return [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
 
 
 @rule(
-    r"^i(?:'m| am)\s+(?:really\s+|so\s+|super\s+|very\s+|also\s+)?(?:into|obsessed with|crazy about|all about|"
-    r"a (?:big |huge )?fan of|passionate about)\s+(?P<x>.+)$"
+    r"^i(?:'m| am)\s+(?P<neg>not\s+(?:really\s+|that\s+|much\s+)?)?(?:really\s+|so\s+|super\s+|very\s+|also\s+)?"
+    r"(?:into|obsessed with|crazy about|all about|a (?:big |huge |massive )?fan of|passionate about)\s+(?P<x>.+?)"
+    r"(?:\s+at all)?$"
 )
 def _into(m: re.Match[str]) -> list[Fact]:
+    if m["neg"]:
+        return [Fact(f"I'm not into {x}.", "preference", f"likes:{norm_value(x)}", x, negated=True) for x in items(m["x"])]
     return [Fact(f"I'm into {x}.", "preference", f"likes:{norm_value(x)}", x) for x in items(m["x"])]
 
 
@@ -267,13 +102,20 @@ def _plays(m: re.Match[str]) -> list[Fact]:
     x = clean(m["x"])
     if _NOT_PLAYED.match(x):
         return []
-    return [Fact(f"I play {x}.", "fact", f"plays:{norm_value(x.split()[0])}", x)] if x else []
+    return [Fact(f"I play {x}.", "fact", f"likes:{norm_value(x)}", x)] if x else []
 
 
 @rule(r"^i\s+(?:would|'d)\s+(?:really\s+)?appreciate\s+(?P<x>.+?)(?:,?\s+please)?$")
 def _appreciate(m: re.Match[str]) -> list[Fact]:
     x = clean(m["x"])
     return [Fact(f"I prefer {x}.", "preference", f"likes:{norm_value(x)}", x)] if x else []
+
+
+_FORMAT = re.compile(
+    r"\b(?:emojis?|emoticons|jargon|markdown|bullet|bullets|lists?|tables?|caps|exclamation|slang|swearing|small talk|"
+    r"filler|fluff|disclaimers?|code|headings|headers|links|waffle)\b",
+    re.I,
+)
 
 
 @rule(
@@ -285,6 +127,8 @@ def _no_please(m: re.Match[str]) -> list[Fact]:
         not x
         or x.lower() in ("no", "not", "thanks")
         or m.group(0).lower().startswith(("no longer", "no more", "no idea", "no problem", "no worries"))
+        or re.search(r"\bin\s+(?!(?:your\s+|the\s+)?(?:replies|answers|responses)\b)", x, re.I)
+        or not (re.search(r"\bin\s+(?:your\s+|the\s+)?(?:replies|answers|responses)\b", m.group(0), re.I) or _FORMAT.search(x))
     ):
         return []
     return [Fact(f"I don't want {x} in answers.", "preference", f"likes:{norm_value(x)}", x, negated=True)]
@@ -299,7 +143,7 @@ def _only_please(m: re.Match[str]) -> list[Fact]:
 @rule(r"^i(?:'m| am)\s+(?:not|no longer)\s+(?:a\s+)?(?P<x>vegetarian|vegan|pescatarian)(?:\s+.*)?$")
 def _not_diet(m: re.Match[str]) -> list[Fact]:
     x = m["x"].lower()
-    return [Fact(f"I'm not {x} anymore.", "profile", "diet", x, negated=True)]
+    return [Fact(f"I'm not {x} anymore.", "profile", "diet", x, negated=True, store="ends")]
 
 
 @rule(r"^i\s+(?:only\s+eat\s+(?P<a>[\w -]+)|eat\s+(?P<b>[\w -]+?)\s+only)$")
@@ -315,7 +159,7 @@ def _broke_up(m: re.Match[str]) -> list[Fact]:
     name = m["x"]
     if not name or not name[:1].isupper():
         return []
-    return [Fact(f"{name} and I broke up.", "profile", "partner", name, negated=True)]
+    return [Fact(f"{name} and I broke up.", "profile", "partner", name, negated=True, store="ends")]
 
 
 @rule(r"^(?:my\s+(?:dog|cat|pet|rabbit|bird)\s+)?(?P<x>[^\W\d_][\w'-]*)\s+(?:passed away|died|passed)\b.*$")
@@ -323,56 +167,17 @@ def _passed(m: re.Match[str]) -> list[Fact]:
     name = m["x"]
     if not name[:1].isupper() or name.lower() in NOT_NAMES | {"i", "we", "he", "she", "it", "they", "my"}:
         return []
-    return [Fact(f"{name} passed away.", "fact", f"pet:{name.lower()}", name, negated=True)]
+    return [Fact(f"{name} passed away.", "fact", f"pet:{name.lower()}", name, negated=True, store="ends")]
 
 
 @rule(r"^i(?:'ve| have)?\s+(?:just\s+)?(?:left|quit)\s+(?P<x>[^\W\d_][\w&' -]*?)(?:\s+(?:and|to)\b.*)?$")
 def _left_job(m: re.Match[str]) -> list[Fact]:
     where = proper(m["x"])
     return (
-        [Fact(f"I no longer work at {where}.", "profile", "employer", where, negated=True)] if where else []
+        [Fact(f"I no longer work at {where}.", "profile", "employer", where, negated=True, store="ends")]
+        if where
+        else []
     )
-
-
-# -- found anywhere in a clause: partners and pets --------------------------------------------------------------
-
-_PARTNER = re.compile(
-    r"\bmy\s+(?P<rel>wife|husband|boyfriend|girlfriend|partner|fianc[ée]e?|spouse)\b(?:,?\s+(?P<x>[^\W\d_][\w'-]*))?",
-    re.I,
-)
-_CHILD = re.compile(r"\bmy\s+(?:little\s+|baby\s+)?(?P<rel>daughter|son)\s+(?P<x>[^\W\d_][\w'-]*)", re.I)
-_PET = re.compile(
-    r"\b(?:my|i(?:'ve| have)?\s+(?:got|have|adopted)|we(?:'ve| have)?\s+(?:just\s+)?(?:got|adopted))\s+"
-    r"(?:(?:a|an|two|three|\d+|little|old|new|rescue|sweet)\s+)*(?P<kind>dog|cat|pup|puppy|kitten|rabbit|"
-    r"bunny|hamster|parrot|horse|tortoise|snake)(?P<many>s)?\b(?:,?\s+(?:called|named)?\s*(?P<x>[^\W\d_][\w'-]*"
-    r"(?:\s+and\s+[^\W\d_][\w'-]*)?))?",
-    re.I,
-)
-
-
-def anywhere(clause: str) -> list[Fact]:
-    facts: list[Fact] = []
-    for m in _PARTNER.finditer(clause):
-        rel, name = m["rel"].lower(), m["x"]
-        if name and name[:1].isupper() and name.lower() not in NOT_NAMES:
-            facts.append(Fact(f"My {rel} is {name}.", "profile", "partner", name))
-        elif not re.match(r"\s*'s\b", clause[m.end() :]) or "wife" in rel or "husband" in rel:
-            facts.append(Fact(f"I have a {rel}.", "profile", f"partner:{rel}", rel))
-    for m in _CHILD.finditer(clause):
-        if m["x"][:1].isupper() and m["x"].lower() not in NOT_NAMES:
-            facts.append(
-                Fact(f"My {m['rel'].lower()} is {m['x']}.", "fact", f"child:{m['x'].lower()}", m["x"])
-            )
-    for m in _PET.finditer(clause):
-        kind = m["kind"].lower() + ("s" if m["many"] else "")
-        names = [n for n in re.split(r"\s+and\s+", m["x"] or "") if n[:1].isupper()]
-        if names:
-            facts += [
-                Fact(f"My {m['kind'].lower()} is called {n}.", "fact", f"pet:{n.lower()}", n) for n in names
-            ]
-        elif m.group(0).lower().startswith(("i", "we")):
-            facts.append(Fact(f"I have {m.group(0).split(None, 2)[-1]}.", "fact", None, kind))
-    return facts
 
 
 @rule(r"^(?:i'm|i am)\s+(?P<x>[^\W\d_][\w'-]*),\s+(?:an?\s+)?(?P<rest>.+)$")
@@ -383,9 +188,9 @@ def _intro_as(m: re.Match[str]) -> list[Fact]:
         return []
     facts = [Fact(f"My name is {name}.", "profile", "name", name)]
     job, employer, place = job_parts(m["rest"])
-    if _is_job(job):
-        article = "an" if job[:1].lower() in "aeiou" else "a"
-        facts = with_place([*facts, Fact(f"I'm {article} {job}.", "profile", "job", job)], employer, place)
+    if is_job(job):
+        art = article(job)
+        facts = with_place([*facts, Fact(f"I'm {art} {job}.", "profile", "job", job)], employer, place)
     return facts
 
 
@@ -424,14 +229,15 @@ def _teach(m: re.Match[str]) -> list[Fact]:
 _CONDITIONS = r"asthma|diabetes|type 1 diabetes|type 2 diabetes|celiac disease|coeliac disease|adhd|epilepsy|migraines|arthritis|ibs|eczema|high blood pressure"
 
 
-@rule(rf"^i\s+have\s+(?P<x>{_CONDITIONS})\b.*$")
+@rule(rf"^i(?:\s+have|'ve got|\s+have got|\s+got|\s+suffer from|'ve been diagnosed with|\s+was diagnosed with)\s+(?P<x>{_CONDITIONS})\b.*$")
 def _condition(m: re.Match[str]) -> list[Fact]:
     x = m["x"].lower()
     return [Fact(f"I have {x}.", "fact", f"health:{norm_value(x)}", x)]
 
 
 @rule(
-    r"^(?P<x>[^,]{1,40}?)\s+(?:is|are)\s+my\s+(?:absolute\s+|all-time\s+)?(?:favou?rite|fave?)(?:\s+(?P<what>[\w -]{1,20}?))?$"
+    r"^(?P<x>[^,]{1,40}?)\s+(?:is|are)\s+(?:basically\s+|definitely\s+|probably\s+|still\s+)?my\s+"
+    r"(?:absolute\s+|all-time\s+)?(?:favou?rite|fave?)(?:\s+(?P<what>[\w -]{1,20}?))?$"
 )
 def _is_my_favorite(m: re.Match[str]) -> list[Fact]:
     x, what = clean(m["x"]), norm_value(m["what"] or "thing")
@@ -440,18 +246,23 @@ def _is_my_favorite(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"My favorite {what} is {x}.", "preference", "favorite_" + what.replace(" ", "_"), x)]
 
 
-@rule(r"^(?P<x>[\w' -]{1,30}?)\s+is\s+my\s+(?:main\s+|big\s+|one\s+)?(?:hobby|passion)\b.*$")
+@rule(
+    r"^(?P<x>[\w' -]{1,30}?)\s+(?:is|are)\s+(?:basically\s+|totally\s+|definitely\s+)?my\s+(?:main\s+|big\s+|one\s+|"
+    r"new\s+)?(?:hobby|passion|thing|jam|go-to|comfort food|fuel|obsession|weakness|guilty pleasure)\b.*$"
+)
 def _hobby(m: re.Match[str]) -> list[Fact]:
     x = clean(m["x"])
+    what = re.search(r"\bmy\s+(?:\w+\s+)?(hobby|passion|thing|jam|go-to|comfort food|fuel|obsession|weakness|guilty pleasure)",
+                     m.group(0), re.I)
     return (
-        [Fact(f"{x[:1].upper()}{x[1:]} is my hobby.", "preference", f"likes:{norm_value(x)}", x)]
+        [Fact(f"{x[:1].upper()}{x[1:]} is my {what[1].lower() if what else 'hobby'}.", "preference", f"likes:{norm_value(x)}", x)]
         if items(x) == [x]
         else []
     )
 
 
 @rule(
-    r"^i(?:'m| am)\s+(?P<neg>not\s+)?(?:really\s+)?(?:an?\s+)(?:big\s+|huge\s+)?(?P<x>[\w' -]{1,30}?)\s+(?:guy|girl|person|fan|lover)$"
+    r"^i(?:'m| am)\s+(?P<neg>not\s+)?(?:really\s+)?(?:an?\s+)(?:(?:big|huge|massive|die-hard|lifelong|real|true|total)\s+)?(?P<x>[\w' -]{1,30}?)\s+(?:guy|girl|person|fan|lover)$"
 )
 def _kind_of_person(m: re.Match[str]) -> list[Fact]:
     x = clean(m["x"])

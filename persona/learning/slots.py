@@ -3,6 +3,11 @@
 Each ``Fact`` may carry a ``key``: the slot it fills. A key without a colon is single-valued (``name``,
 ``location``, ``job``): a new value supersedes the old one. A key with a colon names one thing
 (``likes:coffee``, ``allergy:peanuts``): only its negation supersedes it.
+
+``store`` says when chat keeps the fact: ``"always"``; ``"ends"``, only when it ends a current memory
+("I'm not vegetarian anymore" once "I'm vegetarian" is known; said to correct the assistant, "I'm not
+vegetarian lol", it states nothing new); ``"fills"``, only when its slot is empty ("my wife" once her name
+is known adds nothing).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ class Fact:
     key: str | None = None
     value: str | None = None
     negated: bool = False
+    store: str = "always"
 
     def metadata(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -16,13 +16,14 @@ memory service implements.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from ..types import Memory
-from .facts import FACT_KINDS, Fact, extract_rules
+from .facts import FACT_KINDS, Fact, extract_rules, norm_value
 from .llm_facts import extract
 
 __all__ = ["SLOT_FIELDS", "MemoryWriter", "learn_facts", "remember", "settle", "slot_of"]
@@ -207,9 +208,60 @@ def learn_facts(
     at: datetime,
     source: str = "chat",
 ) -> list[Memory]:
-    """Store extracted ``facts`` for ``user_id`` as of ``at`` (see `remember`)."""
+    """Store extracted ``facts`` for ``user_id`` as of ``at`` (see `remember`), those that chat keeps only
+    when they end or fill a slot (`persona.learning.slots.Fact.store`) only then."""
+    facts = _worth_storing(writer, user_id, facts)
     items = [
         {"text": f.text, "kind": f.kind, "metadata": f.metadata(), "created_at": at, "source": source}
         for f in facts
     ]
     return remember(writer, user_id, items) if items else []
+
+
+def _family(key: str | None) -> str:
+    return (key or "").split(":")[0]
+
+
+def _worth_storing(writer: MemoryWriter, user_id: str, facts: Sequence[Fact]) -> list[Fact]:
+    """``facts`` without those that would only add noise: an "ends" fact that ends no current memory (a
+    negation said to correct the assistant), a "fills" fact whose slot is already filled, and a shorter
+    restatement of a single-valued slot's current value ("I work at Kestrel" after "... at Kestrel Software")."""
+    if all(f.store == "always" and (not f.key or ":" in f.key or f.negated) for f in facts):
+        return list(facts)
+    current = _current_by_key(writer, user_id)
+    filled = {_family(k) for k, same in current.items() if same}
+    filled |= {_family(f.key) for f in facts if f.key and f.store != "fills"}
+    out: list[Fact] = []
+    for fact in facts:
+        if fact.store == "fills" and _family(fact.key) in filled:
+            continue
+        if fact.key and ":" not in fact.key and not fact.negated and _restates(fact, current.get(fact.key, {}).values()):
+            continue
+        if fact.store == "ends":
+            ended = _ended(fact, current.get(fact.key or "", {}).values())
+            if ended is None:
+                continue
+            fact = dataclasses.replace(fact, value=ended)  # the value as stored, so the old one is superseded
+        out.append(fact)
+    return out
+
+
+def _restates(fact: Fact, same_key: Iterable[Memory]) -> bool:
+    """Whether a current positive memory of the slot holds ``fact``'s value and more words besides."""
+    value = f" {norm_value(fact.value or '')} "
+    for memory in same_key:
+        old = f" {memory.metadata.get('value', '')} "
+        if not memory.metadata.get("negated") and value.strip() and value in old and value != old:
+            return True
+    return False
+
+
+def _ended(fact: Fact, same_key: Iterable[Memory]) -> str | None:
+    """The stored value of the current positive memory ``fact`` (a negation) ends, or None: the same value,
+    or one whose words hold the other's ("yoga instructor" ends "yoga instructor in Leeds")."""
+    value = f" {norm_value(fact.value or '')} "
+    for memory in same_key:
+        old = str(memory.metadata.get("value", ""))
+        if not memory.metadata.get("negated") and old and (value in f" {old} " or f" {old} " in value):
+            return old
+    return None

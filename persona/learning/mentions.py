@@ -1,0 +1,127 @@
+"""People and pets the user mentions anywhere in a clause: "my wife Priya hates chickpeas", "our dog is
+called Tico", "I have a budgie called Pip and an old cat named Sooty", "my two rabbits".
+
+A partner named once fills the ``partner`` slot; an unnamed mention ("my wife thinks ...") is kept only while
+the slot is empty (``store="fills"``), so it neither duplicates nor replaces the name.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .casual import CASUAL
+from .rules import article
+from .rules_everyday import is_job
+from .slots import Fact
+from .words import NOT_NAMES, words
+
+__all__ = ["anywhere", "name_like"]
+
+_NAME = r"[^\W\d_][\w-]*(?:'(?!s\b)[\w-]+)?"
+_PARTNER = re.compile(
+    rf"\bmy\s+(?P<rel>wife|husband|boyfriend|girlfriend|partner|fianc[ée]e?|spouse|hubby|bf|gf|missus|other half)\b"
+    rf"(?:,?\s+(?P<x>{_NAME}))?",
+    re.I,
+)
+_CHILD = re.compile(rf"\bmy\s+(?:little\s+|baby\s+|eldest\s+|youngest\s+)?(?P<rel>daughter|son)\s+(?P<x>{_NAME})", re.I)
+_KINDS = (
+    r"dog|cat|pup|puppy|kitten|rabbit|bunny|hamster|parrot|budgie|cockatiel|bird|horse|pony|tortoise|turtle|"
+    r"snake|lizard|gecko|ferret|guinea pig|goldfish|fish|hen|chicken"
+)
+_PET = re.compile(
+    r"\b(?P<own>my|our|and|i(?:'ve| have)?\s+(?:got|have|adopted|rescued)|we(?:'ve| have)?\s+(?:just\s+)?"
+    r"(?:got|have|adopted|rescued))\s+(?P<count>(?:(?:a|an|two|three|four|\d+|little|old|new|rescue|sweet|"
+    rf"young|[\w-]+-year-old)\s+)*)(?P<kind>{_KINDS})(?P<many>s|es)?\b"
+    rf"(?:,?\s+(?:(?:is|'s|are)\s+)?(?P<called>called|named)?\s*(?P<x>{_NAME}(?:\s+and\s+(?!(?:an?|the|my|our)\s){_NAME})?))?",
+    re.I,
+)
+# Words that follow "my wife" and are not her name; in lower-case text a name must be followed by one of
+# _AFTER_NAME ("my girlfriend sophie is ...") to be taken for one.
+_NOT_NAME = words(
+    "is was has had and but or so says said thinks thought loves likes hates wants keeps just always never "
+    "also still really works lives got gets does did will would can could who that the a an of to in at on "
+    "for with from as too is's and's actually usually often sometimes finally recently"
+)
+_KIDS = re.compile(r"\b(?:my|our|and|have|with)\s+(?P<n>two|three|four|five|six|\d)\s+(?P<k>kids|children|sons|daughters|boys|girls|grandchildren|grandkids|grandsons|granddaughters)\b", re.I)
+_PARENT_OF = re.compile(r"\bi(?:'m| am)\s+an?\s+(?:mum|mom|mother|dad|father|parent)\s+of\s+(?P<n>two|three|four|five|six|\d)\b", re.I)
+_JOB_AS = re.compile(r"\b(?:new\s+)?job\s+as\s+(?:an?\s+)?(?P<x>[\w -]{2,40})", re.I)
+_NAMED_PET = re.compile(
+    rf"\b(?:i(?:'ve| have)?\s+(?:got|have|adopted|rescued)|we(?:'ve| have)?\s+(?:just\s+)?(?:got|have|adopted|rescued))\s+"
+    rf"(?:an?|one)\s+(?:[\w-]+\s+){{0,2}}?(?P<kind>(?!(?:{_KINDS})s?\b)[a-z][\w-]*)\s+(?:called|named)\s+(?P<x>{_NAME})",
+    re.I,
+)
+_PEOPLE = words(
+    "friend brother sister colleague coworker boss cousin neighbour neighbor son daughter kid child baby partner "
+    "wife husband boyfriend girlfriend mate flatmate roommate teacher doctor aunt uncle nephew niece grandson "
+    "granddaughter mum mom dad father mother fiance fiancee client student manager car bike boat van plant"
+)
+_AFTER_NAME = re.compile(r"^(?:\s*(?:,|'s\b|$)|\s+(?:is|was|has|and|just|works|lives|loves|likes)\b)", re.I)
+
+
+def name_like(word: str | None, after: str = "", *, called: bool = False, strong: bool = False) -> bool:
+    """Whether ``word`` (followed by ``after``) reads as a name: capitalized, or in a message typed all in
+    lower case, a word that is not a common one and that a name's usual next word follows (``called``: the
+    text says it is a name; ``strong``: the place says so, as in "arjun, 19, ...")."""
+    if not word or not re.fullmatch(_NAME, word) or word.lower() in NOT_NAMES or word.lower() in _NOT_NAME:
+        return False
+    if word[:1].isupper():
+        return not (word.isupper() and len(word) > 1)
+    return strong or (CASUAL.get() and (called or bool(_AFTER_NAME.match(after))))
+
+
+def _cap(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def anywhere(clause: str, *, message: str = "") -> list[Fact]:
+    """The partners, children and pets ``clause`` (of ``message``) mentions as the user's own."""
+    facts: list[Fact] = []
+    for m in _PARTNER.finditer(clause):
+        rel, name = m["rel"].lower(), m["x"]
+        if name_like(name, clause[m.end() :]):
+            name = _cap(name)
+            facts.append(Fact(f"My {rel} is {name}.", "profile", "partner", name))
+        elif not re.match(r"\s*'s\b", clause[m.end() :]) or "wife" in rel or "husband" in rel:
+            facts.append(Fact(f"I have a {rel}.", "profile", "partner", rel, store="fills"))
+    for m in _CHILD.finditer(clause):
+        if name_like(m["x"], clause[m.end() :]):
+            name = _cap(m["x"])
+            facts.append(Fact(f"My {m['rel'].lower()} is {name}.", "fact", f"child:{name.lower()}", name))
+    for m in _PARENT_OF.finditer(clause):
+        facts.append(Fact(f"I have {m['n'].lower()} kids.", "fact", None, "kids"))
+    for m in _KIDS.finditer(clause):
+        facts.append(Fact(f"I have {m['n'].lower()} {m['k'].lower()}.", "fact", None, m["k"].lower()))
+    for m in _JOB_AS.finditer(clause) if re.match(r"(?:i|i'm|my|we)\b", clause, re.I) else ():
+        job = re.sub(r"\s+(?:in|at|for|with|and|but|so)\b.*$", "", m["x"]).strip()
+        if job and is_job(job):
+            art = article(job)
+            facts.append(Fact(f"I work as {art} {job}.", "profile", "job", job))
+    for m in _NAMED_PET.finditer(clause):
+        kind = m["kind"].lower()
+        if kind not in _PEOPLE and name_like(m["x"], clause[m.end() :], called=True):
+            name = _cap(m["x"])
+            facts.append(Fact(f"My {kind} is called {name}.", "fact", f"pet:{name.lower()}", name))
+    if re.search(rf"\b(?:{_KINDS})s?\b", message or clause, re.I):  # "we got a kitten, we named her Mia"
+        for m in re.finditer(rf"\b(?:we|i)\s+(?:named|called)\s+(?:her|him|it|them)\s+(?P<x>{_NAME})", clause, re.I):
+            if name_like(m["x"], clause[m.end() :], called=True):
+                name = _cap(m["x"])
+                facts.append(Fact(f"My pet is called {name}.", "fact", f"pet:{name.lower()}", name))
+    pets = 0
+    for m in _PET.finditer(clause):
+        if m["own"].lower() == "and" and not pets:
+            continue  # "and a cat" continues a list of pets only
+        pets += 1
+        kind = m["kind"].lower()
+        names = [
+            _cap(n)
+            for n in re.split(r"\s+and\s+", m["x"] or "")
+            if name_like(n, clause[m.end() :], called=bool(m["called"]))
+        ]
+        if names:
+            facts += [Fact(f"My {kind} is called {n}.", "fact", f"pet:{n.lower()}", n) for n in names]
+        elif m["many"] and m["count"].strip():
+            facts.append(Fact(f"I have {m['count'].strip()} {kind}{m['many']}.", "fact", "pet", kind, store="fills"))
+        elif m["own"].lower().startswith(("i", "we")):
+            count = m["count"].strip() or "a"
+            facts.append(Fact(f"I have {count} {kind}{m['many'] or ''}.", "fact", "pet", kind, store="fills"))
+    return facts
