@@ -121,7 +121,7 @@ def test_mask_replaces_the_spans_and_search_runs_on_the_masked_text(tmp_path: Pa
         assert [h.memory.id for h in p.search("u", "call mail card", k=3)] == [m.id]
         assert p.search("u", "bob@example.com", k=3)[0].memory.text == m.text
         exported = json.dumps(p.export_user("u"))  # not in history or anywhere else (a timestamp may hold "7946")
-        assert "7946 0958" not in exported and "bob@example" not in exported and "4111" not in exported
+        assert "7946 0958" not in exported and "bob@example" not in exported and "4111 1111" not in exported
         with_meta = p.add("u", "contact details", metadata={"value": "bob@example.com", "n": 3})
         assert with_meta.metadata == {"value": "[EMAIL]", "n": 3}
 
