@@ -16,6 +16,7 @@ from typing import Any
 from ..governance.records import Consent, Disclosure
 from ..types import KINDS
 from .base import Change, ChangeKind, Expiry, ReplyRecord
+from .postgres_logs import insert_reply
 from .sqlite_governance import consent_from_row, consent_row, disclosure_from_row, disclosures_query
 
 __all__ = ["PostgresGovernance"]
@@ -66,8 +67,6 @@ class PostgresGovernance:
             conn.execute(f"INSERT INTO disclosures({_DISCLOSURE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)", _row(disclosure))
 
     def record_turn(self, disclosure: Disclosure | None, reply: ReplyRecord | None) -> None:
-        import json
-
         user_id = reply.user_id if reply is not None else disclosure.user_id if disclosure is not None else None
         if user_id is None:
             return
@@ -78,10 +77,7 @@ class PostgresGovernance:
                     _row(disclosure),
                 )
             if reply is not None:
-                conn.execute(
-                    "INSERT INTO replies(user_id, reply_id, model, memory_ids, at) VALUES (%s, %s, %s, %s, %s)",
-                    (reply.user_id, reply.reply_id, reply.model, json.dumps(reply.memory_ids), reply.at.isoformat()),
-                )
+                insert_reply(conn, reply)
 
     def discard_reply(self, reply_id: str) -> None:
         with self.read() as conn:

@@ -93,10 +93,7 @@ class PostgresLogs:
         self, reply_id: str, user_id: str, model: str, memory_ids: builtins.list[str], at: datetime
     ) -> None:
         with self.write(user_id) as conn:
-            conn.execute(
-                "INSERT INTO replies(user_id, reply_id, model, memory_ids, at) VALUES (%s, %s, %s, %s, %s)",
-                (user_id, reply_id, model, json.dumps(memory_ids), at.isoformat()),
-            )
+            insert_reply(conn, ReplyRecord(reply_id, user_id, model, list(memory_ids), at))
 
     def get_reply(self, reply_id: str) -> ReplyRecord | None:
         with self.read() as conn:
@@ -181,4 +178,12 @@ def _history_entry(row: tuple[Any, ...]) -> HistoryEntry:
         kind=row[4],
         metadata=None if row[5] is None else json.loads(row[5]),
         importance=row[6],
+    )
+
+
+def insert_reply(conn: Any, reply: ReplyRecord) -> None:
+    """Insert a reply's record (inside the caller's transaction, which holds the user's lock)."""
+    conn.execute(
+        "INSERT INTO replies(user_id, reply_id, model, memory_ids, at) VALUES (%s, %s, %s, %s, %s)",
+        (reply.user_id, reply.reply_id, reply.model, json.dumps(reply.memory_ids), reply.at.isoformat()),
     )

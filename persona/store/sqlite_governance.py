@@ -21,6 +21,7 @@ from ..governance.records import Consent, Disclosure
 from ..types import KINDS
 from .base import Change, ChangeKind, Expiry, ReplyRecord
 from .sqlite_errors import GuardedLock
+from .sqlite_logs import insert_reply
 
 __all__ = ["SQLiteGovernance", "disclosures_query", "julian_day"]
 
@@ -78,10 +79,7 @@ class SQLiteGovernance:
             if disclosure is not None:
                 db.execute(_INSERT_DISCLOSURE, _disclosure_row(disclosure))
             if reply is not None:
-                db.execute(
-                    "INSERT INTO replies(reply_id, user_id, model, memory_ids, at) VALUES (?, ?, ?, ?, ?)",
-                    (reply.reply_id, reply.user_id, reply.model, json.dumps(reply.memory_ids), reply.at.isoformat()),
-                )
+                insert_reply(db, reply)
 
     def discard_reply(self, reply_id: str) -> None:
         with self.write() as db:

@@ -125,10 +125,7 @@ class SQLiteLogs:
         self, reply_id: str, user_id: str, model: str, memory_ids: builtins.list[str], at: datetime
     ) -> None:
         with self.write() as db:
-            db.execute(
-                "INSERT INTO replies(reply_id, user_id, model, memory_ids, at) VALUES (?, ?, ?, ?, ?)",
-                (reply_id, user_id, model, json.dumps(memory_ids), at.isoformat()),
-            )
+            insert_reply(db, ReplyRecord(reply_id, user_id, model, list(memory_ids), at))
 
     def get_reply(self, reply_id: str) -> ReplyRecord | None:
         with self.lock:
@@ -200,4 +197,12 @@ def _history_entry(row: tuple[Any, ...]) -> HistoryEntry:
         kind=row[4],
         metadata=None if row[5] is None else json.loads(row[5]),
         importance=row[6],
+    )
+
+
+def insert_reply(db: sqlite3.Connection, reply: ReplyRecord) -> None:
+    """Insert a reply's record (inside the caller's transaction)."""
+    db.execute(
+        "INSERT INTO replies(reply_id, user_id, model, memory_ids, at) VALUES (?, ?, ?, ?, ?)",
+        (reply.reply_id, reply.user_id, reply.model, json.dumps(reply.memory_ids), reply.at.isoformat()),
     )
