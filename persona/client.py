@@ -411,9 +411,13 @@ class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods):
         since: datetime | None = None,
         until: datetime | None = None,
         include_superseded: bool = False,
+        sensitivity: str | Sequence[str] | None = None,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> MemoryPage:
         """One page of `list` (``limit`` memories, newest first) after ``cursor``, the previous page's
-        ``next_cursor``; memories added while walking the pages never shift them."""
+        ``next_cursor``; memories added while walking the pages never shift them. The filters are `list`'s;
+        pass the same ones with every page of a walk."""
         self._check_open()
         memories, after = self._memories.store.list_page(
             check_user_id(user_id),
@@ -423,6 +427,9 @@ class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods):
             since=check_time(since, what="since"),
             until=check_time(until, what="until"),
             include_superseded=include_superseded,
+            sensitivity=self._memories.labels(sensitivity),
+            event_since=check_time(event_since, what="event_since"),
+            event_until=check_time(event_until, what="event_until"),
         )
         return MemoryPage(memories, None if after is None else page_cursor(after))
 

@@ -252,6 +252,9 @@ class MemoryReads(Protocol):
         since: datetime | None = None,
         until: datetime | None = None,
         include_superseded: bool = True,
+        sensitivity: Sequence[str] | None = None,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> tuple[builtins.list[Memory], tuple[float, int] | None]:
         """Up to ``limit`` of `list`'s memories (newest first) past position ``after``, and the position to pass
         for the next page (None after the last page)."""

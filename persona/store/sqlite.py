@@ -392,10 +392,14 @@ class SQLiteStore(SQLiteLabels, SQLiteLogs, SQLiteGovernance, SQLiteSnapshots):
         since: datetime | None = None,
         until: datetime | None = None,
         include_superseded: bool = True,
+        sensitivity: Sequence[str] | None = None,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> tuple[builtins.list[Memory], tuple[float, int] | None]:
         sql, params = list_query(
             user_id, kind=kind, since=since, until=until, limit=limit + 1, include_superseded=include_superseded,
-            oldest_first=False, mark="?", after=after,
+            oldest_first=False, mark="?", after=after, sensitivity=sensitivity, event_since=event_since,
+            event_until=event_until,
         )
         with self.lock:
             rows = list(self.db.execute(sql, params))
