@@ -73,7 +73,7 @@ def _clauses(message: str) -> tuple[list[str], list[str]]:
         if clause.endswith("?") or NOT_A_STATEMENT.match(clause):
             asked.append(clause)
             continue
-        out.append(_subject(re.sub(r"\s+", " ", clause.rstrip(".!;,: "))))
+        out.append(_subject(_plain(re.sub(r"\s+", " ", clause.rstrip(".!;,: ")))))
     return out, asked
 
 
@@ -85,10 +85,24 @@ _GREETING = re.compile(
 )
 _DROPPED_I = re.compile(r"(?:can't|cannot|don't|do not|never|hate|prefer|speak|grew up|studied|(?:just\s+)?turned\s+\d)", re.I)
 _DROPPED_IM = re.compile(
-    rf"(?:not\s+(?:really\s+)?into|really into|into|allergic|a (?:big|huge|massive) fan of|obsessed with|{DIETS}|"
+    rf"(?:starting (?:at|with|a (?:new )?job)|not\s+(?:really\s+)?into|really into|into|allergic|a (?:big|huge|massive) fan of|obsessed with|{DIETS}|"
     rf"{HEALTH})\b",
     re.I,
 )
+
+
+_OPENER = re.compile(r"^[a-z]{3,}ly,?\s+(?=(?:i|i'm|i've|i'd|we|we're|my)\b)", re.I)
+_ADVERBS = re.compile(
+    r"^(i|we)\s+(?:(?:actually|really|also|truly|honestly|genuinely|seriously|absolutely|totally|definitely|"
+    r"kinda|kind of|sort of|literally|even|still|now)\s+)+(?=\w)",
+    re.I,
+)
+
+
+def _plain(clause: str) -> str:
+    """``clause`` without the adverbs that only colour it: a sentence adverb before the subject ("weirdly I
+    like olives now") and adverbs between "I" and the verb ("I also really like cycling")."""
+    return _ADVERBS.sub(r"\1 ", _OPENER.sub("", clause))
 
 
 def _subject(clause: str) -> str:

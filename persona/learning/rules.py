@@ -36,7 +36,7 @@ FILLER = re.compile(
     r"welp|oh well|anyways?|so yeah|alright|right|ok so|okay so|yep|yup|nah|confession|heads up|"
     r"as of (?:last|this) \w+|since (?:last|this) \w+|lately|recently|big change|bonjour|"
     r"anyway|hey there|hiya|howdy|oh and|oh also|ok so|so yeah|yeah|yes|ok|okay|now|then|and now|but now|"
-    r"these days|nowadays|currently|finally|luckily)[,:!]?\s+)|"
+    r"these days|nowadays|currently|finally|luckily|i guess|i suppose)[,:!]?\s+)|"
     r"(?:(?:yeah|yes|no|nope|sure|update|quick update|big news|good news|bad news|sad news|fun fact|thanks|thx|"
     r"weird update|big change|change of plan|"
     r"cool|nice|great|perfect|sounds good|true|good (?:morning|evening|afternoon)|g'day|hola|salut|hallo|"
@@ -45,8 +45,9 @@ FILLER = re.compile(
 )
 _TRAILING = re.compile(
     r"(?:[\s,]+(?:now|nowadays|these days|currently|only|at the moment|right now|anymore|any more|again|too|"
-    r"as well|actually|though|lately|recently|by the way|btw|thanks|thank you|lol|haha|since \d{4}|after all|"
-    r"for good|from now on|for now|"
+    r"as well|actually|instead|though|lately|recently|by the way|btw|thanks|thank you|lol|haha|since \d{4}|after all|"
+    r"for good|from now on|for now|(?:on|at|most|every|during) (?:the )?(?:weekends?|mornings?|evenings?|nights?|"
+    r"days?|week|summers?|winters?)|(?:on|from|next) (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
     r"(?:last|this) (?:year|month|week|summer|winter|spring|fall|autumn)|a (?:while|year|month|week) ago|"
     r"(?:for )?(?:a few|several|\w+|\d+) (?:years|months|weeks|days)(?: ago| now)?))+$",
     re.I,
@@ -59,9 +60,10 @@ BARE_START = (
 SPLIT = re.compile(
     rf"(?<=[.!?;])\s+|\n+|\s+[—–]\s+|\s+-\s+|\s*[()]\s*|"
     rf",?(?<!'m)(?<!\bam)(?<!\bis)(?<!\bare)(?<!\bnot)(?<!\bbe)(?<!\band)(?<!\bfeel)\s+(?:so|because|cause)\s+"
-    rf"(?!much\b|many\b|far\b|well\b|long\b|good\b|bad\b|that\b|sure\b|i\s+(?:guess|think)\b)|"
+    rf"(?!much\b|many\b|far\b|well\b|long\b|good\b|bad\b|that\b|sure\b|i\s+think\b)|"
     rf",\s*(?=(?:they|it|that|which|this|she|he)\s)|\s+but\s+(?=\w+\s+\w)|"
     rf"\s+and\s+(?=(?:the|it|this|that|there|everything|nothing)\s+\w+\s)|"
+    rf",?\s+and\s+(?=(?:(?:now|also|currently)\s+)?(?:live|work|(?:just\s+)?moved|speak)\s+(?:in|at|as|for|to)\s)|"
     rf",?\s+(?:and|but|also|plus|so|though|because|since)\s+(?!i\s+(?:just\s+)?(?:broke|split)\s+up)"
     rf"(?=(?:(?:now|then|also|just|finally|currently|recently)\s+)?{_SUBJECT}|(?:it\s+)?turns out\b)|"
     rf",\s*(?=[\w' -]{{1,30}}\s+(?:is|are)\s+(?:\w+\s+)?my\b)|"
