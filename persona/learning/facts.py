@@ -28,7 +28,9 @@ import re
 
 from .casual import CASUAL, casual_writer, normalize
 from .mentions import anywhere, name_like
+from .words import NOT_NAMES
 from .rules import BARE_START, FILLER, HEALTH, NOT_A_STATEMENT, RULES, SPLIT, proper
+from . import rules_endings  # noqa: F401  (registers its rules)
 from .rules_lexicon import DIETS
 from .slots import FACT_KINDS, Fact, norm_value
 
@@ -77,6 +79,7 @@ def _clauses(message: str) -> tuple[list[str], list[str]]:
     return out, asked
 
 
+_GREETED = re.compile(r"\s*(?:hi|hey|hello|hiya|heya|yo|howdy)\b", re.I)
 _PRONOUNS = re.compile(r"\b(?:she|he|they)/(?:her|him|them|they|she|he)\b", re.I)
 _GREETING = re.compile(
     r"^(?:hey|hi|hello|hiya|yo|howdy|hallo|salut|hola|oi|hei|hej|ciao|g'day|good (?:morning|afternoon|evening))"
@@ -134,7 +137,13 @@ def _extract(message: str) -> list[Fact]:
         if not found and i == 0 and re.fullmatch(r"I'm \d.*", following) and name_like(clause, ",", strong=True):
             name = clause[:1].upper() + clause[1:]  # "Gabriel, 36, firefighter in Lyon"
             found = [Fact(f"My name is {name}.", "profile", "name", name)]
-        elif not found and re.fullmatch(r"I'm ([a-z][\w'-]*)", clause) and re.fullmatch(r"I'm \d.*", following):
+        elif (
+            not found
+            and re.fullmatch(r"I'm ([a-z][\w'-]*)", clause)
+            and (re.fullmatch(r"I'm \d.*", following) or (i == 0 and following and _GREETED.match(message)))
+            and clause[4:] not in NOT_NAMES
+            and not clause.endswith(("ing", "ed", "ly"))
+        ):  # "Gabriel, 36", "hi im chloe, i live in brisbane"
             found = [Fact(f"My name is {clause[4:].capitalize()}.", "profile", "name", clause[4:].capitalize())]
         if re.match(r"(?:name|age|location|city|job|occupation|pronouns|diet)\s*:", clause, re.I):
             found = [f for part in clause.split(",") for f in _first_rule(part.strip())]  # "Name: Lena, age: 29"
@@ -146,7 +155,12 @@ def _extract(message: str) -> list[Fact]:
         intro = intro or any(f.key == "name" for f in found)
         found = found or _style_requests(clause)
         facts += found
-        facts += [f for f in anywhere(clause, message=message) if f.text not in {g.text for g in found}]
+        ended = {(g.key, g.value) for g in found if g.negated}
+        facts += [
+            f
+            for f in anywhere(clause, message=message)
+            if f.text not in {g.text for g in found} and (f.key, f.value) not in ended  # "my husband X died"
+        ]
     facts += [f for clause in asked for f in anywhere(clause)]
     return list(dict.fromkeys(_classified(f) for f in facts))
 

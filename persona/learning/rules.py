@@ -36,7 +36,8 @@ FILLER = re.compile(
     r"welp|oh well|anyways?|so yeah|alright|right|ok so|okay so|yep|yup|nah|confession|heads up|"
     r"as of (?:last|this) \w+|since (?:last|this) \w+|lately|recently|big change|bonjour|"
     r"anyway|hey there|hiya|howdy|oh and|oh also|ok so|so yeah|yeah|yes|ok|okay|now|then|and now|but now|"
-    r"these days|nowadays|currently|finally|luckily|i guess|i suppose)[,:!]?\s+)|"
+    r"these days|nowadays|currently|finally|luckily|i guess|i suppose|fwiw|ngl|not gonna lie|real talk|lowkey|"
+    r"funny|weirdly|oddly|sadly|happily|so anyway)[,:!]?\s+)|"
     r"(?:(?:yeah|yes|no|nope|sure|update|quick update|big news|good news|bad news|sad news|fun fact|thanks|thx|"
     r"weird update|big change|change of plan|"
     r"cool|nice|great|perfect|sounds good|true|good (?:morning|evening|afternoon)|g'day|hola|salut|hallo|"
@@ -150,6 +151,8 @@ def proper(value: str) -> str | None:
             break
     while run and not run[-1][:1].isupper():
         run.pop()
+    if CASUAL.get() and len(words) > 1 and words[0].lower() == "the" and words[1].isalpha():
+        words = words[1:]  # "moved back to the gold coast"
     if not run and CASUAL.get() and words and words[0].isalpha() and words[0].lower() not in _NOT_PLACES:
         for word in words[:3]:  # "in san diego now", from a writer who capitalizes nothing
             bare = word.strip(",;:!.")
@@ -233,7 +236,7 @@ def _diet(m: re.Match[str]) -> list[Fact]:
 
 @rule(
     r"^i(?:'m| am|'ll be| will be| just turned| turned)\s+(?P<x>\d{1,3})(?:\s+years?\s+old|\s*y/?o)?"
-    r"(?:\s+(?:if|now|today|yesterday|this year|btw|and|lol|haha|as of)\b.*)?$"
+    r"(?:\s+(?:if|now|today|yesterday|this year|btw|and|lol|haha|as of|on|last|this)\b.*)?$"
 )
 def _age(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I'm {m['x']} years old.", "profile", "age", m["x"])] if 0 < int(m["x"]) <= 120 else []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from .casual import CASUAL
 from .rules import article, clean, items, job_parts, proper, rule, with_place
 from .slots import Fact, norm_value
 from .words import NOT_NAMES, words
@@ -71,6 +72,9 @@ def _here(m: re.Match[str]) -> list[Fact]:
 )
 def _job_a(m: re.Match[str]) -> list[Fact]:
     job, employer, place = job_parts(m["x"])
+    keen = re.match(r"(?:keen|avid|passionate|enthusiastic|amateur|lifelong|obsessive|hobby|weekend)\s+(?P<x>[\w-]+)$", job)
+    if keen and not employer:  # "a keen birdwatcher": what they love doing, not their job
+        return [Fact(f"I'm {article(job)} {job}.", "preference", f"likes:{norm_value(keen['x'])}", keen["x"])]
     if not is_job(job.split(" in ")[0]) and not is_job(re.sub(r"\s+in\s+\w+$", "", job)):
         return []
     art = article(job)
@@ -157,8 +161,9 @@ def _eats_only(m: re.Match[str]) -> list[Fact]:
 )
 def _broke_up(m: re.Match[str]) -> list[Fact]:
     name = m["x"]
-    if not name or not name[:1].isupper():
-        return []
+    if not name or not (name[:1].isupper() or CASUAL.get()) or name.lower() in NOT_NAMES | {"she", "he", "they"}:
+        return []  # a lower-case name only from a writer who capitalizes nothing ("jake and i broke up")
+    name = name[:1].upper() + name[1:]
     return [Fact(f"{name} and I broke up.", "profile", "partner", name, negated=True, store="ends")]
 
 

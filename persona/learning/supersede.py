@@ -228,11 +228,20 @@ _GENERIC = frozenset(
 
 def _thing_words(key: str) -> frozenset[str]:
     """The words that name what a ``slot:thing`` key is about: the thing before any "for/in/at/..." phrase,
-    without generic words, plural "s" dropped ("likes:spicy food" and "likes:spicy stuff" -> {spicy})."""
+    without generic words, stemmed ("likes:spicy food" and "likes:spicy stuff" -> {spicy})."""
     thing = key.partition(":")[2]
     thing = re.split(r"\s(?:for|in|at|on|with|from|during|when|because|since|after|before)\s", f"{thing} ")[0]
-    return frozenset(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
-                     for w in thing.split() if w not in _GENERIC)
+    return frozenset(_stem(w) for w in thing.split() if w not in _GENERIC)
+
+
+def _stem(word: str) -> str:
+    """A word without the endings that make one activity several words: birdwatcher/birdwatching/birdwatchers,
+    runner/running, olives/olive."""
+    for end in ("ers", "ing", "er", "ists", "ist", "s"):
+        if word.endswith(end) and len(word) - len(end) >= 3 and not word.endswith("ss"):
+            word = word[: -len(end)]
+            break
+    return word[:-1] if len(word) > 3 and word[-1] == word[-2] else word
 
 
 def same_thing(a: str, b: str) -> bool:
@@ -361,7 +370,10 @@ def _worth_storing(writer: MemoryWriter, user_id: str, facts: Sequence[Fact]) ->
             ended = _ended(fact, key, _rivals(current, key).values()) or _ended_elsewhere(fact, current)
             if ended is None:
                 continue
-            fact = dataclasses.replace(fact, key=ended[0], value=ended[1])  # as stored, so the old one goes
+            text = fact.text
+            if ended[0] != key or not fact.value:  # "we're not together anymore", "I left Norvik Bank"
+                text = f"No longer: {ended[2].rstrip('.')}."
+            fact = dataclasses.replace(fact, key=ended[0], value=ended[1], text=text)  # so the old one goes
         out.append(fact)
     return out
 
@@ -377,27 +389,28 @@ def _restates(fact: Fact, key: str, same_key: Iterable[Memory]) -> bool:
     return False
 
 
-def _ended(fact: Fact, key: str, same_key: Iterable[Memory]) -> tuple[str, str] | None:
+def _ended(fact: Fact, key: str, same_key: Iterable[Memory]) -> tuple[str, str, str] | None:
     """The key and stored value of the current positive memory ``fact`` (a negation) ends, or None: the same
     value, or one whose words hold the other's ("yoga instructor" ends "yoga instructor in Leeds")."""
     value = f" {norm_value(fact.value or '')} "
     for memory in same_key:
         slot = _slot(memory, key) if ":" not in key else _rival_slot(memory, key)
         old = str(slot.get("value", ""))
-        if not slot.get("negated") and old and (value in f" {old} " or f" {old} " in value):
-            return str(slot.get("key") or key), old
+        if not slot.get("negated") and old and (not value.strip() or value in f" {old} " or f" {old} " in value):
+            return str(slot.get("key") or key), old, str(slot.get("text") or memory.text)
     return None
 
 
-def _ended_elsewhere(fact: Fact, current: Current) -> tuple[str, str] | None:
-    """An ending whose slot the rules guessed wrong ("I left Norvik Bank" read as a partner): the one current
-    single-valued slot that holds exactly the value named ends instead."""
+def _ended_elsewhere(fact: Fact, current: Current) -> tuple[str, str, str] | None:
+    """An ending whose slot the rules guessed wrong ("I left Norvik Bank" read as a partner, "I sold the Civic"
+    as a car when it was stored with no car word): the one current single-valued slot whose value holds the
+    value named ends instead (an ending with no value names none)."""
     value = norm_value(fact.value or "")
     found = {
-        (str(slot["key"]), value)
+        (str(slot["key"]), str(slot.get("value")), str(slot.get("text") or memory.text))
         for same in current.values()
         for memory in same.values()
         for slot in _slots(memory)
-        if ":" not in str(slot["key"]) and not slot.get("negated") and slot.get("value") == value
+        if ":" not in str(slot["key"]) and not slot.get("negated") and f" {value} " in f" {slot.get('value')} "
     }
     return found.pop() if value and len(found) == 1 else None
