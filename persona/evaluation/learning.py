@@ -39,7 +39,7 @@ _FACT_KINDS = ("fact", "preference", "profile")
 _NEGATIVE = re.compile(
     r"\b(?:not|no longer|never|don't|doesn't|do not|can't|cannot|can no longer|won't|isn't|aren't|hate|hates|"
     r"dislike|dislikes|detest|can't stand|no more|stopped|quit|gave up|given up|gone off|done with|avoid|"
-    r"passed away|died|broke up|split up|left|used to)\b",
+    r"passed away|died|broke up|split up|left(?![- ]handed)|used to)\b",
     re.I,
 )
 _START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)

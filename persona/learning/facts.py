@@ -26,13 +26,13 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from . import rules_endings, rules_identity  # noqa: F401  (they register their rules)
 from .casual import CASUAL, casual_writer, normalize
 from .mentions import anywhere, name_like
-from .words import NOT_NAMES
 from .rules import BARE_START, FILLER, HEALTH, NOT_A_STATEMENT, RULES, SPLIT, proper
-from . import rules_endings  # noqa: F401  (registers its rules)
 from .rules_lexicon import DIETS
 from .slots import FACT_KINDS, Fact, norm_value
+from .words import NOT_NAMES
 
 __all__ = ["FACT_KINDS", "Fact", "extract_rules", "norm_value"]
 
@@ -86,7 +86,7 @@ _GREETING = re.compile(
     r"(?:\s+there)?[\s!,.]*$",
     re.I,
 )
-_DROPPED_I = re.compile(r"(?:can't|cannot|don't|do not|never|hate|prefer|speak|grew up|studied|(?:just\s+)?turned\s+\d)", re.I)
+_DROPPED_I = re.compile(r"(?:can't|cannot|don't|do not|never|hate|prefer|speak|grew up|studied|sold|(?:just\s+)?turned\s+\d)", re.I)
 _DROPPED_IM = re.compile(
     rf"(?:starting (?:at|with|a (?:new )?job)|not\s+(?:really\s+)?into|really into|into|allergic|a (?:big|huge|massive) fan of|obsessed with|{DIETS}|"
     rf"{HEALTH})\b",
@@ -154,15 +154,26 @@ def _extract(message: str) -> list[Fact]:
             found = _fragments(clause)  # "Ingrid here, civil engineer in Bergen"
         intro = intro or any(f.key == "name" for f in found)
         found = found or _style_requests(clause)
+        mentioned = anywhere(clause, message=message)
+        found = found or ([] if mentioned else _head(clause))
         facts += found
         ended = {(g.key, g.value) for g in found if g.negated}
         facts += [
             f
-            for f in anywhere(clause, message=message)
+            for f in mentioned
             if f.text not in {g.text for g in found} and (f.key, f.value) not in ended  # "my husband X died"
         ]
     facts += [f for clause in asked for f in anywhere(clause)]
     return list(dict.fromkeys(_classified(f) for f in facts))
+
+
+def _head(clause: str) -> list[Fact]:
+    """What the first-person head of ``clause`` says, before a comma no rule reads past ("I support Celtic,
+    have done since I was a boy")."""
+    head = clause.split(", ", 1)[0]
+    if head == clause or not re.match(r"(?:i|i'm|i've|my|we)\b", head, re.I):
+        return []
+    return _first_rule(head)
 
 
 def _first_rule(clause: str) -> list[Fact]:

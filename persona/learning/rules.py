@@ -48,7 +48,8 @@ _TRAILING = re.compile(
     r"(?:[\s,]+(?:now|nowadays|these days|currently|only|at the moment|right now|anymore|any more|again|too|"
     r"as well|actually|instead|though|lately|recently|by the way|btw|thanks|thank you|lol|haha|since \d{4}|after all|"
     r"for good|from now on|for now|(?:on|at|most|every|during) (?:the )?(?:weekends?|mornings?|evenings?|nights?|"
-    r"days?|week|summers?|winters?)|(?:on|from|next) (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
+    r"days?|week|summers?|winters?)|(?:on|from|next|every|most) (?:monday|tuesday|wednesday|thursday|friday|saturday|"
+    r"sunday)s?|by (?:trade|profession)|for a living|(?:once|twice|\w+ times) a (?:day|week|month|year)|"
     r"(?:last|this) (?:year|month|week|summer|winter|spring|fall|autumn)|a (?:while|year|month|week) ago|"
     r"(?:for )?(?:a few|several|\w+|\d+) (?:years|months|weeks|days)(?: ago| now)?))+$",
     re.I,
@@ -62,7 +63,7 @@ SPLIT = re.compile(
     rf"(?<=[.!?;])\s+|\n+|\s+[—–]\s+|\s+-\s+|\s*[()]\s*|"
     rf",?(?<!'m)(?<!\bam)(?<!\bis)(?<!\bare)(?<!\bnot)(?<!\bbe)(?<!\band)(?<!\bfeel)\s+(?:so|because|cause)\s+"
     rf"(?!much\b|many\b|far\b|well\b|long\b|good\b|bad\b|that\b|sure\b|i\s+think\b)|"
-    rf",\s*(?=(?:they|it|that|which|this|she|he)\s)|\s+but\s+(?=\w+\s+\w)|"
+    rf",\s*(?=(?:they|it|that|which|this|she|he)\s)|\s+(?=which\s+(?:makes|means|is|was|has)\b)|\s+but\s+(?=\w+\s+\w)|"
     rf"\s+and\s+(?=(?:the|it|this|that|there|everything|nothing)\s+\w+\s)|"
     rf",?\s+and\s+(?=(?:(?:now|also|currently)\s+)?(?:live|work|(?:just\s+)?moved|speak)\s+(?:in|at|as|for|to)\s)|"
     rf",?\s+(?:and|but|also|plus|so|though|because|since)\s+(?!i\s+(?:just\s+)?(?:broke|split)\s+up)"

@@ -54,5 +54,6 @@ def _my_car(m: re.Match[str]) -> list[Fact]:
 
 @rule(r"^(?:i|we)(?:'ve| have)?\s+(?:just\s+|finally\s+)?(?:sold|got rid of|scrapped)\s+(?:the|my|our)\s+(?P<x>.+?)(?:\s+and\b.*)?$")
 def _sold(m: re.Match[str]) -> list[Fact]:
-    thing = proper(m["x"]) or clean(m["x"])
+    said = re.split(r",|\s+(?:in the end|at last|finally|for\b|to\b|because\b)", m["x"], maxsplit=1)[0]
+    thing = proper(said) or clean(said)
     return [Fact(f"I no longer have the {thing}.", "fact", "car", thing, negated=True, store="ends")] if thing else []

@@ -83,7 +83,9 @@ def _job_a(m: re.Match[str]) -> list[Fact]:
 
 @rule(r"^(?:i(?:'m| am)|we(?:'re| are))\s+(?:now\s+|currently\s+|still\s+)?(?:in|based in|living in|located in)\s+(?P<x>.+)$")
 def _in_place(m: re.Match[str]) -> list[Fact]:
-    place = proper(m["x"])
+    x = re.sub(r"^(?:an?|the|my|our)\s+(?:[\w-]+\s+){0,2}?(?:flat|house|apartment|studio|room|cottage|condo|"
+               r"bungalow|dorm|place)\s+(?:in|near|outside)\s+", "", m["x"], flags=re.I)  # "in a flat in Solihull"
+    place = proper(x)
     return [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
 
 
@@ -201,12 +203,10 @@ def _intro_as(m: re.Match[str]) -> list[Fact]:
 
 @rule(r"^i(?:'m| am)?\s*(?:now\s+|currently\s+)?studying\s+(?P<x>.+)$")
 def _studying(m: re.Match[str]) -> list[Fact]:
+    from .rules_identity import studies
+
     subject, school, place = job_parts(m["x"])
-    return (
-        with_place([Fact(f"I'm studying {subject}.", "profile", "studies", subject)], school, place)
-        if subject
-        else []
-    )
+    return studies(subject, school, place) if subject else []
 
 
 @rule(r"^i\s+(?:studied|majored in|graduated in|graduated from)\s+(?P<x>[^,]+?)(?:,.*)?$")

@@ -189,7 +189,7 @@ def _married_to(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    r"^i\s+(?:(?:don't|do not|no longer)\s+(?P<v>play|do|watch|go)\s+(?P<x>[\w' -]+?)\s+(?:anymore|any more)|"
+    r"^i(?:\s+|(?='))(?:(?:don't|do not|no longer)\s+(?P<v>play|do|watch|go)\s+(?P<x>[\w' -]+?)\s+(?:anymore|any more)|"
     r"no longer\s+(?P<v2>play|do|watch|go)\s+(?P<x2>[\w' -]+?)|(?:'ve\s+|have\s+)?stopped\s+(?P<x3>(?!eating|drinking)\w+ing(?:\s+[\w'-]+)?)|"
     r"(?:don't|do not)\s+(?P<x4>[a-z]{3,12})\s+(?:anymore|any more)|no longer\s+(?P<x5>[a-z]{3,12}))"
     r"(?:,.*)?$",

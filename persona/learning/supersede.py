@@ -396,14 +396,15 @@ def _ended(fact: Fact, key: str, same_key: Iterable[Memory]) -> tuple[str, str, 
     for memory in same_key:
         slot = _slot(memory, key) if ":" not in key else _rival_slot(memory, key)
         old = str(slot.get("value", ""))
-        if not slot.get("negated") and old and (not value.strip() or value in f" {old} " or f" {old} " in value):
+        said = not value.strip() or value in f" {old} " or f" {old} " in value
+        if not slot.get("negated") and old and (said or (":" in key and same_thing(key, str(slot.get("key"))))):
             return str(slot.get("key") or key), old, str(slot.get("text") or memory.text)
     return None
 
 
 def _ended_elsewhere(fact: Fact, current: Current) -> tuple[str, str, str] | None:
     """An ending whose slot the rules guessed wrong ("I left Norvik Bank" read as a partner, "I sold the Civic"
-    as a car when it was stored with no car word): the one current single-valued slot whose value holds the
+    as a car when it was stored with no car word): the one current slot whose value holds the
     value named ends instead (an ending with no value names none)."""
     value = norm_value(fact.value or "")
     found = {
@@ -411,6 +412,6 @@ def _ended_elsewhere(fact: Fact, current: Current) -> tuple[str, str, str] | Non
         for same in current.values()
         for memory in same.values()
         for slot in _slots(memory)
-        if ":" not in str(slot["key"]) and not slot.get("negated") and f" {value} " in f" {slot.get('value')} "
+        if not slot.get("negated") and f" {value} " in f" {slot.get('value')} "
     }
     return found.pop() if value and len(found) == 1 else None
