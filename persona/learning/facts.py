@@ -86,7 +86,7 @@ _GREETING = re.compile(
     r"(?:\s+there)?[\s!,.]*$",
     re.I,
 )
-_DROPPED_I = re.compile(r"(?:can't|cannot|don't|do not|never|hate|prefer|speak|grew up|studied|sold|(?:just\s+)?turned\s+\d)", re.I)
+_DROPPED_I = re.compile(r"(?:can't|cannot|don't|do not|never|hate|prefer|speak|grew up|studied|sold|started at|joined|(?:just\s+)?turned\s+\d)", re.I)
 _DROPPED_IM = re.compile(
     rf"(?:starting (?:at|with|a (?:new )?job)|not\s+(?:really\s+)?into|really into|into|allergic|a (?:big|huge|massive) fan of|obsessed with|{DIETS}|"
     rf"{HEALTH})\b",

@@ -65,7 +65,7 @@ SPLIT = re.compile(
     rf"(?!much\b|many\b|far\b|well\b|long\b|good\b|bad\b|that\b|sure\b|i\s+think\b)|"
     rf",\s*(?=(?:they|it|that|which|this|she|he)\s)|\s+(?=which\s+(?:makes|means|is|was|has)\b)|\s+but\s+(?=\w+\s+\w)|"
     rf"\s+and\s+(?=(?:the|it|this|that|there|everything|nothing)\s+\w+\s)|"
-    rf",?\s+and\s+(?=(?:(?:now|also|currently)\s+)?(?:live|work|(?:just\s+)?moved|speak)\s+(?:in|at|as|for|to)\s)|"
+    rf",?\s+and\s+(?=(?:(?:now|also|currently)\s+)?(?:live|work|(?:just\s+)?moved|speak|started|joined)\s+(?:in|at|as|for|to|with)\s|joined\s)|"
     rf",?\s+(?:and|but|also|plus|so|though|because|since)\s+(?!i\s+(?:just\s+)?(?:broke|split)\s+up)"
     rf"(?=(?:(?:now|then|also|just|finally|currently|recently)\s+)?{_SUBJECT}|(?:it\s+)?turns out\b)|"
     rf",\s*(?=[\w' -]{{1,30}}\s+(?:is|are)\s+(?:\w+\s+)?my\b)|"

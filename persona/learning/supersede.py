@@ -371,7 +371,7 @@ def _worth_storing(writer: MemoryWriter, user_id: str, facts: Sequence[Fact]) ->
             if ended is None:
                 continue
             text = fact.text
-            if ended[0] != key or not fact.value:  # "we're not together anymore", "I left Norvik Bank"
+            if _family(ended[0]) != _family(key) or not fact.value:  # "we're not together anymore", "I left Norvik Bank"
                 text = f"No longer: {ended[2].rstrip('.')}."
             fact = dataclasses.replace(fact, key=ended[0], value=ended[1], text=text)  # so the old one goes
         out.append(fact)
