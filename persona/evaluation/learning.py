@@ -1,7 +1,7 @@
 """The learning benchmark: does chat learn the user's current facts, and only the user's?
 
-Scripted users (``persona/evaluation/data/learning.json``, written by the project: 80 users, 796 chat turns,
-55 ``dev``, 10 ``heldout`` and 15 ``fresh``, the last written by someone who never read the rules) state, restate, change and retract facts and preferences in varied English,
+Scripted users (``persona/evaluation/data/learning.json``, written by the project: 100 users, 918 chat turns,
+75 ``dev``, 10 ``heldout`` and 15 ``fresh``, the last written by someone who never read the rules) state, restate, change and retract facts and preferences in varied English,
 mixed with small talk, questions, hypotheticals and facts about other people; the scripted assistant replies
 include invented claims about the user ("Since you live in Paris, ..."). Each user's turns go through
 ``Persona.chat`` (the reply is the script's, through litellm's ``mock_response``: no model, no network) or
