@@ -30,11 +30,12 @@ import numpy.typing as npt
 
 from ..errors import EmbedderMismatchError, InvalidInputError, PersonaError, StoreError
 from ..types import HistoryEntry, Memory
-from .base import Change, ChangeKind, Inserted, NewMemory, Snapshot
+from .base import Change, ChangeKind, Inserted, NewMemory
 from .event_rows import event_json, parse_events
 from .postgres_governance import PostgresGovernance
 from .postgres_logs import PostgresLogs
 from .postgres_reads import PostgresReads
+from .postgres_snapshots import PostgresSnapshots
 from .postgres_schema import (
     PgAddress,
     apply_migrations,
@@ -62,7 +63,7 @@ _INSERT_COLUMNS = (
 )
 
 
-class PostgresStore(PostgresReads, PostgresLogs, PostgresGovernance):
+class PostgresStore(PostgresReads, PostgresSnapshots, PostgresLogs, PostgresGovernance):
     """The PostgreSQL source of truth for one schema of one database."""
 
     def __init__(self, dsn: str, *, pool_size: int = 8) -> None:
@@ -82,7 +83,7 @@ class PostgresStore(PostgresReads, PostgresLogs, PostgresGovernance):
         self._vacuums: builtins.list[threading.Thread] = []
         self.pool = pool_module.ConnectionPool(
             self.address.conninfo,
-            min_size=1,
+            min_size=2,  # a cold index reads its snapshot's vectors on two connections at once
             max_size=pool_size,
             kwargs={
                 "autocommit": True,
@@ -396,24 +397,10 @@ class PostgresStore(PostgresReads, PostgresLogs, PostgresGovernance):
             count = int(conn.execute("DELETE FROM memories WHERE user_id = %s", (user_id,)).rowcount)
             for table in ("history", "replies", "feedback", "users", "snapshots", "consent", "disclosures"):
                 conn.execute(f"DELETE FROM {table} WHERE user_id = %s", (user_id,))
-        self._vacuum(("memories", "history", "replies", "feedback", "users", "snapshots", "consent", "disclosures"))
+        self._vacuum(
+            ("memories", "history", "replies", "feedback", "users", "snapshots", "snapshot_vectors", "consent", "disclosures")
+        )
         return count, Change("forgotten", user_id, None, before, (0, 0))
-
-    def save_snapshot(self, user_id: str, snapshot: Snapshot) -> bool:
-        """Save it if the user's mutations counter still matches (`persona.store.base.IndexSource`)."""
-        s = snapshot
-        try:
-            with self.write(user_id) as conn:
-                done = conn.execute(
-                    "INSERT INTO snapshots(user_id, mutations, count, max_seq, data) SELECT %s, %s, %s, %s, %s "
-                    "WHERE (SELECT mutations FROM users WHERE user_id = %s) = %s ON CONFLICT (user_id) DO UPDATE "
-                    "SET mutations = excluded.mutations, count = excluded.count, max_seq = excluded.max_seq, "
-                    "data = excluded.data",
-                    (user_id, s.mutations, s.count, s.max_seq, s.data, user_id, s.mutations),
-                ).rowcount
-            return bool(done)
-        except StoreError:
-            return False  # a cache: go without it
 
     def _vacuum(self, tables: Sequence[str]) -> None:
         """A plain (non-blocking) VACUUM of the tables a deletion touched, on a background thread, so dead

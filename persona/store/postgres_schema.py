@@ -305,12 +305,33 @@ def _governance(cur: Any) -> None:
     )
 
 
+def _snapshot_vectors(cur: Any) -> None:
+    # Issue #11: a snapshot's vectors (dense rows, then sentence keys; raw float32) in parts small enough to
+    # stay in the heap page (no TOAST: read at the speed of a sequential scan), each with its CRC-32 and the
+    # CRC-32 of the snapshot data it belongs to. Erased with the snapshot row (ON DELETE CASCADE), so every
+    # transaction that erases a user's snapshot erases these vectors too.
+    cur.execute(
+        """
+        CREATE TABLE snapshot_vectors(
+            user_id TEXT NOT NULL REFERENCES snapshots(user_id) ON DELETE CASCADE,
+            part INTEGER NOT NULL,
+            stamp BIGINT NOT NULL,
+            crc BIGINT NOT NULL,
+            data BYTEA NOT NULL,
+            PRIMARY KEY (user_id, part)
+        ) WITH (toast_tuple_target = 8160);
+        ALTER TABLE snapshot_vectors ALTER COLUMN data SET STORAGE MAIN;
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _initial),
     ("002_index_snapshots", _snapshots),
     ("003_event_times", _event_times),
     ("004_sensitivity", _sensitivity),
     ("005_governance", _governance),
+    ("006_snapshot_vectors", _snapshot_vectors),
 ]
 """Append new migrations; never edit or reorder one that has shipped."""
 
