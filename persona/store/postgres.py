@@ -35,7 +35,6 @@ from .event_rows import event_json, parse_events
 from .postgres_governance import PostgresGovernance
 from .postgres_logs import PostgresLogs
 from .postgres_reads import PostgresReads
-from .postgres_snapshots import PostgresSnapshots
 from .postgres_schema import (
     PgAddress,
     apply_migrations,
@@ -47,6 +46,7 @@ from .postgres_schema import (
     register_vector_adapters,
     search_path_option,
 )
+from .postgres_snapshots import PostgresSnapshots
 from .records import is_transcript
 from .sqlite_rows import COLUMNS, change_kind, keys_blob, new_id, row_to_memory, update_assignments
 from .transfer import history_to_import

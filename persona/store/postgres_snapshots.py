@@ -90,7 +90,7 @@ def _assembled(parts: list[Any], total: int, crc: int | None) -> tuple[memoryvie
     if not total or len(parts) != total or crc is None:
         return ()  # none saved, or a save of another snapshot in between
     size = sum(len(p[0]) for p in parts)
-    buffer = memoryview(np.empty(size, dtype=np.uint8)).cast("B")  # numpy's allocation: huge pages where it can
+    buffer = np.empty(size, dtype=np.uint8).data.cast("B")  # numpy's allocation: huge pages where it can
     at = 0
     for (piece,) in parts:
         buffer[at : at + len(piece)] = piece
