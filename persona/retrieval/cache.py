@@ -61,14 +61,17 @@ class IndexCache:
         return self.directory / f"{_digest(user_id)}.faiss"
 
     @contextmanager
-    def using(self, user_id: str, dim: int, embedder_id: str) -> Iterator[UserIndex]:
-        """The user's index, up to date with the store, held exclusively for the ``with`` block."""
+    def using(
+        self, user_id: str, dim: int, embedder_id: str, *, state: tuple[int, int] | None = None
+    ) -> Iterator[UserIndex]:
+        """The user's index, up to date with the store, held exclusively for the ``with`` block (``state``:
+        the user's `IndexSource.user_state` when the caller has just read it; one round trip less)."""
         with self._lock:
-            yield self._get(user_id, dim, embedder_id)
+            yield self._get(user_id, dim, embedder_id, state)
 
-    def _get(self, user_id: str, dim: int, embedder_id: str) -> UserIndex:
+    def _get(self, user_id: str, dim: int, embedder_id: str, state: tuple[int, int] | None = None) -> UserIndex:
         """The user's index, up to date with the store (read the state before the rows: never stale)."""
-        version, mutations = self.store.user_state(user_id)
+        version, mutations = self.store.user_state(user_id) if state is None else state
         cached = self._users.get(user_id)
         if cached is not None and cached.dim == dim:
             if (cached.version, cached.mutations) == (version, mutations):

@@ -38,12 +38,14 @@ from .postgres_reads import PostgresReads
 from .postgres_schema import (
     PgAddress,
     apply_migrations,
+    check_connection,
     connect,
     ensure_vector_extension,
     explain_connect_error,
     import_driver,
     parse_dsn,
     register_vector_adapters,
+    returned,
     search_path_option,
 )
 from .postgres_snapshots import PostgresSnapshots
@@ -92,7 +94,8 @@ class PostgresStore(PostgresReads, PostgresSnapshots, PostgresLogs, PostgresGove
                 "application_name": "persona",
             },
             configure=register_vector_adapters,
-            check=pool_module.ConnectionPool.check_connection,
+            check=check_connection,
+            reset=returned,
             timeout=10.0,
             open=False,
             name="persona",
