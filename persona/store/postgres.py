@@ -85,7 +85,7 @@ class PostgresStore(PostgresReads, PostgresSnapshots, PostgresLogs, PostgresGove
         self._vacuums: builtins.list[threading.Thread] = []
         self.pool = pool_module.ConnectionPool(
             self.address.conninfo,
-            min_size=2,  # a cold index reads its snapshot's vectors on two connections at once
+            min_size=1,
             max_size=pool_size,
             kwargs={
                 "autocommit": True,

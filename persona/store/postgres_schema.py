@@ -309,9 +309,9 @@ def _governance(cur: Any) -> None:
 
 def _snapshot_vectors(cur: Any) -> None:
     # Issue #11: a snapshot's vectors (dense rows, then sentence keys; raw float32) in parts small enough to
-    # stay in the heap page (no TOAST: read at the speed of a sequential scan), each with its CRC-32 and the
-    # CRC-32 of the snapshot data it belongs to. Erased with the snapshot row (ON DELETE CASCADE), so every
-    # transaction that erases a user's snapshot erases these vectors too.
+    # stay in their heap page (no TOAST), each row with the CRC-32 of the snapshot data it belongs to (stamp)
+    # and of all the vectors (crc). Erased with the snapshot row (ON DELETE CASCADE), so every transaction
+    # that erases a user's snapshot erases these vectors too.
     cur.execute(
         """
         CREATE TABLE snapshot_vectors(

@@ -3,11 +3,11 @@
 
 PostgreSQL has no index files, so a snapshot carries the user's vectors too (issue #11): the dense vectors,
 then the sentence keys, as raw float32 cut into parts of `PART` bytes in ``snapshot_vectors``. A part fits
-in its heap page (``STORAGE MAIN``, no TOAST), so reading them is a scan of consecutive pages, about twice
-as fast here as the two vector columns of the user's rows (52 MB for 10,000 memories). Each part records
-its CRC-32 and the CRC-32 of the snapshot data it was saved with (``stamp``): a part that does not check,
-or that belongs to another save of the snapshot (a save between our two reads), makes the snapshot come
-without vectors, and the index cache reads them from the rows instead.
+in its heap page (``STORAGE MAIN``, no TOAST), so the parts stream out of one index range scan; one 52 MB
+``bytea`` (TOASTed, then grown piecewise in libpq's buffer) took about twice as long here. Every part
+records the CRC-32 of the snapshot data it was saved with (``stamp``: the read asks for those only) and the
+CRC-32 of all the vectors: parts missing, of another save (one between our two queries) or garbled make the
+snapshot come without vectors, and the index cache reads them from the rows instead (and saves it again).
 
 The parts reference the snapshot row (``ON DELETE CASCADE``): every transaction that erases a user's
 snapshot (a write that changes or removes a row, ``forget_user``, re-embedding, a retention sweep) erases
