@@ -178,6 +178,14 @@ def test_conversation_centroids_grown_in_steps_are_those_of_one_build(tmp_path: 
 # -- PostgreSQL: the snapshot carries the vectors (issue #11) --------------------------------------------------
 
 
+def _load(dsn: str) -> Any:
+    store = open_store(store_location(dsn))
+    try:
+        return store.load_snapshot("u")
+    finally:
+        store.close()
+
+
 def _vector_rows(dsn: str, user_id: str | None = None) -> int:
     import psycopg
 
@@ -195,9 +203,10 @@ def test_a_postgres_snapshot_carries_the_vectors_and_a_bad_part_means_the_rows()
         with Persona(dsn, embedder=FakeEmbedder()) as p:
             p.add_many("u", items(300))
         built = results(dsn)  # the cold build from the rows saves the snapshot with its vectors
-        saved = open_store(store_location(dsn)).load_snapshot("u")
+        saved = _load(dsn)
         assert saved is not None and len(saved.vectors) == 1
         restored, store = cold_index(dsn, None)
+        store.store.close()
         n_keys = len(restored.key_owner)
         assert len(saved.vectors[0]) == (300 + n_keys) * restored.dim * 4 and n_keys > 0
         assert not any(name == "user_vectors" for name, _ in store.calls)
@@ -209,23 +218,24 @@ def test_a_postgres_snapshot_carries_the_vectors_and_a_bad_part_means_the_rows()
                 f"UPDATE {schema}.snapshot_vectors SET data = set_byte(data, 3, (get_byte(data, 3) + 1) % 256) "
                 "WHERE user_id = 'u' AND part = 1"
             )
-        garbled = open_store(store_location(dsn)).load_snapshot("u")
+        garbled = _load(dsn)
         assert garbled is not None and garbled.vectors == ()  # the CRC-32 finds it
         index, store = cold_index(dsn, None)
+        store.store.close()
         assert ("user_vectors", saved.max_seq) in store.calls  # the vectors from the rows instead
         assert np.array_equal(index.dense.vectors(), restored.dense.vectors())
         assert results(dsn) == built
-        healed = open_store(store_location(dsn)).load_snapshot("u")  # and saved again, intact
+        healed = _load(dsn)  # and saved again, intact
         assert healed is not None and healed.vectors and bytes(healed.vectors[0]) == bytes(saved.vectors[0])
 
         with psycopg.connect(require_pg(), autocommit=True) as conn:  # parts of another save: not these
             conn.execute(f"UPDATE {schema}.snapshot_vectors SET stamp = stamp + 1 WHERE user_id = 'u' AND part = 0")
-        other = open_store(store_location(dsn)).load_snapshot("u")
+        other = _load(dsn)
         assert other is not None and other.vectors == ()
         with psycopg.connect(require_pg(), autocommit=True) as conn:  # a part missing
             conn.execute(f"UPDATE {schema}.snapshot_vectors SET stamp = stamp - 1 WHERE user_id = 'u' AND part = 0")
             conn.execute(f"DELETE FROM {schema}.snapshot_vectors WHERE user_id = 'u' AND part = 2")
-        missing = open_store(store_location(dsn)).load_snapshot("u")
+        missing = _load(dsn)
         assert missing is not None and missing.vectors == ()
 
 
