@@ -303,3 +303,27 @@ def test_flat_index_over_an_array_searches_it_in_place_then_owns_it(tmp_path: Pa
         pass
     else:
         raise AssertionError("a strided array must be refused")
+
+
+def test_parts_not_in_the_expected_shape_are_not_used_and_the_connection_stays_usable() -> None:
+    import psycopg
+
+    with fresh_pg() as dsn:
+        with Persona(dsn, embedder=FakeEmbedder()) as p:
+            p.add_many("u", items(300))
+        built = results(dsn)
+        schema = dsn.rsplit("schema=", 1)[1]
+        with psycopg.connect(require_pg(), autocommit=True) as conn:  # a part longer than all the parts together
+            conn.execute(
+                f"UPDATE {schema}.snapshot_vectors SET data = decode(repeat('00', 2000000), 'hex') "
+                "WHERE user_id = 'u' AND part = 0"
+            )
+        store = open_store(store_location(dsn))
+        try:
+            for _ in range(3):  # the same pooled connection each time: left usable after an early mismatch
+                saved = store.load_snapshot("u")
+                assert saved is not None and saved.vectors == ()
+                assert store.count("u") == 300
+        finally:
+            store.close()
+        assert results(dsn) == built

@@ -87,28 +87,28 @@ def _copied(cur: Any, user_id: str, stamp: int, total: int, crc: int) -> tuple[m
     when they are all there and their CRC-32 is ``crc``; else ()."""
     buffer = np.empty(total * PART, dtype=np.uint8).data.cast("B")  # numpy's: huge pages where it can
     at = rows = 0
+    header, shaped = True, True
     with cur.copy(
         "COPY (SELECT data FROM snapshot_vectors WHERE user_id = %s AND stamp = %s ORDER BY part) "
         "TO STDOUT (FORMAT BINARY)",
         (user_id, stamp),
     ) as copy:
-        header = True
-        while chunk := copy.read():
+        while chunk := copy.read():  # read to the end even when a message is not ours: the connection is reused
             message = memoryview(chunk)
             if header:  # the 19-byte file header: signature, flags, no extension
-                if bytes(message[:11]) != b"PGCOPY\n\xff\r\n\x00":
-                    return ()
+                shaped = bytes(message[:11]) == b"PGCOPY\n\xff\r\n\x00"
                 message, header = message[19:], False
-            if len(message) in (0, 2):  # the header alone, or the trailer (-1)
+            if not shaped or len(message) in (0, 2):  # the header alone, or the trailer (-1)
                 continue
             size = int.from_bytes(message[2:6], "big")
             # one CopyData message per row: 1 field, its length, its bytes; any other shape: not ours
             if int.from_bytes(message[:2], "big") != 1 or len(message) != 6 + size or at + size > len(buffer):
-                return ()
+                shaped = False
+                continue
             buffer[at : at + size] = message[6:]
             at, rows = at + size, rows + 1
-    if rows != total or zlib.crc32(buffer[:at]) != crc:
-        return ()  # a part missing, a save of another snapshot in between, or garbled
+    if not shaped or rows != total or zlib.crc32(buffer[:at]) != crc:
+        return ()  # a part missing, a save of another snapshot in between, garbled, or not in this shape
     return (buffer[:at],)
 
 
