@@ -171,6 +171,9 @@ class Snapshot:
     count: int
     max_seq: int
     data: bytes
+    vectors: tuple[bytes | memoryview, ...] = ()
+    """The rows' vectors then their sentence keys (owner order), raw little-endian float32, in any number of
+    pieces; empty when the store keeps none with the snapshot (SQLite keeps them in its index files)."""
 
 
 @dataclass(frozen=True)

@@ -175,7 +175,7 @@ class PostgresGovernance:
                     )
                 change = self._bump(conn, user_id, "deleted")
         if any(erased.values()):
-            self._vacuum(("memories", "history", "replies", "feedback", "disclosures", "snapshots"))
+            self._vacuum(("memories", "history", "replies", "feedback", "disclosures", "snapshots", "snapshot_vectors"))
         return {k: v for k, v in erased.items() if v}, change
 
 
