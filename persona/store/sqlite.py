@@ -366,18 +366,9 @@ class SQLiteStore(SQLiteLabels, SQLiteLogs, SQLiteGovernance, SQLiteSnapshots):
         event_until: datetime | None = None,
     ) -> builtins.list[Memory]:
         sql, params = list_query(
-            user_id,
-            kind=kind,
-            since=since,
-            until=until,
-            limit=limit,
-            include_superseded=include_superseded,
-            oldest_first=oldest_first,
-            mark="?",
-            sensitivity=sensitivity,
-            exclude_sensitivity=exclude_sensitivity,
-            event_since=event_since,
-            event_until=event_until,
+            user_id, kind=kind, since=since, until=until, limit=limit, include_superseded=include_superseded,
+            oldest_first=oldest_first, mark="?", sensitivity=sensitivity, exclude_sensitivity=exclude_sensitivity,
+            event_since=event_since, event_until=event_until,
         )
         with self.lock:
             return [row_to_memory(row) for row in self.db.execute(sql, params)]
