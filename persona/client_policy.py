@@ -49,11 +49,13 @@ class PolicyMethods:
         self._policy.reset(check_user_id(user_id))
 
     async def apolicy(self, user_id: str) -> Policy:
+        """The async twin of `policy`."""
         import asyncio
 
         return await asyncio.to_thread(self.policy, user_id)
 
     async def areset_policy(self, user_id: str) -> None:
+        """The async twin of `reset_policy`."""
         import asyncio
 
         await asyncio.to_thread(self.reset_policy, user_id)

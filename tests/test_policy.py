@@ -177,3 +177,46 @@ def test_forget_and_reset_erase_the_policy_and_a_reopened_store_keeps_it(locatio
         p.forget_user("v")
         assert p._memories.store.policy_rows("v") == []
         assert p._memories.store.policy_pool() == []
+
+
+def test_export_import_carries_the_policy_and_old_exports_still_import(location: str, tmp_path: object) -> None:
+    with Persona(location, embedder=FakeEmbedder(), clock=Clock(), seed=4, model=MOCK) as p:
+        reply = _chat(p, "u")
+        p.feedback(reply.id, 1.0)  # type: ignore[attr-defined]
+        data = p.export_user("u")
+        before = p.policy("u").to_dict()
+        p.forget_user("u")
+        old = {k: v for k, v in data.items() if k != "policy"}
+        p.import_user(old)
+        assert all(a.pulls == 0 for a in p.policy("u").arms)
+        p.forget_user("u")
+        p.import_user(data)
+        assert p.policy("u").to_dict() == before
+    bad = dict(data, policy=[{"arm": "hybrid@1024", "pulls": -1}])
+    with Persona(str(tmp_path), embedder=FakeEmbedder()) as q, pytest.raises(InvalidInputError):
+        q.import_user(bad)
+
+
+def test_cli_policy_shows_json_and_resets(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from persona.cli import app
+
+    with Persona(str(tmp_path), embedder=FakeEmbedder(), clock=Clock(), seed=4, model=MOCK) as p:
+        reply = _chat(p, "alice")
+        p.feedback(reply.id, 1.0)  # type: ignore[attr-defined]
+    monkeypatch.setenv("PERSONA_EMBEDDER", "fake")
+    runner = CliRunner()
+    out = runner.invoke(app, ["--store", str(tmp_path), "policy", "alice", "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["user_id"] == "alice" and sum(a["pulls"] for a in data["arms"]) == 1
+    table = runner.invoke(app, ["--store", str(tmp_path), "policy", "alice"])
+    assert table.exit_code == 0 and "estimate" in table.stdout
+    reset = runner.invoke(app, ["--store", str(tmp_path), "policy", "alice", "--reset", "--json"])
+    assert reset.exit_code == 0 and sum(a["pulls"] for a in json.loads(reset.stdout)["arms"]) == 0
+    prompt = runner.invoke(app, ["--store", str(tmp_path), "prompt", "alice", "hi", "--strategy", "auto", "--json"])
+    assert prompt.exit_code == 0, prompt.output
+    assert json.loads(prompt.stdout)["arm"]
