@@ -19,6 +19,7 @@ from .client_async import AsyncMethods
 from .client_chat import ChatMethods
 from .client_governance import GovernanceMethods
 from .client_maintenance import MaintenanceMethods
+from .client_policy import PolicyMethods
 from .errors import InvalidInputError
 from .retrieval.config import RankingConfig
 from .types import HistoryEntry, Hit, LearningFailure, Memory, MemoryPage
@@ -41,6 +42,7 @@ from .validation import (
 if TYPE_CHECKING:
     from .backends.base import Embedder, Reranker, Vectors
     from .governance.retention import RetentionPolicy
+    from .learning.policy import Arm
     from .pii import PiiPolicy, SensitivityPolicy
 
 __all__ = ["Persona", "default_path"]
@@ -58,7 +60,7 @@ def default_path() -> str | Path:
     return Path(platformdirs.user_data_dir("persona", appauthor=False))
 
 
-class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods):
+class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods, PolicyMethods):
     """A per-user memory store with hybrid retrieval.
 
     >>> with Persona("/tmp/store") as p:                      # doctest: +SKIP
@@ -104,6 +106,8 @@ class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods):
         trusted_models: Sequence[str] = (),
         sensitivity_rules: Mapping[str, str] | None = None,
         pii: str | Mapping[str, str] | PiiPolicy = "label",
+        arms: Sequence[Arm] | None = None,
+        seed: int | None = None,
     ) -> None:
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise InvalidInputError(
@@ -160,6 +164,7 @@ class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods):
 
         self.learning = Learner(self._memories, extract_model=extract_model)
         """The background learning of chat turns: ``p.learning.wait(user_id)`` blocks until they are stored."""
+        self._policy = self._open_policy(store, arms, seed)  # strategy="auto" (docs/bandit.md)
         self._closed = False
         if embedder is not None and recorded is not None and self.embedder.id != recorded[0]:
             self.reembed(progress=progress)
@@ -353,6 +358,7 @@ class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods):
         self._check_open()
         user_id = check_user_id(user_id)
         self.learning.forget(user_id)
+        self._policy.forget(user_id)
         return self._memories.forget_user(user_id)
 
     def learning_errors(self) -> builtins.list[LearningFailure]:

@@ -34,6 +34,7 @@ from .base import Change, ChangeKind, Inserted, NewMemory
 from .event_rows import event_json, parse_events
 from .postgres_governance import PostgresGovernance
 from .postgres_logs import PostgresLogs
+from .postgres_policy import PostgresPolicy
 from .postgres_reads import PostgresReads
 from .postgres_schema import (
     PgAddress,
@@ -65,7 +66,13 @@ _INSERT_COLUMNS = (
 )
 
 
-class PostgresStore(PostgresReads, PostgresSnapshots, PostgresLogs, PostgresGovernance):
+_FORGET_TABLES = (
+    "memories", "history", "replies", "feedback", "users", "snapshots", "snapshot_vectors", "consent", "disclosures",
+    "policy",
+)
+
+
+class PostgresStore(PostgresReads, PostgresSnapshots, PostgresLogs, PostgresGovernance, PostgresPolicy):
     """The PostgreSQL source of truth for one schema of one database."""
 
     def __init__(self, dsn: str, *, pool_size: int = 8) -> None:
@@ -398,11 +405,9 @@ class PostgresStore(PostgresReads, PostgresSnapshots, PostgresLogs, PostgresGove
         with self.write(user_id) as conn:
             before = self._state(conn, user_id)
             count = int(conn.execute("DELETE FROM memories WHERE user_id = %s", (user_id,)).rowcount)
-            for table in ("history", "replies", "feedback", "users", "snapshots", "consent", "disclosures"):
+            for table in _FORGET_TABLES[1:]:
                 conn.execute(f"DELETE FROM {table} WHERE user_id = %s", (user_id,))
-        self._vacuum(
-            ("memories", "history", "replies", "feedback", "users", "snapshots", "snapshot_vectors", "consent", "disclosures")
-        )
+        self._vacuum(_FORGET_TABLES)
         return count, Change("forgotten", user_id, None, before, (0, 0))
 
     def _vacuum(self, tables: Sequence[str]) -> None:

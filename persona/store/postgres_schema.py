@@ -327,6 +327,27 @@ def _snapshot_vectors(cur: Any) -> None:
     )
 
 
+def _policy(cur: Any) -> None:
+    # Issue #16, as SQLite's 010_policy: each reply's arm and credited reward, and per (user, arm) evidence.
+    cur.execute(
+        """
+        ALTER TABLE replies ADD COLUMN arm TEXT, ADD COLUMN exploring BOOLEAN, ADD COLUMN context TEXT,
+            ADD COLUMN reward DOUBLE PRECISION, ADD COLUMN reward_weight DOUBLE PRECISION,
+            ADD COLUMN reward_source TEXT;
+        CREATE TABLE policy(
+            user_id TEXT NOT NULL,
+            arm TEXT NOT NULL,
+            pulls BIGINT NOT NULL DEFAULT 0,
+            rewards BIGINT NOT NULL DEFAULT 0,
+            weight DOUBLE PRECISION NOT NULL DEFAULT 0,
+            reward DOUBLE PRECISION NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, arm)
+        );
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _initial),
     ("002_index_snapshots", _snapshots),
@@ -334,6 +355,7 @@ MIGRATIONS: list[Migration] = [
     ("004_sensitivity", _sensitivity),
     ("005_governance", _governance),
     ("006_snapshot_vectors", _snapshot_vectors),
+    ("007_policy", _policy),
 ]
 """Append new migrations; never edit or reorder one that has shipped."""
 

@@ -32,6 +32,7 @@ from .sqlite_governance import SQLiteGovernance
 from .sqlite_labels import SQLiteLabels
 from .sqlite_logs import SQLiteLogs
 from .sqlite_open import open_database
+from .sqlite_policy import SQLitePolicy
 from .sqlite_rows import (
     COLUMNS,
     change_kind,
@@ -48,11 +49,11 @@ from .sqlite_snapshots import SQLiteSnapshots
 __all__ = ["DB_NAME", "MISSING_KEYS_SQL", "SQLiteStore"]
 
 DB_NAME = "persona.db"
-_USER_TABLES = ("memories", "history", "replies", "feedback", "users", "snapshots")
+_USER_TABLES = ("memories", "history", "replies", "feedback", "users", "snapshots", "policy")
 Vector = npt.NDArray[np.float32]
 
 
-class SQLiteStore(SQLiteLabels, SQLiteLogs, SQLiteGovernance, SQLiteSnapshots):
+class SQLiteStore(SQLiteLabels, SQLiteLogs, SQLiteGovernance, SQLiteSnapshots, SQLitePolicy):
     """The SQLite source of truth for one store directory."""
 
     def __init__(
