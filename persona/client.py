@@ -426,15 +426,10 @@ class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods, 
         pass the same ones with every page of a walk."""
         self._check_open()
         memories, after = self._memories.store.list_page(
-            check_user_id(user_id),
-            limit=check_positive_int(limit),
-            after=check_cursor(cursor),
-            kind=check_kind(kind, allow_none=True),
-            since=check_time(since, what="since"),
-            until=check_time(until, what="until"),
-            include_superseded=include_superseded,
-            sensitivity=self._memories.labels(sensitivity),
-            event_since=check_time(event_since, what="event_since"),
+            check_user_id(user_id), limit=check_positive_int(limit), after=check_cursor(cursor),
+            kind=check_kind(kind, allow_none=True), since=check_time(since, what="since"),
+            until=check_time(until, what="until"), include_superseded=include_superseded,
+            sensitivity=self._memories.labels(sensitivity), event_since=check_time(event_since, what="event_since"),
             event_until=check_time(event_until, what="event_until"),
         )
         return MemoryPage(memories, None if after is None else page_cursor(after))
