@@ -396,14 +396,9 @@ class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods, 
         if limit is not None:
             limit = check_positive_int(limit)
         return self._memories.list(
-            check_user_id(user_id),
-            kind=check_kind(kind, allow_none=True),
-            since=check_time(since, what="since"),
-            until=check_time(until, what="until"),
-            limit=limit,
-            include_superseded=include_superseded,
-            sensitivity=self._memories.labels(sensitivity),
-            event_since=check_time(event_since, what="event_since"),
+            check_user_id(user_id), kind=check_kind(kind, allow_none=True), since=check_time(since, what="since"),
+            until=check_time(until, what="until"), limit=limit, include_superseded=include_superseded,
+            sensitivity=self._memories.labels(sensitivity), event_since=check_time(event_since, what="event_since"),
             event_until=check_time(event_until, what="event_until"),
         )
 
