@@ -56,7 +56,7 @@ _DATASET_KEYS = {"name", "limit", "setting", "users", "seed", "topics"}
 @dataclass(frozen=True)
 class DatasetSpec:
     """One dataset of a run. ``setting`` is PrefEval's ``item`` (one user per preference, the benchmark's
-    layout) or ``topic``, or the learning benchmark's split (``all``, ``dev``, ``heldout``; ``limit`` users); ``users``/``seed`` size the synthetic set; ``topics`` narrows PrefEval."""
+    layout) or ``topic``, or the learning benchmark's split (``all``, ``dev``, ``heldout``, ``fresh``, ``fresh2``; ``limit`` users); ``users``/``seed`` size the synthetic set; ``topics`` narrows PrefEval."""
 
     name: str
     limit: int | None = None
@@ -161,7 +161,7 @@ def _dataset(raw: Any, source: str) -> DatasetSpec:
     if name not in DATASETS:
         raise _fail(source, f"dataset name must be one of {', '.join(DATASETS)}, got {name!r}")
     setting = raw.get("setting", "all" if name == "learning" else "item")
-    allowed = ("all", "dev", "heldout") if name == "learning" else ("item", "topic")
+    allowed = ("all", "dev", "heldout", "fresh", "fresh2") if name == "learning" else ("item", "topic")
     if setting not in allowed:
         raise _fail(source, f"setting must be one of {', '.join(map(repr, allowed))}, got {setting!r}")
     limit = raw.get("limit")
