@@ -252,7 +252,7 @@ class GroupSummary:
     regret: dict[str, float]
     """Cumulative regret per user at the last turn, per policy."""
     mean_reward_late: dict[str, float]
-    """Mean expected reward per user-turn from ``late_from``: auto, best in hindsight, each arm."""
+    """Mean expected reward per user-turn from ``late_from``: auto, best in hindsight, random, each arm."""
     auto_arms: dict[str, float]
     """Share of auto's choices per arm from ``late_from``."""
     exploring: float
@@ -285,6 +285,7 @@ def summarize_regret(result: Mapping[str, Any]) -> list[GroupSummary]:
 
         mean_late = {"auto": late_mean(auto), "best in hindsight": late_mean(table[hindsight])}
         mean_late |= {a: late_mean(table[a]) for a in arms}
+        mean_late["random"] = sum(mean_late[a] for a in arms) / len(arms)
         chosen: dict[str, int] = {}
         explored = 0
         for u in members:

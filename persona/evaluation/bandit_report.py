@@ -37,17 +37,23 @@ def _table(head: list[str], body: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in body]
 
 
+def _gap(s: GroupSummary) -> float:
+    """How far auto's probability of a good rating is below the best fixed arm's, relative (negative: above)."""
+    auto, best = (1 + s.mean_reward_late["auto"]) / 2, (1 + s.mean_reward_late["best in hindsight"]) / 2
+    return (best - auto) / max(1e-9, best)
+
+
 def _group_lines(s: GroupSummary, arms: Sequence[str]) -> list[str]:
     auto, best = s.mean_reward_late["auto"], s.mean_reward_late["best in hindsight"]
-    gap = ((1 + best) / 2 - (1 + auto) / 2) / max(1e-9, (1 + best) / 2)
+    gap = _gap(s)
     head = "mixed population" if s.group == "all" else f"user type `{s.group}`"
     lines = [
         f"#### {head} ({s.users} users x {s.turns} turns)",
         "",
         f"Best fixed arm in hindsight: `{s.best_arm}`. {_late(s)}, mean expected rating per turn: "
-        f"auto {_f(auto, 3)}, best fixed {_f(best, 3)} (auto's good-rating probability {_f(100 * gap, 1)}% "
-        f"below the best's; target within 5%: **{'met' if s.within_5pct else 'missed'}**). auto explored in "
-        f"{_f(100 * s.exploring)}% of turns.",
+        f"auto {_f(auto, 3)}, best fixed {_f(best, 3)} (auto's good-rating probability {_f(100 * abs(gap), 1)}% "
+        f"{'below' if gap > 0 else 'above'} the best's; target within 5%: "
+        f"**{'met' if s.within_5pct else 'missed'}**). auto explored in {_f(100 * s.exploring)}% of turns.",
         "",
     ]
     if s.group == "all":
@@ -60,12 +66,35 @@ def _group_lines(s: GroupSummary, arms: Sequence[str]) -> list[str]:
         ]
     order = ["auto", "random", "best in hindsight", *sorted(arms, key=lambda a: s.regret[a])]
     body = [
-        [f"`{p}`" if p in arms else p, _f(s.regret[p]), _f(s.mean_reward_late[p], 3) if p in s.mean_reward_late else "–"]
+        [
+            f"`{p}`" if p in arms else p,
+            _f(s.regret[p]),
+            _f(s.mean_reward_late[p], 3) if p in s.mean_reward_late else "–",
+        ]
         for p in order
     ]
     lines += _table(["policy", "cumulative regret / user", f"mean reward, {_late(s).lower()}"], body)
     picks = ", ".join(f"`{a}` {_f(100 * v)}%" for a, v in list(s.auto_arms.items())[:4])
     return [*lines, "", f"auto's choices, {_late(s).lower()} (top 4): {picks}.", ""]
+
+
+def _overview(summaries: Sequence[GroupSummary]) -> list[str]:
+    body = [
+        [
+            "all (mixed)" if s.group == "all" else s.group,
+            f"`{s.best_arm}`",
+            _f(s.regret["auto"]),
+            _f(s.regret["best in hindsight"]),
+            _f(s.regret["random"]),
+            f"{_f(-100 * _gap(s), 1)}%",
+            "met" if s.within_5pct else "missed",
+            ("met" if s.beats_every_arm else "missed") if s.group == "all" else "",
+        ]
+        for s in summaries
+    ]
+    head = ["group", "best fixed arm", "regret auto", "regret best fixed", "regret random",
+            "auto vs best, late", "within 5%", "below every arm"]
+    return [*_table(head, body), ""]
 
 
 def _late(s: GroupSummary) -> str:
@@ -96,7 +125,14 @@ def bandit_section(results: Sequence[Mapping[str, Any]]) -> list[str]:
         secs = result.get("seconds", {})
         if secs:
             lines += ["Seconds: " + ", ".join(f"{k} {_f(v)}" for k, v in secs.items()) + ".", ""]
-        for summary in summarize_regret(result):
+        summaries = summarize_regret(result)
+        lines += [
+            f"Cumulative regret per user at turn {result['turns']}; auto vs best: auto's probability of a good "
+            f"rating relative to the best fixed arm's, after {TARGET_AFTER} turns.",
+            "",
+            *_overview(summaries),
+        ]
+        for summary in summaries:
             lines += _group_lines(summary, result["arms"])
     return lines
 
