@@ -127,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="gpt-4o-mini", help="counts tokens; never called")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
+    import persona
+
+    if not hasattr(persona, "Arm"):
+        print("this persona has no strategy='auto' (#16: persona.Arm is missing); nothing to time", file=sys.stderr)
+        return 2
     out = run(args.memories, args.iterations, args.train, args.fake_embedder, args.model)
     if args.json:
         print(json.dumps(out, indent=2))

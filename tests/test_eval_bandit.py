@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import persona
 from persona.errors import InvalidInputError
 from persona.evaluation.bandit import BanditUser, _schedule, regret_table, summarize_regret
 from persona.evaluation.bandit_report import PLOT_FILE, bandit_section
@@ -111,6 +112,17 @@ def test_summaries_and_the_report_section_on_a_hand_made_run() -> None:
         assert needle in text
 
 
+def test_a_run_without_auto_reports_the_table_policies_only() -> None:
+    result = _fake_result()
+    for u in result["users"]:  # type: ignore[attr-defined]
+        u["auto"] = None
+    groups = {s.group: s for s in summarize_regret(result)}
+    assert not groups["all"].has_auto and "auto" not in groups["all"].curves
+    assert groups["all"].regret["random"] == pytest.approx(200)
+    text = "\n".join(bandit_section([result]))
+    assert "not run" in text and "| auto |" not in text
+
+
 def test_config_accepts_the_bandit_dataset() -> None:
     config = parse_config({"datasets": [{"name": "bandit", "setting": "locomo", "turns": 40, "users": 1}]})
     spec = config.datasets[0]
@@ -154,9 +166,16 @@ def test_a_tiny_run_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = json.loads((out / "bandit_simulated.json").read_text("utf-8"))
     assert [u["type"] for u in result["users"]] == ["profile", "episode"]
-    assert all(len(u["auto"]) == 30 and len(u["questions"]) == 30 for u in result["users"])
     assert result["arms"] == ["none@1024", "retrieved@1024", "hybrid@1024"]
-    assert {step["arm"] for u in result["users"] for step in u["auto"]} <= set(result["arms"])
+    assert all(len(u["questions"]) == 30 and len(u["table"]["hybrid@1024"]) == 30 for u in result["users"])
+    # the profile user's question needs an old fact that hybrid shows and none never does
+    profile = result["users"][0]["table"]
+    assert sum(profile["hybrid@1024"]) > sum(profile["none@1024"])
+    if hasattr(persona, "Arm"):  # strategy="auto" (#16)
+        assert all(len(u["auto"]) == 30 for u in result["users"])
+        assert {step["arm"] for u in result["users"] for step in u["auto"]} <= set(result["arms"])
+    else:
+        assert all(u["auto"] is None for u in result["users"]) and "did NOT run" in result["ran"]
     skipped = json.loads((out / "bandit_locomo.json").read_text("utf-8"))
     assert "locomo" in skipped["skipped"].lower()
     report = (out / "report.md").read_text("utf-8")

@@ -117,16 +117,18 @@ def run_bandit(
     """Run one task (see the module docstring); ``store`` is a directory (a temporary one by default)."""
     from tqdm.auto import tqdm
 
-    from persona import Arm, Persona
+    import persona
 
-    arms = [Arm(s, b) for s in strategies for b in budgets]
-    names = [a.name for a in arms]
+    contract: Any = getattr(persona, "Arm", None)  # strategy="auto" (#16); absent: fixed arms only
+    plan = [(s, b) for s in strategies for b in budgets]
+    names = [arm_name(s, b) for s, b in plan]
+    options: dict[str, Any] = {} if contract is None else {"arms": [contract(s, b) for s, b in plan]}
     schedules = {u.id: _schedule(u, turns, seed) for u in users}
     clock = [users[0].now if users else datetime.now().astimezone()]
     seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="persona-bandit-") as tmp:
         path = Path(store) if store is not None else Path(tmp) / "store"
-        with Persona(path, embedder=embedder, clock=lambda: clock[0], arms=arms) as p:
+        with persona.Persona(path, embedder=embedder, clock=lambda: clock[0], **options) as p:
             started = time.perf_counter()
             keys: dict[str, dict[str, str]] = {}
             for u in tqdm(users, desc=f"{task}: add", unit="user", disable=not progress):
@@ -144,22 +146,23 @@ def run_bandit(
             todo = [(u, q) for u in users for q in sorted(set(schedules[u.id]))]
             for u, q in tqdm(todo, desc=f"{task}: table", unit="question", disable=not progress):
                 clock[0] = u.now
-                for arm in arms:
+                for (strategy, budget), name in zip(plan, names, strict=True):
                     rendered = p.prompt(
-                        u.id, u.questions[q][1], strategy=arm.strategy, model=model, max_prompt_tokens=arm.budget
+                        u.id, u.questions[q][1], strategy=strategy, model=model, max_prompt_tokens=budget
                     )
-                    table[(u.id, q, arm.name)] = score(u, q, rendered.memory_ids, rendered.section_tokens)
+                    table[(u.id, q, name)] = score(u, q, rendered.memory_ids, rendered.section_tokens)
             seconds["table"] = time.perf_counter() - started
 
             started = time.perf_counter()
             ratings = random.Random(f"{seed}/ratings/{task}")
             auto: dict[str, list[dict[str, Any]]] = {u.id: [] for u in users}
-            with tqdm(total=turns * len(users), desc=f"{task}: auto", unit="turn", disable=not progress) as bar:
-                for t in range(turns):
+            played = turns if contract is not None else 0
+            with tqdm(total=played * len(users), desc=f"{task}: auto", unit="turn", disable=not progress) as bar:
+                for t in range(played):
                     for u in users:
                         q = schedules[u.id][t]
                         clock[0] = u.now
-                        reply = p.chat(
+                        reply: Any = p.chat(
                             u.id,
                             u.questions[q][1],
                             strategy="auto",
@@ -181,16 +184,22 @@ def run_bandit(
             "type": u.type,
             "questions": [u.questions[q][0] for q in schedules[u.id]],
             "table": {a: [table[(u.id, q, a)] for q in schedules[u.id]] for a in names},
-            "auto": auto[u.id],
+            "auto": auto[u.id] if contract is not None else None,
         }
         for u in users
     ]
     ran = (
         f"{len(users)} users x {turns} turns; {len(table)} prompts rendered for the table "
-        f"({len(names)} arms: Persona.prompt per distinct question); auto: {turns * len(users)} calls of "
-        f"Persona.chat(strategy='auto', learn=False, mock_response={MOCK_REPLY!r}) with model {model!r} "
-        f"(litellm's offline mock, no model quality measured) and Persona.feedback(reply.id, rating)"
+        f"({len(names)} arms: Persona.prompt per distinct question); "
     )
+    if contract is None:
+        ran += "auto did NOT run: this persona has no strategy='auto' (persona.Arm is missing)"
+    else:
+        ran += (
+            f"auto: {turns * len(users)} calls of Persona.chat(strategy='auto', learn=False, "
+            f"mock_response={MOCK_REPLY!r}) with model {model!r} (litellm's offline mock, no model quality "
+            "measured) and Persona.feedback(reply.id, rating)"
+        )
     return BanditResult(task, names, turns, out_users, seconds, ran)
 
 
@@ -230,11 +239,13 @@ def regret_table(
 
 def _group_sum(
     users: Sequence[Mapping[str, Any]], arms: Sequence[str]
-) -> tuple[dict[str, list[float]], list[float], list[float]]:
-    """Turn-wise sums over ``users``: each arm's expected reward, auto's, and each user's per-turn best."""
-    n = len(users[0]["auto"]) if users else 0
+) -> tuple[dict[str, list[float]], list[float] | None, list[float]]:
+    """Turn-wise sums over ``users``: each arm's expected reward, auto's (None: auto did not run), and each
+    user's per-turn best."""
+    n = len(users[0]["table"][arms[0]]) if users and arms else 0
     table = {a: [sum(u["table"][a][t] for u in users) for t in range(n)] for a in arms}
-    auto = [sum(u["auto"][t]["expected"] for u in users) for t in range(n)]
+    ran = all(u.get("auto") is not None for u in users)
+    auto = [sum(u["auto"][t]["expected"] for u in users) for t in range(n)] if ran else None
     best = [sum(max(u["table"][a][t] for a in arms) for u in users) for t in range(n)]
     return table, auto, best
 
@@ -258,6 +269,8 @@ class GroupSummary:
     exploring: float
     within_5pct: bool
     beats_every_arm: bool
+    has_auto: bool
+    """Whether auto ran (False: this persona has no ``strategy="auto"``; only the table's policies)."""
     curves: dict[str, list[float]]
     """Cumulative regret per user, per turn."""
 
@@ -274,7 +287,7 @@ def summarize_regret(result: Mapping[str, Any]) -> list[GroupSummary]:
         table, auto, best = _group_sum(members, arms)
         curves = regret_table(table, auto, best)
         k = len(members)
-        n = len(auto)
+        n = len(best)
         hindsight = max(arms, key=lambda a: (sum(table[a]), -arms.index(a)))
         late_from = TARGET_AFTER if n > TARGET_AFTER else 0  # a short run: every turn
         late = range(late_from, n)
@@ -283,18 +296,20 @@ def summarize_regret(result: Mapping[str, Any]) -> list[GroupSummary]:
         def late_mean(values: Sequence[float], late: range = late, span: int = span) -> float:
             return sum(values[t] for t in late) / span
 
-        mean_late = {"auto": late_mean(auto), "best in hindsight": late_mean(table[hindsight])}
+        mean_late = {"best in hindsight": late_mean(table[hindsight])}
+        if auto is not None:
+            mean_late["auto"] = late_mean(auto)
         mean_late |= {a: late_mean(table[a]) for a in arms}
         mean_late["random"] = sum(mean_late[a] for a in arms) / len(arms)
         chosen: dict[str, int] = {}
         explored = 0
-        for u in members:
+        for u in members if auto is not None else ():
             for step in u["auto"][late_from:]:
                 chosen[step["arm"]] = chosen.get(step["arm"], 0) + 1
             explored += sum(1 for step in u["auto"] if step["exploring"])
         total_chosen = max(1, sum(chosen.values()))
         # within 5%: auto's probability of a good rating, (1 + r) / 2, at least 95% of the best fixed arm's
-        within = (1 + mean_late["auto"]) / 2 >= 0.95 * (1 + mean_late["best in hindsight"]) / 2
+        within = auto is not None and (1 + mean_late["auto"]) / 2 >= 0.95 * (1 + mean_late["best in hindsight"]) / 2
         final = {p: c[-1] / k if c else 0.0 for p, c in curves.items()}
         out.append(
             GroupSummary(
@@ -308,7 +323,8 @@ def summarize_regret(result: Mapping[str, Any]) -> list[GroupSummary]:
                 auto_arms=dict(sorted(((a, c / total_chosen) for a, c in chosen.items()), key=lambda x: -x[1])),
                 exploring=explored / max(1, n * k),
                 within_5pct=within,
-                beats_every_arm=all(final["auto"] < final[a] for a in arms),
+                beats_every_arm=auto is not None and all(final["auto"] < final[a] for a in arms),
+                has_auto=auto is not None,
                 curves={p: [v / k for v in c] for p, c in curves.items()},
             )
         )

@@ -39,24 +39,28 @@ def _table(head: list[str], body: list[list[str]]) -> list[str]:
 
 def _gap(s: GroupSummary) -> float:
     """How far auto's probability of a good rating is below the best fixed arm's, relative (negative: above)."""
+    if not s.has_auto:
+        return float("nan")
     auto, best = (1 + s.mean_reward_late["auto"]) / 2, (1 + s.mean_reward_late["best in hindsight"]) / 2
     return (best - auto) / max(1e-9, best)
 
 
 def _group_lines(s: GroupSummary, arms: Sequence[str]) -> list[str]:
-    auto, best = s.mean_reward_late["auto"], s.mean_reward_late["best in hindsight"]
-    gap = _gap(s)
+    best = s.mean_reward_late["best in hindsight"]
     head = "mixed population" if s.group == "all" else f"user type `{s.group}`"
-    lines = [
-        f"#### {head} ({s.users} users x {s.turns} turns)",
-        "",
-        f"Best fixed arm in hindsight: `{s.best_arm}`. {_late(s)}, mean expected rating per turn: "
-        f"auto {_f(auto, 3)}, best fixed {_f(best, 3)} (auto's good-rating probability {_f(100 * abs(gap), 1)}% "
-        f"{'below' if gap > 0 else 'above'} the best's; target within 5%: "
-        f"**{'met' if s.within_5pct else 'missed'}**). auto explored in {_f(100 * s.exploring)}% of turns.",
-        "",
-    ]
-    if s.group == "all":
+    lines = [f"#### {head} ({s.users} users x {s.turns} turns)", ""]
+    if not s.has_auto:
+        lines += [f"Best fixed arm in hindsight: `{s.best_arm}` (mean expected rating {_f(best, 3)}).", ""]
+    else:
+        auto, gap = s.mean_reward_late["auto"], _gap(s)
+        lines += [
+            f"Best fixed arm in hindsight: `{s.best_arm}`. {_late(s)}, mean expected rating per turn: "
+            f"auto {_f(auto, 3)}, best fixed {_f(best, 3)} (auto's good-rating probability "
+            f"{_f(100 * abs(gap), 1)}% {'below' if gap > 0 else 'above'} the best's; target within 5%: "
+            f"**{'met' if s.within_5pct else 'missed'}**). auto explored in {_f(100 * s.exploring)}% of turns.",
+            "",
+        ]
+    if s.group == "all" and s.has_auto:
         worse = [a for a in arms if s.regret["auto"] >= s.regret[a]]
         lines += [
             f"Target, auto's regret below every fixed arm's: **{'met' if s.beats_every_arm else 'missed'}**"
@@ -64,7 +68,8 @@ def _group_lines(s: GroupSummary, arms: Sequence[str]) -> list[str]:
             + ".",
             "",
         ]
-    order = ["auto", "random", "best in hindsight", *sorted(arms, key=lambda a: s.regret[a])]
+    order = [*(["auto"] if s.has_auto else []), "random", "best in hindsight"]
+    order += sorted(arms, key=lambda a: s.regret[a])
     body = [
         [
             f"`{p}`" if p in arms else p,
@@ -74,6 +79,8 @@ def _group_lines(s: GroupSummary, arms: Sequence[str]) -> list[str]:
         for p in order
     ]
     lines += _table(["policy", "cumulative regret / user", f"mean reward, {_late(s).lower()}"], body)
+    if not s.has_auto:
+        return [*lines, ""]
     picks = ", ".join(f"`{a}` {_f(100 * v)}%" for a, v in list(s.auto_arms.items())[:4])
     return [*lines, "", f"auto's choices, {_late(s).lower()} (top 4): {picks}.", ""]
 
@@ -83,18 +90,22 @@ def _overview(summaries: Sequence[GroupSummary]) -> list[str]:
         [
             "all (mixed)" if s.group == "all" else s.group,
             f"`{s.best_arm}`",
-            _f(s.regret["auto"]),
+            _f(s.regret["auto"]) if s.has_auto else "–",
             _f(s.regret["best in hindsight"]),
             _f(s.regret["random"]),
-            f"{_f(-100 * _gap(s), 1)}%",
-            "met" if s.within_5pct else "missed",
-            ("met" if s.beats_every_arm else "missed") if s.group == "all" else "",
+            f"{_f(-100 * _gap(s), 1)}%" if s.has_auto else "–",
+            _verdict(s.within_5pct, s.has_auto),
+            _verdict(s.beats_every_arm, s.has_auto) if s.group == "all" else "",
         ]
         for s in summaries
     ]
     head = ["group", "best fixed arm", "regret auto", "regret best fixed", "regret random",
             "auto vs best, late", "within 5%", "below every arm"]
     return [*_table(head, body), ""]
+
+
+def _verdict(met: bool, ran: bool) -> str:
+    return "met" if met else "missed" if ran else "not run"
 
 
 def _late(s: GroupSummary) -> str:
@@ -161,12 +172,13 @@ def write_bandit_plot(out: Path, results: Sequence[Mapping[str, Any]]) -> Path |
         ax.plot([], [], color="0.75", linewidth=0.8, label="each fixed arm")
         ax.plot(s.curves["random"], color="tab:orange", label="random")
         ax.plot(s.curves["best in hindsight"], color="tab:green", label=f"best fixed ({s.best_arm})")
-        ax.plot(s.curves["auto"], color="tab:blue", linewidth=2, label="auto")
+        if s.has_auto:
+            ax.plot(s.curves["auto"], color="tab:blue", linewidth=2, label="auto")
         ax.axvline(TARGET_AFTER, color="0.5", linestyle=":", linewidth=0.8)
         ax.set_title(f"{task}: {'all users' if s.group == 'all' else s.group}")
         ax.set_xlabel("turn (per user)")
         ax.set_ylabel("cumulative regret per user")
-        top = max(s.curves["random"][-1], s.curves["auto"][-1], s.curves["best in hindsight"][-1]) * 1.5
+        top = 1.5 * max(s.curves[p][-1] for p in ("random", "auto", "best in hindsight") if p in s.curves)
         ax.set_ylim(0, max(1.0, top))
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
