@@ -157,7 +157,7 @@ def run_bandit(
             ratings = random.Random(f"{seed}/ratings/{task}")
             auto: dict[str, list[dict[str, Any]]] = {u.id: [] for u in users}
             played = turns if contract is not None else 0
-            with tqdm(total=played * len(users), desc=f"{task}: auto", unit="turn", disable=not progress) as bar:
+            with tqdm(total=played * len(users), desc=f"{task}: auto", unit="turn", disable=not (progress and played)) as bar:
                 for t in range(played):
                     for u in users:
                         q = schedules[u.id][t]
