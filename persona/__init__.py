@@ -30,6 +30,7 @@ from .errors import (
     UnknownModelError,
 )
 from .governance import Consent, Disclosure, RetentionPolicy, SweepResult
+from .learning.policy import Arm, ArmStats, Policy
 from .prompting.builder import RenderedPrompt
 from .prompting.strategies import list_strategies
 from .retrieval.config import RankingConfig
@@ -51,6 +52,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "KINDS",
+    "Arm",
+    "ArmStats",
     "AsyncReplyStream",
     "BackendUnreachableError",
     "CheckReport",
@@ -78,6 +81,7 @@ __all__ = [
     "NotFoundError",
     "Persona",
     "PersonaError",
+    "Policy",
     "RankingConfig",
     "RateLimitError",
     "RenderedPrompt",

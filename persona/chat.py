@@ -39,6 +39,9 @@ class Reply:
     learned: bool
     """False for ``learn=False`` turns (and turns of a user forgotten while the model answered): nothing was
     stored, and ``feedback`` cannot refer to this reply."""
+    arm: str | None = None
+    """With ``strategy="auto"``: the arm that rendered the prompt (docs/bandit.md); else None."""
+    exploring: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +54,8 @@ class Reply:
             "user_id": self.user_id,
             "created_at": self.created_at.isoformat(),
             "learned": self.learned,
+            "arm": self.arm,
+            "exploring": self.exploring,
             "prompt": self.prompt.to_dict(),
         }
 
@@ -159,6 +164,8 @@ def _finisher(
             user_id=user_id,
             created_at=at,
             learned=learn,
+            arm=prompt.arm,
+            exploring=prompt.exploring,
         )
         if on_reply is not None and not on_reply(reply):
             reply = replace(reply, learned=False)

@@ -19,6 +19,7 @@ from .client_async import AsyncMethods
 from .client_chat import ChatMethods
 from .client_governance import GovernanceMethods
 from .client_maintenance import MaintenanceMethods
+from .client_policy import PolicyMethods
 from .errors import InvalidInputError
 from .retrieval.config import RankingConfig
 from .types import HistoryEntry, Hit, LearningFailure, Memory, MemoryPage
@@ -41,6 +42,7 @@ from .validation import (
 if TYPE_CHECKING:
     from .backends.base import Embedder, Reranker, Vectors
     from .governance.retention import RetentionPolicy
+    from .learning.policy import Arm
     from .pii import PiiPolicy, SensitivityPolicy
 
 __all__ = ["Persona", "default_path"]
@@ -58,7 +60,7 @@ def default_path() -> str | Path:
     return Path(platformdirs.user_data_dir("persona", appauthor=False))
 
 
-class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods):
+class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods, PolicyMethods):
     """A per-user memory store with hybrid retrieval.
 
     >>> with Persona("/tmp/store") as p:                      # doctest: +SKIP
@@ -104,6 +106,8 @@ class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods):
         trusted_models: Sequence[str] = (),
         sensitivity_rules: Mapping[str, str] | None = None,
         pii: str | Mapping[str, str] | PiiPolicy = "label",
+        arms: Sequence[Arm] | None = None,
+        seed: int | None = None,
     ) -> None:
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise InvalidInputError(
@@ -160,6 +164,7 @@ class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods):
 
         self.learning = Learner(self._memories, extract_model=extract_model)
         """The background learning of chat turns: ``p.learning.wait(user_id)`` blocks until they are stored."""
+        self._policy = self._open_policy(store, arms, seed)  # strategy="auto" (docs/bandit.md)
         self._closed = False
         if embedder is not None and recorded is not None and self.embedder.id != recorded[0]:
             self.reembed(progress=progress)
@@ -353,6 +358,7 @@ class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods):
         self._check_open()
         user_id = check_user_id(user_id)
         self.learning.forget(user_id)
+        self._policy.forget(user_id)
         return self._memories.forget_user(user_id)
 
     def learning_errors(self) -> builtins.list[LearningFailure]:
@@ -390,14 +396,9 @@ class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods):
         if limit is not None:
             limit = check_positive_int(limit)
         return self._memories.list(
-            check_user_id(user_id),
-            kind=check_kind(kind, allow_none=True),
-            since=check_time(since, what="since"),
-            until=check_time(until, what="until"),
-            limit=limit,
-            include_superseded=include_superseded,
-            sensitivity=self._memories.labels(sensitivity),
-            event_since=check_time(event_since, what="event_since"),
+            check_user_id(user_id), kind=check_kind(kind, allow_none=True), since=check_time(since, what="since"),
+            until=check_time(until, what="until"), limit=limit, include_superseded=include_superseded,
+            sensitivity=self._memories.labels(sensitivity), event_since=check_time(event_since, what="event_since"),
             event_until=check_time(event_until, what="event_until"),
         )
 
@@ -411,18 +412,20 @@ class Persona(ChatMethods, GovernanceMethods, MaintenanceMethods, AsyncMethods):
         since: datetime | None = None,
         until: datetime | None = None,
         include_superseded: bool = False,
+        sensitivity: str | Sequence[str] | None = None,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> MemoryPage:
         """One page of `list` (``limit`` memories, newest first) after ``cursor``, the previous page's
-        ``next_cursor``; memories added while walking the pages never shift them."""
+        ``next_cursor``; memories added while walking the pages never shift them. The filters are `list`'s;
+        pass the same ones with every page of a walk."""
         self._check_open()
         memories, after = self._memories.store.list_page(
-            check_user_id(user_id),
-            limit=check_positive_int(limit),
-            after=check_cursor(cursor),
-            kind=check_kind(kind, allow_none=True),
-            since=check_time(since, what="since"),
-            until=check_time(until, what="until"),
-            include_superseded=include_superseded,
+            check_user_id(user_id), limit=check_positive_int(limit), after=check_cursor(cursor),
+            kind=check_kind(kind, allow_none=True), since=check_time(since, what="since"),
+            until=check_time(until, what="until"), include_superseded=include_superseded,
+            sensitivity=self._memories.labels(sensitivity), event_since=check_time(event_since, what="event_since"),
+            event_until=check_time(event_until, what="event_until"),
         )
         return MemoryPage(memories, None if after is None else page_cursor(after))
 

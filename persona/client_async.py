@@ -133,6 +133,9 @@ class _Sync(Protocol):
         since: datetime | None = ...,
         until: datetime | None = ...,
         include_superseded: bool = ...,
+        sensitivity: str | Sequence[str] | None = ...,
+        event_since: datetime | None = ...,
+        event_until: datetime | None = ...,
     ) -> MemoryPage: ...
 
     def prompt(
@@ -290,6 +293,9 @@ class AsyncMethods:
         since: datetime | None = None,
         until: datetime | None = None,
         include_superseded: bool = False,
+        sensitivity: str | Sequence[str] | None = None,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> MemoryPage:
         """The async twin of `list_page`."""
         import asyncio
@@ -303,7 +309,11 @@ class AsyncMethods:
             since=since,
             until=until,
             include_superseded=include_superseded,
+            sensitivity=sensitivity,
+            event_since=event_since,
+            event_until=event_until,
         )
+
     async def ausers(self: _Sync) -> builtins.list[str]:
         """The async twin of `users`."""
         import asyncio

@@ -17,12 +17,13 @@ import builtins
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .chat import AsyncReplyStream, Reply, ReplyStream, acomplete_turn, complete_turn
-from .errors import NotFoundError, StoreError
+from .errors import InvalidInputError, NotFoundError, StoreError
 from .governance.records import Consent, Disclosure
 from .prompting.builder import MemorySource, RenderedPrompt, build_prompt, resolve_model
 from .store.base import ReplyRecord
@@ -31,6 +32,7 @@ from .validation import check_id, check_text, check_user_id
 
 if TYPE_CHECKING:
     from .learning.learner import Learner
+    from .learning.policy_service import PolicyService
     from .memories import Memories
 
 __all__ = ["ChatMethods"]
@@ -44,6 +46,7 @@ class ChatMethods:
     path: Path | None
     model: str | None
     learning: Learner
+    _policy: PolicyService
     _memories: Memories
     _closed: bool
 
@@ -101,6 +104,16 @@ class ChatMethods:
         With a ``ticket`` (a chat turn that will be learned) the reply's record is written with the disclosure,
         in one transaction: one commit per turn before the model is called."""
         target = resolve_model(model, self.model)
+        choice, context = None, None
+        if strategy == "auto":
+            if max_prompt_tokens is not None:
+                raise InvalidInputError(
+                    'strategy="auto" and max_prompt_tokens conflict: the chosen arm sets the budget; pass one.'
+                )
+            if ticket is not None and reply_id is not None:
+                self._policy.observe(user_id, message)  # the new message rates the previous auto reply
+            choice, context = self._policy.choose(user_id, message)
+            strategy, max_prompt_tokens = choice.arm.strategy, choice.arm.budget
         # prompting reads only the routing policy's view for this model, or nothing without consent
         source: MemorySource = (
             self._memories.for_model(target) if consent.personalization else _NoMemories(self._memories.now, target)
@@ -115,6 +128,8 @@ class ChatMethods:
             history=history,
             template_dirs=[] if self.path is None else [self.path / "templates"],
         )
+        if choice is not None:
+            rendered = replace(rendered, arm=choice.arm.name, exploring=choice.exploring)
         disclosure = None
         if rendered.memory_ids:
             from .backends.providers import provider_of
@@ -128,8 +143,19 @@ class ChatMethods:
                 reply_id=reply_id,
             )
         if ticket is not None and reply_id is not None:
-            reply = ReplyRecord(reply_id, user_id, rendered.model, list(rendered.memory_ids), at or self._memories.now())
+            reply = ReplyRecord(
+                reply_id,
+                user_id,
+                rendered.model,
+                list(rendered.memory_ids),
+                at or self._memories.now(),
+                arm=rendered.arm,
+                exploring=rendered.exploring,
+                context=context,
+            )
             self.learning.record_turn(ticket, disclosure, reply)
+            if choice is not None:
+                self._policy.turn(user_id, reply_id, message)
         elif disclosure is not None:
             self._memories.store.record_disclosure(disclosure)
         return rendered
@@ -299,9 +325,12 @@ class ChatMethods:
         return info.user_id
 
     def feedback(self, reply_id: str, rating: float, *, comment: str | None = None) -> Feedback:
-        """Rate a reply in [-1, 1]: recorded, nudges the importance of the memories it used."""
+        """Rate a reply in [-1, 1]: recorded, nudges the importance of the memories it used, and credits the
+        ``strategy="auto"`` arm that rendered it (replacing an earlier rating's or implicit signal's credit)."""
         self._check_open()
-        return self.learning.feedback(reply_id, rating, comment=comment)
+        done = self.learning.feedback(reply_id, rating, comment=comment)
+        self._policy.credited()
+        return done
 
 
 class _NoMemories:

@@ -43,15 +43,18 @@ class MaintenanceMethods:
         """Restore what ``export_user`` wrote (the memories all or nothing; then the consent and disclosures).
         Memory ids must not exist in this store."""
         self._check_open()
-        from .store.transfer import parse_export, parse_governance
+        from .store.transfer import parse_export, parse_governance, parse_policy
 
         user_id, items, history = parse_export(data, self.now())
         consent, disclosures = parse_governance(data, user_id)
+        policy = parse_policy(data)
         imported: builtins.list[Memory] = []
         if items:
             imported = self._memories.insert(user_id, items, progress=progress, imported_history=history)
         if consent is not None or disclosures:
             self._memories.store.import_governance(user_id, consent, disclosures)
+        if policy:
+            self._memories.store.import_policy(user_id, policy)  # the strategy="auto" evidence
         if not items:
             return []
         if self.learning.settle(user_id):  # an export from before slots: its newest statements win

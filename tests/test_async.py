@@ -17,6 +17,8 @@ MOCK = "gpt-4o-mini"  # with mock_response= litellm answers without a network ca
 # Every public sync method of `Persona` that does I/O has an `a`-prefixed twin with its signature.
 TWINNED = {
     "add",
+    "policy",
+    "reset_policy",
     "reply_user",
     "add_many",
     "update",

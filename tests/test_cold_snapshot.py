@@ -4,11 +4,14 @@ after the snapshot (and, on SQLite, no vectors from the rows at all while the in
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
+from _stores import fresh_pg, require_pg
 
 from persona import Persona
 from persona.retrieval import snapshot
@@ -85,9 +88,9 @@ def test_the_restored_index_is_the_built_one_and_ranks_the_same(location: str) -
     restored, store = cold_index(location, directory)
     assert store.calls[0] != ("user_rows", 0)  # the rows before the snapshot are not read again
     assert ("user_rows", saved.max_seq) in store.calls
-    assert ("user_vectors", saved.max_seq) in store.calls or directory is not None
-    if directory is not None:
-        assert not any(name == "user_vectors" for name, _ in store.calls)  # the vectors come from the files
+    # the vectors come from the files (SQLite) or with the snapshot (PostgreSQL), not from the rows
+    assert not any(name == "user_vectors" for name, _ in store.calls)
+    assert bool(saved.vectors) == (directory is None)
 
     class FromRows(Counting):
         def load_snapshot(self, user_id: str) -> None:
@@ -170,3 +173,157 @@ def test_conversation_centroids_grown_in_steps_are_those_of_one_build(tmp_path: 
         once = built.conversation_centroids()
         assert once is not None and np.array_equal(stepped.group, built.group)
         assert np.allclose(grown, once, atol=1e-6)
+
+
+# -- PostgreSQL: the snapshot carries the vectors (issue #11) --------------------------------------------------
+
+
+def _load(dsn: str) -> Any:
+    store = open_store(store_location(dsn))
+    try:
+        return store.load_snapshot("u")
+    finally:
+        store.close()
+
+
+def _vector_rows(dsn: str, user_id: str | None = None) -> int:
+    import psycopg
+
+    schema = dsn.rsplit("schema=", 1)[1]
+    where = "" if user_id is None else " WHERE user_id = %s"
+    with psycopg.connect(require_pg()) as conn:
+        row = conn.execute(f"SELECT count(*) FROM {schema}.snapshot_vectors{where}", () if user_id is None else (user_id,))
+        return int(row.fetchone()[0])
+
+
+def test_a_postgres_snapshot_carries_the_vectors_and_a_bad_part_means_the_rows() -> None:
+    import psycopg
+
+    with fresh_pg() as dsn:
+        with Persona(dsn, embedder=FakeEmbedder()) as p:
+            p.add_many("u", items(300))
+        built = results(dsn)  # the cold build from the rows saves the snapshot with its vectors
+        saved = _load(dsn)
+        assert saved is not None and len(saved.vectors) == 1
+        restored, store = cold_index(dsn, None)
+        store.store.close()
+        n_keys = len(restored.key_owner)
+        assert len(saved.vectors[0]) == (300 + n_keys) * restored.dim * 4 and n_keys > 0
+        assert not any(name == "user_vectors" for name, _ in store.calls)
+        assert results(dsn) == built
+
+        schema = dsn.rsplit("schema=", 1)[1]
+        with psycopg.connect(require_pg(), autocommit=True) as conn:  # garble one part's bytes
+            conn.execute(
+                f"UPDATE {schema}.snapshot_vectors SET data = set_byte(data, 3, (get_byte(data, 3) + 1) % 256) "
+                "WHERE user_id = 'u' AND part = 1"
+            )
+        garbled = _load(dsn)
+        assert garbled is not None and garbled.vectors == ()  # the CRC-32 finds it
+        index, store = cold_index(dsn, None)
+        store.store.close()
+        assert ("user_vectors", saved.max_seq) in store.calls  # the vectors from the rows instead
+        assert np.array_equal(index.dense.vectors(), restored.dense.vectors())
+        assert results(dsn) == built
+        healed = _load(dsn)  # and saved again, intact
+        assert healed is not None and healed.vectors and bytes(healed.vectors[0]) == bytes(saved.vectors[0])
+
+        with psycopg.connect(require_pg(), autocommit=True) as conn:  # parts of another save: not these
+            conn.execute(f"UPDATE {schema}.snapshot_vectors SET stamp = stamp + 1 WHERE user_id = 'u' AND part = 0")
+        other = _load(dsn)
+        assert other is not None and other.vectors == ()
+        with psycopg.connect(require_pg(), autocommit=True) as conn:  # a part missing
+            conn.execute(f"UPDATE {schema}.snapshot_vectors SET stamp = stamp - 1 WHERE user_id = 'u' AND part = 0")
+            conn.execute(f"DELETE FROM {schema}.snapshot_vectors WHERE user_id = 'u' AND part = 2")
+        missing = _load(dsn)
+        assert missing is not None and missing.vectors == ()
+
+
+def _dump(dsn: str) -> str:
+    import subprocess
+
+    schema = dsn.rsplit("schema=", 1)[1]
+    return subprocess.run(
+        ["pg_dump", "--schema", schema, "--data-only", require_pg()], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+
+
+@pytest.mark.skipif(shutil.which("pg_dump") is None, reason="pg_dump is not installed")
+def test_no_snapshot_vectors_survive_a_write_delete_or_forget() -> None:
+    with fresh_pg() as dsn:
+        with Persona(dsn, embedder=FakeEmbedder()) as p:
+            p.add_many("u", items(300))
+            p.add_many("v", items(300, offset=1000))  # other texts: other vectors
+            p.search("u", "violin", k=3)
+            p.search("v", "violin", k=3)
+            assert _vector_rows(dsn, "u") > 0 and _vector_rows(dsn, "v") > 0
+            first = p.list("u")[0]
+            p.update(first.id, text="a new text for the first note")  # the snapshot held the old vector
+            assert _vector_rows(dsn, "u") == 0
+            p.search("u", "violin", k=3)
+            assert _vector_rows(dsn, "u") > 0
+            p.delete(p.list("u")[1].id)
+            assert _vector_rows(dsn, "u") == 0
+        with Persona(dsn, embedder=FakeEmbedder()) as p:
+            p.search("u", "violin", k=3)  # a cold build (this index patched the delete in place: no snapshot)
+            saved = p._memories.store.load_snapshot("u")
+            assert saved is not None and saved.vectors
+            probe = bytes(saved.vectors[0][: 4 * 16]).hex()  # a vector's first 16 floats, as a dump writes them
+            assert _vector_rows(dsn, "u") > 0
+            assert probe in _dump(dsn)  # the probe finds the vectors while they are kept
+            p.forget_user("u")
+            assert _vector_rows(dsn, "u") == 0 and _vector_rows(dsn, "v") > 0
+        dump = _dump(dsn)
+        assert probe not in dump and "\tu\t" not in dump
+        assert "snapshot_vectors" in dump  # v's vectors are there
+
+
+def test_flat_index_over_an_array_searches_it_in_place_then_owns_it(tmp_path: Path) -> None:
+    from persona.backends.faiss_index import FlatIndex
+
+    rng = np.random.default_rng(1)
+    rows = rng.standard_normal((50, 8)).astype(np.float32)
+    query = rng.standard_normal(8).astype(np.float32)
+    built = FlatIndex(8)
+    built.add(rows)
+    over = FlatIndex.over(rows)
+    assert len(over) == 50 and np.shares_memory(over.vectors(), rows)
+    assert np.array_equal(over.scores(query), built.scores(query))
+    more = rng.standard_normal((3, 8)).astype(np.float32)
+    over.add(more)
+    built.add(more)
+    assert len(over) == 53 and not np.shares_memory(over.vectors(), rows)
+    assert np.array_equal(over.scores(query), built.scores(query))
+    saved = FlatIndex.over(rows)
+    saved.save(tmp_path / "x.faiss")
+    assert np.array_equal(FlatIndex.load(tmp_path / "x.faiss", 8).vectors(), rows)
+    try:
+        FlatIndex.over(rows[:, :4])
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a strided array must be refused")
+
+
+def test_parts_not_in_the_expected_shape_are_not_used_and_the_connection_stays_usable() -> None:
+    import psycopg
+
+    with fresh_pg() as dsn:
+        with Persona(dsn, embedder=FakeEmbedder()) as p:
+            p.add_many("u", items(300))
+        built = results(dsn)
+        schema = dsn.rsplit("schema=", 1)[1]
+        with psycopg.connect(require_pg(), autocommit=True) as conn:  # a part longer than all the parts together
+            conn.execute(
+                f"UPDATE {schema}.snapshot_vectors SET data = decode(repeat('00', 2000000), 'hex') "
+                "WHERE user_id = 'u' AND part = 0"
+            )
+        store = open_store(store_location(dsn))
+        try:
+            for _ in range(3):  # the same pooled connection each time: left usable after an early mismatch
+                saved = store.load_snapshot("u")
+                assert saved is not None and saved.vectors == ()
+                assert store.count("u") == 300
+        finally:
+            store.close()
+        assert results(dsn) == built

@@ -226,6 +226,7 @@ def test_migrations_are_named_and_recorded(store_path: Path) -> None:
         "007_event_times",
         "008_sensitivity",
         "009_governance",
+        "010_policy",
     ]
 
 

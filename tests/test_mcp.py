@@ -71,7 +71,7 @@ def test_mcp_tools_over_stdio(tmp_path: Path) -> None:
                 assert set(tools) == {"search_memories", "add_memory", "list_memories", "forget_user", "render_prompt"}
                 search = tools["search_memories"].input_schema
                 assert search["required"] == ["user", "query"]
-                assert {"k", "kind", "filters", "since", "until"} <= set(search["properties"])
+                assert {"k", "kind", "filters", "since", "until", "event_since", "event_until"} <= set(search["properties"])
                 assert all(t.description for t in tools.values())
                 assert all(p.get("description") for p in search["properties"].values())
 
@@ -93,6 +93,12 @@ def test_mcp_tools_over_stdio(tmp_path: Path) -> None:
                 assert {m["id"] for m in first["memories"] + rest["memories"]} == {
                     m["id"] for m in (await call(s, "list_memories", user="alice"))["memories"]
                 }
+
+                # event filters: nothing alice said is about an event before 2000, both memories are after it
+                assert (await call(s, "list_memories", user="alice", event_until="2000-01-01"))["memories"] == []
+                assert len((await call(s, "list_memories", user="alice", event_since="2000-01-01"))["memories"]) == 2
+                old = await call(s, "search_memories", user="alice", query="hiking", event_until="2000-01-01")
+                assert old["hits"] == []
 
                 rendered = await call(s, "render_prompt", user="alice", message="What should I cook?", model="gpt-4o-mini")
                 assert rendered["messages"][0]["role"] == "system"

@@ -73,3 +73,21 @@ def test_bad_cursors_and_limits_are_refused(tmp_path: object) -> None:
         for limit in (0, -1, True):
             with pytest.raises(InvalidInputError, match="limit"):
                 p.list_page("u", limit=limit)
+
+
+def test_pages_take_the_event_and_sensitivity_filters_of_list(location: str) -> None:
+    with Persona(location, embedder=FakeEmbedder()) as p:
+        said = datetime(2024, 5, 1, tzinfo=timezone.utc)
+        p.add("u", "Went hiking last week", kind="episode", created_at=said)
+        p.add("u", "I like jazz", kind="preference", created_at=said)
+        p.add("u", "I take insulin every morning", kind="fact", created_at=said, sensitivity="health")
+        for filters in (
+            {"event_since": datetime(2024, 4, 20, tzinfo=timezone.utc), "event_until": datetime(2024, 4, 30, tzinfo=timezone.utc)},
+            {"sensitivity": "health"},
+            {"sensitivity": ["normal"], "kind": "preference"},
+        ):
+            listed = [m.id for m in p.list("u", **filters)]  # type: ignore[arg-type]
+            assert listed, filters
+            assert [m.id for page in walk(p, "u", 1, **filters) for m in page.memories] == listed, filters
+        with pytest.raises(InvalidInputError, match="sensitivity"):
+            p.list_page("u", sensitivity="nope")

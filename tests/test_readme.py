@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow  # the default embedder, and the local model for t
 
 
 def test_the_readme_has_the_blocks_this_test_checks() -> None:
-    assert len(BLOCKS) == 2, "a README Python block was added or removed: check what it claims here too"
+    assert len(BLOCKS) == 3, "a README Python block was added or removed: check what it claims here too"
 
 
 def test_the_readme_python_blocks_run_and_do_what_they_say(
@@ -57,3 +57,11 @@ def test_the_readme_python_blocks_run_and_do_what_they_say(
         assert hits and all(h.memory.metadata.get("role") != "assistant" for h in hits)
         assert hits[0].memory.text in ("I live in Berlin.", "I live in Berlin now.")
         assert p.learning_errors() == []
+
+
+def test_the_readme_bandit_block_learns_what_bob_rates_well(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    exec(compile(BLOCKS[2], "README.md: Choosing the strategy per user", "exec"), {})
+    assert capsys.readouterr().out.strip() == "profile@1024 True"

@@ -117,6 +117,14 @@ def test_memories_routes(client: httpx.Client) -> None:
     assert "I like jazz" in [h["text"] for h in client.post("/v1/users/alice/search", json=jazz).json()["hits"]]
     assert client.post("/v1/users/alice/search", json={**jazz, "sensitivity": "health"}).json() == {"hits": []}
     assert "sensitivity" in _error(client.post("/v1/users/alice/search", json={**jazz, "sensitivity": "nope"}), 400)
+    # listing takes the same event and sensitivity filters
+    listed = client.get("/v1/users/alice/memories", params={"event_since": "2024-04-20", "event_until": "2024-04-30"})
+    assert [m["text"] for m in listed.json()["memories"]] == ["Went hiking last week"]
+    labelled = client.get("/v1/users/alice/memories", params={"sensitivity": ["health"]}).json()["memories"]
+    assert "I like jazz" not in [m["text"] for m in labelled]
+    assert "I like jazz" in [m["text"] for m in client.get(
+        "/v1/users/alice/memories", params={"sensitivity": ["normal", "health"]}).json()["memories"]]
+    assert "event_until" in _error(client.get("/v1/users/alice/memories", params={"event_until": "later"}), 400)
 
     prompt = client.post("/v1/users/alice/prompt", json={"message": "What should I cook?", "model": "gpt-4o-mini"}).json()
     assert prompt["messages"][0]["role"] == "system" and "shellfish" in prompt["messages"][0]["content"]

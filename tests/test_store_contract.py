@@ -357,3 +357,54 @@ def store_snapshot(location: str):  # type: ignore[no-untyped-def]
         return store.load_snapshot("u")
     finally:
         store.close()
+
+
+def test_the_pool_pings_a_connection_only_when_it_may_be_dead() -> None:
+    import socket
+
+    from persona.store.postgres_schema import IDLE_PING, check_connection, returned
+
+    class Conn:
+        def __init__(self, fd: int) -> None:
+            self.pgconn = type("PG", (), {"socket": fd})()
+            self.pings = 0
+
+        def execute(self, sql: str) -> None:
+            self.pings += 1
+
+    ours, server = socket.socketpair()
+    try:
+        conn = Conn(ours.fileno())
+        check_connection(conn)  # type: ignore[arg-type]
+        assert conn.pings == 1  # never returned yet (new): pinged
+        returned(conn)  # type: ignore[arg-type]
+        check_connection(conn)  # type: ignore[arg-type]
+        assert conn.pings == 1  # just used, nothing unasked: no round trip
+        conn._persona_returned -= IDLE_PING + 1  # type: ignore[attr-defined]
+        check_connection(conn)  # type: ignore[arg-type]
+        assert conn.pings == 2  # idle a while: pinged
+        returned(conn)  # type: ignore[arg-type]
+        server.send(b"E")  # the server says something unasked (it does before it closes a connection)
+        check_connection(conn)  # type: ignore[arg-type]
+        assert conn.pings == 3
+    finally:
+        ours.close()
+        server.close()
+
+
+def test_an_idle_connection_the_server_closed_is_replaced_without_an_error() -> None:
+    import psycopg
+
+    with fresh_pg() as dsn, Persona(dsn, embedder=fake()) as p:
+        p.add("u", "a memory before the drop")
+        store = p._memories.store
+        pids = set()
+        for _ in range(3):
+            with store.read() as conn:  # type: ignore[attr-defined]
+                pids.add(conn.info.backend_pid)
+        with psycopg.connect(require_pg(), autocommit=True) as admin:
+            for pid in pids:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        time.sleep(0.2)
+        assert p.count("u") == 1  # each call gets a working connection: no StoreError
+        assert [h.memory.text for h in p.search("u", "memory", k=1)] == ["a memory before the drop"]

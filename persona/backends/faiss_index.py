@@ -67,12 +67,34 @@ class FlatIndex:
         self.dim = dim
         faiss = _faiss()
         self._index = index if index is not None else faiss.IndexFlatIP(dim)
+        self._rows: npt.NDArray[np.float32] | None = None
+        """Vectors searched in place (`over`) until the first ``add`` or ``save`` moves them into FAISS."""
+
+    @classmethod
+    def over(cls, rows: npt.NDArray[np.float32]) -> FlatIndex:
+        """An index of the rows of a C-contiguous float32 array (n x dim), searched in place: no copy. Bulk
+        loads use it: a copy into FAISS's own storage (4 kB pages) costs about as much as reading the array."""
+        if rows.ndim != 2 or rows.dtype != np.float32 or not rows.flags.c_contiguous:
+            raise ValueError("FlatIndex.over needs a C-contiguous float32 array of shape (n, dim)")
+        index = cls(int(rows.shape[1]))
+        view = rows.view()
+        view.flags.writeable = False
+        index._rows = view
+        return index
 
     def __len__(self) -> int:
-        return int(self._index.ntotal)
+        return len(self._rows) if self._rows is not None else int(self._index.ntotal)
+
+    def _own(self) -> None:
+        """Move vectors searched in place into FAISS (before it changes or saves them)."""
+        if self._rows is not None:
+            rows, self._rows = self._rows, None
+            if len(rows):
+                self._index.add(np.ascontiguousarray(rows))
 
     def add(self, vectors: Vectors) -> None:
         if len(vectors):
+            self._own()
             self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
 
     def scores(self, query: Vectors) -> npt.NDArray[np.float32]:
@@ -86,6 +108,8 @@ class FlatIndex:
 
     def vectors(self) -> npt.NDArray[np.float32]:
         """A read-only view of the stored vectors (n x dim); valid until the next ``add``."""
+        if self._rows is not None:
+            return self._rows
         n = len(self)
         if n == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -96,6 +120,7 @@ class FlatIndex:
 
     def save(self, path: Path) -> None:
         """Write the index to ``path`` atomically; raises OSError on any failure (FAISS's included)."""
+        self._own()
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         os.close(fd)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import typer
 
-from . import conversation, evaluate, maintenance, mcp, memories, privacy, serve, transfer
+from . import conversation, evaluate, maintenance, mcp, memories, policy, privacy, serve, transfer
 from ._app import app
 
 __all__ = ["COMMANDS", "app", "main"]
@@ -23,6 +23,7 @@ COMMANDS: tuple[Callable[[typer.Typer], None], ...] = (
     memories.register,
     transfer.register,
     conversation.register,
+    policy.register,
     maintenance.register,
     privacy.register,
     evaluate.register,

@@ -35,7 +35,8 @@ Strategy = Annotated[
     typer.Option(
         "--strategy",
         "-s",
-        help=f"How memories go into the prompt: {', '.join(STRATEGIES)}, or the path of a template file. "
+        help=f"How memories go into the prompt: {', '.join(STRATEGIES)}, auto (the bandit "
+        "chooses; see persona policy), or the path of a template file. "
         "Example: --strategy profile",
     ),
 ]

@@ -1,7 +1,7 @@
 """The learning benchmark: does chat learn the user's current facts, and only the user's?
 
-Scripted users (``persona/evaluation/data/learning.json``, written by the project: 80 users, 796 chat turns,
-55 ``dev``, 10 ``heldout`` and 15 ``fresh``, the last written by someone who never read the rules) state, restate, change and retract facts and preferences in varied English,
+Scripted users (``persona/evaluation/data/learning.json``, written by the project: 100 users, 918 chat turns,
+75 ``dev``, 10 ``heldout`` and 15 ``fresh``, the last written by someone who never read the rules) state, restate, change and retract facts and preferences in varied English,
 mixed with small talk, questions, hypotheticals and facts about other people; the scripted assistant replies
 include invented claims about the user ("Since you live in Paris, ..."). Each user's turns go through
 ``Persona.chat`` (the reply is the script's, through litellm's ``mock_response``: no model, no network) or
@@ -39,7 +39,7 @@ _FACT_KINDS = ("fact", "preference", "profile")
 _NEGATIVE = re.compile(
     r"\b(?:not|no longer|never|don't|doesn't|do not|can't|cannot|can no longer|won't|isn't|aren't|hate|hates|"
     r"dislike|dislikes|detest|can't stand|no more|stopped|quit|gave up|given up|gone off|done with|avoid|"
-    r"passed away|died|broke up|split up|left|used to)\b",
+    r"passed away|died|broke up|split up|left(?![- ]handed)|used to)\b",
     re.I,
 )
 _START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)

@@ -26,11 +26,13 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from . import rules_endings, rules_identity  # noqa: F401  (they register their rules)
 from .casual import CASUAL, casual_writer, normalize
 from .mentions import anywhere, name_like
 from .rules import BARE_START, FILLER, HEALTH, NOT_A_STATEMENT, RULES, SPLIT, proper
 from .rules_lexicon import DIETS
 from .slots import FACT_KINDS, Fact, norm_value
+from .words import NOT_NAMES
 
 __all__ = ["FACT_KINDS", "Fact", "extract_rules", "norm_value"]
 
@@ -73,22 +75,37 @@ def _clauses(message: str) -> tuple[list[str], list[str]]:
         if clause.endswith("?") or NOT_A_STATEMENT.match(clause):
             asked.append(clause)
             continue
-        out.append(_subject(re.sub(r"\s+", " ", clause.rstrip(".!;,: "))))
+        out.append(_subject(_plain(re.sub(r"\s+", " ", clause.rstrip(".!;,: ")))))
     return out, asked
 
 
+_GREETED = re.compile(r"\s*(?:hi|hey|hello|hiya|heya|yo|howdy)\b", re.I)
 _PRONOUNS = re.compile(r"\b(?:she|he|they)/(?:her|him|them|they|she|he)\b", re.I)
 _GREETING = re.compile(
     r"^(?:hey|hi|hello|hiya|yo|howdy|hallo|salut|hola|oi|hei|hej|ciao|g'day|good (?:morning|afternoon|evening))"
     r"(?:\s+there)?[\s!,.]*$",
     re.I,
 )
-_DROPPED_I = re.compile(r"(?:can't|cannot|don't|do not|never|hate|prefer|speak|grew up|studied|(?:just\s+)?turned\s+\d)", re.I)
+_DROPPED_I = re.compile(r"(?:can't|cannot|don't|do not|never|hate|prefer|speak|grew up|studied|sold|started at|joined|(?:just\s+)?turned\s+\d)", re.I)
 _DROPPED_IM = re.compile(
-    rf"(?:not\s+(?:really\s+)?into|really into|into|allergic|a (?:big|huge|massive) fan of|obsessed with|{DIETS}|"
+    rf"(?:starting (?:at|with|a (?:new )?job)|not\s+(?:really\s+)?into|really into|into|allergic|a (?:big|huge|massive) fan of|obsessed with|{DIETS}|"
     rf"{HEALTH})\b",
     re.I,
 )
+
+
+_OPENER = re.compile(r"^[a-z]{3,}ly,?\s+(?=(?:i|i'm|i've|i'd|we|we're|my)\b)", re.I)
+_ADVERBS = re.compile(
+    r"^(i|we)\s+(?:(?:actually|really|also|truly|honestly|genuinely|seriously|absolutely|totally|definitely|"
+    r"kinda|kind of|sort of|literally|even|still|now)\s+)+(?=\w)",
+    re.I,
+)
+
+
+def _plain(clause: str) -> str:
+    """``clause`` without the adverbs that only colour it: a sentence adverb before the subject ("weirdly I
+    like olives now") and adverbs between "I" and the verb ("I also really like cycling")."""
+    return _ADVERBS.sub(r"\1 ", _OPENER.sub("", clause))
 
 
 def _subject(clause: str) -> str:
@@ -120,7 +137,13 @@ def _extract(message: str) -> list[Fact]:
         if not found and i == 0 and re.fullmatch(r"I'm \d.*", following) and name_like(clause, ",", strong=True):
             name = clause[:1].upper() + clause[1:]  # "Gabriel, 36, firefighter in Lyon"
             found = [Fact(f"My name is {name}.", "profile", "name", name)]
-        elif not found and re.fullmatch(r"I'm ([a-z][\w'-]*)", clause) and re.fullmatch(r"I'm \d.*", following):
+        elif (
+            not found
+            and re.fullmatch(r"I'm ([a-z][\w'-]*)", clause)
+            and (re.fullmatch(r"I'm \d.*", following) or (i == 0 and following and _GREETED.match(message)))
+            and clause[4:] not in NOT_NAMES
+            and not clause.endswith(("ing", "ed", "ly"))
+        ):  # "Gabriel, 36", "hi im chloe, i live in brisbane"
             found = [Fact(f"My name is {clause[4:].capitalize()}.", "profile", "name", clause[4:].capitalize())]
         if re.match(r"(?:name|age|location|city|job|occupation|pronouns|diet)\s*:", clause, re.I):
             found = [f for part in clause.split(",") for f in _first_rule(part.strip())]  # "Name: Lena, age: 29"
@@ -131,10 +154,26 @@ def _extract(message: str) -> list[Fact]:
             found = _fragments(clause)  # "Ingrid here, civil engineer in Bergen"
         intro = intro or any(f.key == "name" for f in found)
         found = found or _style_requests(clause)
+        mentioned = anywhere(clause, message=message)
+        found = found or ([] if mentioned else _head(clause))
         facts += found
-        facts += [f for f in anywhere(clause, message=message) if f.text not in {g.text for g in found}]
+        ended = {(g.key, g.value) for g in found if g.negated}
+        facts += [
+            f
+            for f in mentioned
+            if f.text not in {g.text for g in found} and (f.key, f.value) not in ended  # "my husband X died"
+        ]
     facts += [f for clause in asked for f in anywhere(clause)]
     return list(dict.fromkeys(_classified(f) for f in facts))
+
+
+def _head(clause: str) -> list[Fact]:
+    """What the first-person head of ``clause`` says, before a comma no rule reads past ("I support Celtic,
+    have done since I was a boy")."""
+    head = clause.split(", ", 1)[0]
+    if head == clause or not re.match(r"(?:i|i'm|i've|my|we)\b", head, re.I):
+        return []
+    return _first_rule(head)
 
 
 def _first_rule(clause: str) -> list[Fact]:

@@ -36,7 +36,8 @@ FILLER = re.compile(
     r"welp|oh well|anyways?|so yeah|alright|right|ok so|okay so|yep|yup|nah|confession|heads up|"
     r"as of (?:last|this) \w+|since (?:last|this) \w+|lately|recently|big change|bonjour|"
     r"anyway|hey there|hiya|howdy|oh and|oh also|ok so|so yeah|yeah|yes|ok|okay|now|then|and now|but now|"
-    r"these days|nowadays|currently|finally|luckily)[,:!]?\s+)|"
+    r"these days|nowadays|currently|finally|luckily|i guess|i suppose|fwiw|ngl|not gonna lie|real talk|lowkey|"
+    r"funny|weirdly|oddly|sadly|happily|so anyway)[,:!]?\s+)|"
     r"(?:(?:yeah|yes|no|nope|sure|update|quick update|big news|good news|bad news|sad news|fun fact|thanks|thx|"
     r"weird update|big change|change of plan|"
     r"cool|nice|great|perfect|sounds good|true|good (?:morning|evening|afternoon)|g'day|hola|salut|hallo|"
@@ -45,8 +46,10 @@ FILLER = re.compile(
 )
 _TRAILING = re.compile(
     r"(?:[\s,]+(?:now|nowadays|these days|currently|only|at the moment|right now|anymore|any more|again|too|"
-    r"as well|actually|though|lately|recently|by the way|btw|thanks|thank you|lol|haha|since \d{4}|after all|"
-    r"for good|from now on|for now|"
+    r"as well|actually|instead|though|lately|recently|by the way|btw|thanks|thank you|lol|haha|since \d{4}|after all|"
+    r"for good|from now on|for now|(?:on|at|most|every|during) (?:the )?(?:weekends?|mornings?|evenings?|nights?|"
+    r"days?|week|summers?|winters?)|(?:on|from|next|every|most) (?:monday|tuesday|wednesday|thursday|friday|saturday|"
+    r"sunday)s?|by (?:trade|profession)|for a living|(?:once|twice|\w+ times) a (?:day|week|month|year)|"
     r"(?:last|this) (?:year|month|week|summer|winter|spring|fall|autumn)|a (?:while|year|month|week) ago|"
     r"(?:for )?(?:a few|several|\w+|\d+) (?:years|months|weeks|days)(?: ago| now)?))+$",
     re.I,
@@ -59,9 +62,10 @@ BARE_START = (
 SPLIT = re.compile(
     rf"(?<=[.!?;])\s+|\n+|\s+[—–]\s+|\s+-\s+|\s*[()]\s*|"
     rf",?(?<!'m)(?<!\bam)(?<!\bis)(?<!\bare)(?<!\bnot)(?<!\bbe)(?<!\band)(?<!\bfeel)\s+(?:so|because|cause)\s+"
-    rf"(?!much\b|many\b|far\b|well\b|long\b|good\b|bad\b|that\b|sure\b|i\s+(?:guess|think)\b)|"
-    rf",\s*(?=(?:they|it|that|which|this|she|he)\s)|\s+but\s+(?=\w+\s+\w)|"
+    rf"(?!much\b|many\b|far\b|well\b|long\b|good\b|bad\b|that\b|sure\b|i\s+think\b)|"
+    rf",\s*(?=(?:they|it|that|which|this|she|he)\s)|\s+(?=which\s+(?:makes|means|is|was|has)\b)|\s+but\s+(?=\w+\s+\w)|"
     rf"\s+and\s+(?=(?:the|it|this|that|there|everything|nothing)\s+\w+\s)|"
+    rf",?\s+and\s+(?=(?:(?:now|also|currently)\s+)?(?:live|work|(?:just\s+)?moved|speak|started|joined)\s+(?:in|at|as|for|to|with)\s|joined\s)|"
     rf",?\s+(?:and|but|also|plus|so|though|because|since)\s+(?!i\s+(?:just\s+)?(?:broke|split)\s+up)"
     rf"(?=(?:(?:now|then|also|just|finally|currently|recently)\s+)?{_SUBJECT}|(?:it\s+)?turns out\b)|"
     rf",\s*(?=[\w' -]{{1,30}}\s+(?:is|are)\s+(?:\w+\s+)?my\b)|"
@@ -148,6 +152,8 @@ def proper(value: str) -> str | None:
             break
     while run and not run[-1][:1].isupper():
         run.pop()
+    if CASUAL.get() and len(words) > 1 and words[0].lower() == "the" and words[1].isalpha():
+        words = words[1:]  # "moved back to the gold coast"
     if not run and CASUAL.get() and words and words[0].isalpha() and words[0].lower() not in _NOT_PLACES:
         for word in words[:3]:  # "in san diego now", from a writer who capitalizes nothing
             bare = word.strip(",;:!.")
@@ -231,7 +237,7 @@ def _diet(m: re.Match[str]) -> list[Fact]:
 
 @rule(
     r"^i(?:'m| am|'ll be| will be| just turned| turned)\s+(?P<x>\d{1,3})(?:\s+years?\s+old|\s*y/?o)?"
-    r"(?:\s+(?:if|now|today|yesterday|this year|btw|and|lol|haha|as of)\b.*)?$"
+    r"(?:\s+(?:if|now|today|yesterday|this year|btw|and|lol|haha|as of|on|last|this)\b.*)?$"
 )
 def _age(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I'm {m['x']} years old.", "profile", "age", m["x"])] if 0 < int(m["x"]) <= 120 else []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from .casual import CASUAL
 from .rules import article, clean, items, job_parts, proper, rule, with_place
 from .slots import Fact, norm_value
 from .words import NOT_NAMES, words
@@ -71,6 +72,9 @@ def _here(m: re.Match[str]) -> list[Fact]:
 )
 def _job_a(m: re.Match[str]) -> list[Fact]:
     job, employer, place = job_parts(m["x"])
+    keen = re.match(r"(?:keen|avid|passionate|enthusiastic|amateur|lifelong|obsessive|hobby|weekend)\s+(?P<x>[\w-]+)$", job)
+    if keen and not employer:  # "a keen birdwatcher": what they love doing, not their job
+        return [Fact(f"I'm {article(job)} {job}.", "preference", f"likes:{norm_value(keen['x'])}", keen["x"])]
     if not is_job(job.split(" in ")[0]) and not is_job(re.sub(r"\s+in\s+\w+$", "", job)):
         return []
     art = article(job)
@@ -79,7 +83,9 @@ def _job_a(m: re.Match[str]) -> list[Fact]:
 
 @rule(r"^(?:i(?:'m| am)|we(?:'re| are))\s+(?:now\s+|currently\s+|still\s+)?(?:in|based in|living in|located in)\s+(?P<x>.+)$")
 def _in_place(m: re.Match[str]) -> list[Fact]:
-    place = proper(m["x"])
+    x = re.sub(r"^(?:an?|the|my|our)\s+(?:[\w-]+\s+){0,2}?(?:flat|house|apartment|studio|room|cottage|condo|"
+               r"bungalow|dorm|place)\s+(?:in|near|outside)\s+", "", m["x"], flags=re.I)  # "in a flat in Solihull"
+    place = proper(x)
     return [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
 
 
@@ -157,8 +163,9 @@ def _eats_only(m: re.Match[str]) -> list[Fact]:
 )
 def _broke_up(m: re.Match[str]) -> list[Fact]:
     name = m["x"]
-    if not name or not name[:1].isupper():
-        return []
+    if not name or not (name[:1].isupper() or CASUAL.get()) or name.lower() in NOT_NAMES | {"she", "he", "they"}:
+        return []  # a lower-case name only from a writer who capitalizes nothing ("jake and i broke up")
+    name = name[:1].upper() + name[1:]
     return [Fact(f"{name} and I broke up.", "profile", "partner", name, negated=True, store="ends")]
 
 
@@ -196,12 +203,10 @@ def _intro_as(m: re.Match[str]) -> list[Fact]:
 
 @rule(r"^i(?:'m| am)?\s*(?:now\s+|currently\s+)?studying\s+(?P<x>.+)$")
 def _studying(m: re.Match[str]) -> list[Fact]:
+    from .rules_identity import studies
+
     subject, school, place = job_parts(m["x"])
-    return (
-        with_place([Fact(f"I'm studying {subject}.", "profile", "studies", subject)], school, place)
-        if subject
-        else []
-    )
+    return studies(subject, school, place) if subject else []
 
 
 @rule(r"^i\s+(?:studied|majored in|graduated in|graduated from)\s+(?P<x>[^,]+?)(?:,.*)?$")

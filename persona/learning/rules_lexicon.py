@@ -189,7 +189,7 @@ def _married_to(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    r"^i\s+(?:(?:don't|do not|no longer)\s+(?P<v>play|do|watch|go)\s+(?P<x>[\w' -]+?)\s+(?:anymore|any more)|"
+    r"^i(?:\s+|(?='))(?:(?:don't|do not|no longer)\s+(?P<v>play|do|watch|go)\s+(?P<x>[\w' -]+?)\s+(?:anymore|any more)|"
     r"no longer\s+(?P<v2>play|do|watch|go)\s+(?P<x2>[\w' -]+?)|(?:'ve\s+|have\s+)?stopped\s+(?P<x3>(?!eating|drinking)\w+ing(?:\s+[\w'-]+)?)|"
     r"(?:don't|do not)\s+(?P<x4>[a-z]{3,12})\s+(?:anymore|any more)|no longer\s+(?P<x5>[a-z]{3,12}))"
     r"(?:,.*)?$",
@@ -208,8 +208,8 @@ def _stopped(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    r"^i(?:'ve| have)?\s+(?:just\s+|recently\s+|now\s+)?(?:joined|started (?:at|with|working (?:at|for))|got a job (?:at|with)|"
-    r"moved to a job at)\s+(?P<x>.+)$"
+    r"^i(?:'ve| have|'m| am|'ll| will)?\s+(?:just\s+|recently\s+|now\s+)?(?:joined|(?:start|started|starting) "
+    r"(?:at|with|working (?:at|for)|a (?:new )?job (?:at|with))|got a job (?:at|with)|moved to a job at)\s+(?P<x>.+)$"
 )
 def _joined(m: re.Match[str]) -> list[Fact]:
     x = clean(m["x"])
@@ -390,7 +390,7 @@ def _left_partner(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"{name} and I broke up.", "profile", "partner", name, negated=True, store="ends")]
 
 
-@rule(r"^(?:we|i)\s+(?:(?:had to|have to)\s+)?(?:lost|put down|said goodbye to)\s+(?P<x>[A-Z][\w'-]*)\b.*$", first=True)
+@rule(r"^(?:we|i)\s+(?:(?:had to|have to)\s+)?(?:lost|put down|sa(?:y|id) goodbye to)\s+(?P<x>[A-Z][\w'-]*)\b.*$", first=True)
 def _lost_pet(m: re.Match[str]) -> list[Fact]:
     name = m["x"]
     return [Fact(f"{name} passed away.", "fact", f"pet:{name.lower()}", name, negated=True, store="ends")]

@@ -125,6 +125,10 @@ class RenderedPrompt:
     withheld: dict[str, str] = field(default_factory=dict)
     """Per sensitivity label left out (``left_out["sensitivity:<label>"]``), why, e.g. ``"health: only local
     (local/...) or trusted models (Persona(trusted_models=...)), not gpt-4o-mini"``."""
+    arm: str | None = None
+    """With ``strategy="auto"``: the arm chosen (``"hybrid@1024"``); None for a fixed strategy."""
+    exploring: bool = False
+    """With ``strategy="auto"``: the chosen arm is not the one with the best estimate."""
 
     @property
     def system(self) -> str:

@@ -61,14 +61,17 @@ class IndexCache:
         return self.directory / f"{_digest(user_id)}.faiss"
 
     @contextmanager
-    def using(self, user_id: str, dim: int, embedder_id: str) -> Iterator[UserIndex]:
-        """The user's index, up to date with the store, held exclusively for the ``with`` block."""
+    def using(
+        self, user_id: str, dim: int, embedder_id: str, *, state: tuple[int, int] | None = None
+    ) -> Iterator[UserIndex]:
+        """The user's index, up to date with the store, held exclusively for the ``with`` block (``state``:
+        the user's `IndexSource.user_state` when the caller has just read it; one round trip less)."""
         with self._lock:
-            yield self._get(user_id, dim, embedder_id)
+            yield self._get(user_id, dim, embedder_id, state)
 
-    def _get(self, user_id: str, dim: int, embedder_id: str) -> UserIndex:
+    def _get(self, user_id: str, dim: int, embedder_id: str, state: tuple[int, int] | None = None) -> UserIndex:
         """The user's index, up to date with the store (read the state before the rows: never stale)."""
-        version, mutations = self.store.user_state(user_id)
+        version, mutations = self.store.user_state(user_id) if state is None else state
         cached = self._users.get(user_id)
         if cached is not None and cached.dim == dim:
             if (cached.version, cached.mutations) == (version, mutations):
@@ -143,8 +146,11 @@ class IndexCache:
         files = self._load_file(
             user_id, dim, embedder_id, mutations, lambda c, m: (c, m) == (count, saved.max_seq), keys=True
         )
+        carried = _carried_vectors(saved.vectors, count, len(arrays["key_owner"]), dim)
         if files is not None:
             dense, keys = files
+        elif carried is not None:
+            dense, keys = carried
         else:
             embeddings, blobs = self.store.user_vectors(user_id, upto_seq=saved.max_seq)
             if len(embeddings) != count:
@@ -162,14 +168,17 @@ class IndexCache:
         grown = len(tail.seqs) > max(64, count // 10)
         if self.directory is not None and (files is None or grown):
             self._save_file(index, embedder_id)
-        if grown:
+        if grown or (self.directory is None and carried is None):  # without files, the snapshot holds the vectors
             self._save_snapshot(index)
         return index
 
     def _save_snapshot(self, index: UserIndex) -> None:
         if bool(index.alive.all()):
+            # without index files (PostgreSQL) the snapshot carries the vectors: one read for a cold index
+            vectors = () if self.directory is not None else _vector_bytes(index)
             self.store.save_snapshot(
-                index.user_id, Snapshot(index.mutations, len(index), index.max_seq, snapshot.encode(index))
+                index.user_id,
+                Snapshot(index.mutations, len(index), index.max_seq, snapshot.encode(index), vectors),
             )
 
     def _load_file(
@@ -413,6 +422,24 @@ def _key_index(blobs: list[bytes], dim: int) -> FlatIndex | None:
     keys = FlatIndex(dim)
     keys.add(np.frombuffer(b"".join(blobs), dtype="<f4").reshape(-1, dim))
     return keys
+
+
+def _vector_bytes(index: UserIndex) -> tuple[bytes, ...]:
+    """The index's vectors, then its sentence keys, as raw little-endian float32 (`Snapshot.vectors`)."""
+    parts = [index.dense] if index.keys is None else [index.dense, index.keys]
+    return tuple(np.ascontiguousarray(p.vectors(), dtype="<f4").tobytes() for p in parts)
+
+
+def _carried_vectors(
+    pieces: tuple[bytes | memoryview, ...], count: int, keys: int, dim: int
+) -> tuple[FlatIndex, FlatIndex | None] | None:
+    """The dense vectors and sentence keys a snapshot carries (searched in place where they come in one
+    piece), or None when it carries none or not these."""
+    if not pieces or sum(len(p) for p in pieces) != (count + keys) * dim * 4:
+        return None
+    blob = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+    rows = np.frombuffer(blob, dtype="<f4").reshape(count + keys, dim)
+    return FlatIndex.over(rows[:count]), FlatIndex.over(rows[count:]) if keys else None
 
 
 def _unlink(*paths: Path) -> None:

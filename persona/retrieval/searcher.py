@@ -55,18 +55,31 @@ class Searcher:
 
     def search(self, user_id: str, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
         """The user's k memories most relevant to ``query``, best first (arguments already validated)."""
-        if self.store.user_state(user_id) == (0, 0):
+        state = self.store.user_state(user_id)
+        if state == (0, 0):
             return []
-        return self.search_vector(user_id, embed_checked(self.embedder(), [query])[0], query, k, filters)
+        return self._search(user_id, embed_checked(self.embedder(), [query])[0], query, k, filters, state)
 
     def search_vector(
         self, user_id: str, vector: Vectors, query: str, k: int, filters: Filters | None = None
     ) -> list[Hit]:
         """Search with an already embedded query (benchmarks time retrieval without the embedding)."""
+        return self._search(user_id, vector, query, k, filters, None)
+
+    def _search(
+        self,
+        user_id: str,
+        vector: Vectors,
+        query: str,
+        k: int,
+        filters: Filters | None,
+        state: tuple[int, int] | None,
+    ) -> list[Hit]:
+        """``state``: the user's counters when just read (read before the index's rows, as the cache needs)."""
         embedder_id = self.embedder().id
         reranker = self.reranker
         depth = k if reranker is None else max(k, self.rerank_depth)
-        with self.cache.using(user_id, int(vector.shape[0]), embedder_id) as index:
+        with self.cache.using(user_id, int(vector.shape[0]), embedder_id, state=state) as index:
             now = self.clock() if self.clock is not None else None
             ranked = rank(index, vector, query, depth, index.mask(filters or Filters()), self.ranking, now)
             seqs = [index.seqs[r.position] for r in ranked]

@@ -31,6 +31,12 @@ Kind = Annotated[
     str | None, Field(description="Only memories of this kind: fact, preference, episode or profile.")
 ]
 Time = Annotated[str | None, Field(description="An ISO 8601 date or time (UTC unless it has an offset).")]
+EventSince = Annotated[
+    str | None,
+    Field(description="Only memories about events from this time on (the times their text names, else when "
+          "they were said); ISO 8601."),
+]
+EventUntil = Annotated[str | None, Field(description="Only memories about events before this time; ISO 8601.")]
 INSTRUCTIONS = (
     "persona is a per-user long-term memory. Before answering a user, search_memories (or render_prompt) for "
     "what you know about them; add_memory when they tell you something worth remembering about themselves."
@@ -61,12 +67,15 @@ def build(p: Persona) -> MCPServer[Any]:
         since: Time = None,
         until: Time = None,
         include_superseded: Annotated[bool, Field(description="Also memories a newer one replaced.")] = False,
+        event_since: EventSince = None,
+        event_until: EventUntil = None,
     ) -> dict[str, Any]:
         """The user's memories most relevant to a query, best first, each with its score."""
         hits = _library(
             lambda: p.search(
                 user, query, k=k, kind=kind, filters=filters, since=since, until=until,  # type: ignore[arg-type]
-                include_superseded=include_superseded,
+                include_superseded=include_superseded, event_since=event_since,  # type: ignore[arg-type]
+                event_until=event_until,  # type: ignore[arg-type]
             )
         )
         return {"hits": [h.to_dict() for h in hits]}
@@ -103,12 +112,15 @@ def build(p: Persona) -> MCPServer[Any]:
         since: Time = None,
         until: Time = None,
         include_superseded: Annotated[bool, Field(description="Also memories a newer one replaced.")] = False,
+        event_since: EventSince = None,
+        event_until: EventUntil = None,
     ) -> dict[str, Any]:
         """A page of the user's memories, newest first, and next_cursor for the next page (null on the last)."""
         page = _library(
             lambda: p.list_page(
                 user, limit=limit, cursor=cursor, kind=kind, since=since, until=until,  # type: ignore[arg-type]
-                include_superseded=include_superseded,
+                include_superseded=include_superseded, event_since=event_since,  # type: ignore[arg-type]
+                event_until=event_until,  # type: ignore[arg-type]
             )
         )
         return page.to_dict()

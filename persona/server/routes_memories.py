@@ -113,6 +113,13 @@ async def list_memories(
         str | None, Query(description="The previous page's next_cursor; none for the first page.")
     ] = None,
     include_superseded: bool = False,
+    event_since: Annotated[
+        str | None, Query(description="Only memories about events from this time on: " + _TIME)
+    ] = None,
+    event_until: Annotated[str | None, Query(description="Only memories about events before this time: " + _TIME)] = None,
+    sensitivity: Annotated[
+        list[str] | None, Query(description="Only memories with this label (repeat for several).")
+    ] = None,
 ) -> Any:
     """One page, and ``next_cursor`` / ``next`` (the URL of the next page), both null on the last page.
     Memories added while a client walks the pages never shift them: each memory is seen once."""
@@ -123,7 +130,8 @@ async def list_memories(
     page = await run(
         lambda: p.list_page(
             inner, kind=kind, since=since, until=until, limit=limit, cursor=cursor,  # type: ignore[arg-type]
-            include_superseded=include_superseded,
+            include_superseded=include_superseded, event_since=event_since,  # type: ignore[arg-type]
+            event_until=event_until, sensitivity=sensitivity,  # type: ignore[arg-type]
         )
     )
     following = None

@@ -1,7 +1,8 @@
 """The REST API's privacy routes: a user's consent and their disclosure log ("who saw what about me").
 
-`GET|PUT /v1/users/{user}/consent` and `GET /v1/users/{user}/disclosures`, over `Persona.consent`,
-`Persona.set_consent` and `Persona.disclosures`; user ids are the caller's own (`auth.Principal` maps them
+`GET|PUT /v1/users/{user}/consent`, `GET /v1/users/{user}/disclosures` and `GET|DELETE /v1/users/{user}/policy`
+(the ``strategy="auto"`` bandit), over `Persona.consent`, `Persona.set_consent`, `Persona.disclosures`,
+`Persona.policy` and `Persona.reset_policy`; user ids are the caller's own (`auth.Principal` maps them
 into the tenant's namespace and back), and changing consent needs a key that may write.
 """
 
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..learning.policy import Policy
 from .auth import Principal
 from .deps import caller, run, state_of
 
@@ -74,3 +76,25 @@ async def disclosures(
         lambda: p.disclosures(inner, since=since, until=until, limit=limit)  # type: ignore[arg-type]
     )
     return JSONResponse({"disclosures": [_outer(d.to_dict(), who) for d in found]})
+
+
+@router.get("/users/{user}/policy", summary='How strategy "auto" chooses for the user (docs/bandit.md)')
+async def get_policy(user: str, request: Request, who: Caller) -> Any:
+    p = state_of(request).open_persona()
+    inner = who.inner(user)
+    policy = await run(lambda: p.policy(inner))
+    return JSONResponse(_outer(policy.to_dict(), who))
+
+
+@router.delete("/users/{user}/policy", summary='Reset the user\'s strategy "auto" evidence to the pooled prior')
+async def delete_policy(user: str, request: Request, who: Caller) -> Any:
+    p = state_of(request).open_persona()
+    who.check_write()
+    inner = who.inner(user)
+
+    def reset() -> Policy:
+        p.reset_policy(inner)
+        return p.policy(inner)
+
+    policy = await run(reset)
+    return JSONResponse(_outer(policy.to_dict(), who))

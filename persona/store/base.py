@@ -158,6 +158,22 @@ class ReplyRecord:
     model: str
     memory_ids: list[str]
     at: datetime
+    arm: str | None = None
+    """The ``strategy="auto"`` arm that rendered its prompt (None for a fixed strategy)."""
+    exploring: bool = False
+    context: str | None = None
+
+
+@dataclass(frozen=True)
+class PolicyRow:
+    """One user's evidence for one arm (`PolicyLog`): times chosen, ratings credited, their weight and the
+    weighted sum of their rewards in [0, 1]."""
+
+    arm: str
+    pulls: int
+    rewards: int
+    weight: float
+    reward: float
 
 
 @dataclass(frozen=True)
@@ -171,6 +187,9 @@ class Snapshot:
     count: int
     max_seq: int
     data: bytes
+    vectors: tuple[bytes | memoryview, ...] = ()
+    """The rows' vectors then their sentence keys (owner order), raw little-endian float32, in any number of
+    pieces; empty when the store keeps none with the snapshot (SQLite keeps them in its index files)."""
 
 
 @dataclass(frozen=True)
@@ -252,6 +271,9 @@ class MemoryReads(Protocol):
         since: datetime | None = None,
         until: datetime | None = None,
         include_superseded: bool = True,
+        sensitivity: Sequence[str] | None = None,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> tuple[builtins.list[Memory], tuple[float, int] | None]:
         """Up to ``limit`` of `list`'s memories (newest first) past position ``after``, and the position to pass
         for the next page (None after the last page)."""
@@ -383,7 +405,30 @@ class GovernanceLog(Protocol):
         per kind (``reply``, ``feedback``, ``disclosure`` too) and the `Change` (None when no memory went)."""
 
 
-class Store(IndexSource, MemoryReads, MemoryWrites, ReplyLog, GovernanceLog, Protocol):
+class PolicyLog(Protocol):
+    """The ``strategy="auto"`` bandit's evidence: a ``policy`` row per (user, arm). Pulls are counted by
+    `GovernanceLog.record_turn` (a reply with an arm); an explicit rating is credited by
+    `ReplyLog.record_feedback` in its transaction, replacing the reply's earlier credit."""
+
+    def policy_rows(self, user_id: str) -> builtins.list[PolicyRow]: ...
+
+    def policy_pool(self) -> builtins.list[PolicyRow]:
+        """Every user's evidence summed per arm (``pulls``/``rewards``/``weight``/``reward``)."""
+        ...
+
+    def credit_implicit(self, reply_id: str, reward: float, weight: float) -> bool:
+        """Credit ``reward`` (in [0, 1]) with ``weight`` to the reply's arm unless it has an explicit rating;
+        replaces an earlier implicit credit. False when nothing was credited."""
+        ...
+
+    def reset_policy(self, user_id: str) -> None: ...
+
+    def import_policy(self, user_id: str, rows: Sequence[PolicyRow]) -> None:
+        """Add imported rows to the user's (an export's ``policy``)."""
+        ...
+
+
+class Store(IndexSource, MemoryReads, MemoryWrites, ReplyLog, GovernanceLog, PolicyLog, Protocol):
     """A whole store engine."""
 
     @property

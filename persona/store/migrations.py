@@ -156,6 +156,19 @@ def _governance(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX feedback_reply ON feedback(reply_id)")
 
 
+def _policy(db: sqlite3.Connection) -> None:
+    # the strategy="auto" bandit (#16): each reply's arm and its credited reward, and per (user, arm) evidence
+    for column in (
+        "arm TEXT", "exploring INTEGER", "context TEXT", "reward REAL", "reward_weight REAL", "reward_source TEXT"
+    ):
+        db.execute(f"ALTER TABLE replies ADD COLUMN {column}")
+    db.execute(
+        "CREATE TABLE policy(user_id TEXT NOT NULL, arm TEXT NOT NULL, pulls INTEGER NOT NULL DEFAULT 0, "
+        "rewards INTEGER NOT NULL DEFAULT 0, weight REAL NOT NULL DEFAULT 0, reward REAL NOT NULL DEFAULT 0, "
+        "updated_at TEXT NOT NULL, PRIMARY KEY (user_id, arm))"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _initial),
     ("002_memories_user_kind_time", _kind_time_index),
@@ -166,6 +179,7 @@ MIGRATIONS: list[Migration] = [
     ("007_event_times", _event_times),
     ("008_sensitivity", _sensitivity),
     ("009_governance", _governance),
+    ("010_policy", _policy),
 ]
 
 

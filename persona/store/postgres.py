@@ -30,22 +30,26 @@ import numpy.typing as npt
 
 from ..errors import EmbedderMismatchError, InvalidInputError, PersonaError, StoreError
 from ..types import HistoryEntry, Memory
-from .base import Change, ChangeKind, Inserted, NewMemory, Snapshot
+from .base import Change, ChangeKind, Inserted, NewMemory
 from .event_rows import event_json, parse_events
 from .postgres_governance import PostgresGovernance
 from .postgres_logs import PostgresLogs
+from .postgres_policy import PostgresPolicy
 from .postgres_reads import PostgresReads
 from .postgres_schema import (
     PgAddress,
     apply_migrations,
+    check_connection,
     connect,
     ensure_vector_extension,
     explain_connect_error,
     import_driver,
     parse_dsn,
     register_vector_adapters,
+    returned,
     search_path_option,
 )
+from .postgres_snapshots import PostgresSnapshots
 from .records import is_transcript
 from .sqlite_rows import COLUMNS, change_kind, keys_blob, new_id, row_to_memory, update_assignments
 from .transfer import history_to_import
@@ -62,7 +66,13 @@ _INSERT_COLUMNS = (
 )
 
 
-class PostgresStore(PostgresReads, PostgresLogs, PostgresGovernance):
+_FORGET_TABLES = (
+    "memories", "history", "replies", "feedback", "users", "snapshots", "snapshot_vectors", "consent", "disclosures",
+    "policy",
+)
+
+
+class PostgresStore(PostgresReads, PostgresSnapshots, PostgresLogs, PostgresGovernance, PostgresPolicy):
     """The PostgreSQL source of truth for one schema of one database."""
 
     def __init__(self, dsn: str, *, pool_size: int = 8) -> None:
@@ -91,7 +101,8 @@ class PostgresStore(PostgresReads, PostgresLogs, PostgresGovernance):
                 "application_name": "persona",
             },
             configure=register_vector_adapters,
-            check=pool_module.ConnectionPool.check_connection,
+            check=check_connection,
+            reset=returned,
             timeout=10.0,
             open=False,
             name="persona",
@@ -394,26 +405,10 @@ class PostgresStore(PostgresReads, PostgresLogs, PostgresGovernance):
         with self.write(user_id) as conn:
             before = self._state(conn, user_id)
             count = int(conn.execute("DELETE FROM memories WHERE user_id = %s", (user_id,)).rowcount)
-            for table in ("history", "replies", "feedback", "users", "snapshots", "consent", "disclosures"):
+            for table in _FORGET_TABLES[1:]:
                 conn.execute(f"DELETE FROM {table} WHERE user_id = %s", (user_id,))
-        self._vacuum(("memories", "history", "replies", "feedback", "users", "snapshots", "consent", "disclosures"))
+        self._vacuum(_FORGET_TABLES)
         return count, Change("forgotten", user_id, None, before, (0, 0))
-
-    def save_snapshot(self, user_id: str, snapshot: Snapshot) -> bool:
-        """Save it if the user's mutations counter still matches (`persona.store.base.IndexSource`)."""
-        s = snapshot
-        try:
-            with self.write(user_id) as conn:
-                done = conn.execute(
-                    "INSERT INTO snapshots(user_id, mutations, count, max_seq, data) SELECT %s, %s, %s, %s, %s "
-                    "WHERE (SELECT mutations FROM users WHERE user_id = %s) = %s ON CONFLICT (user_id) DO UPDATE "
-                    "SET mutations = excluded.mutations, count = excluded.count, max_seq = excluded.max_seq, "
-                    "data = excluded.data",
-                    (user_id, s.mutations, s.count, s.max_seq, s.data, user_id, s.mutations),
-                ).rowcount
-            return bool(done)
-        except StoreError:
-            return False  # a cache: go without it
 
     def _vacuum(self, tables: Sequence[str]) -> None:
         """A plain (non-blocking) VACUUM of the tables a deletion touched, on a background thread, so dead

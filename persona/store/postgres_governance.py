@@ -17,6 +17,7 @@ from ..governance.records import Consent, Disclosure
 from ..types import KINDS
 from .base import Change, ChangeKind, Expiry, ReplyRecord
 from .postgres_logs import insert_reply
+from .postgres_policy import count_pull
 from .sqlite_governance import consent_from_row, consent_row, disclosure_from_row, disclosures_query
 
 __all__ = ["PostgresGovernance"]
@@ -81,7 +82,13 @@ class PostgresGovernance:
 
     def discard_reply(self, reply_id: str) -> None:
         with self.read() as conn:
-            conn.execute("DELETE FROM replies WHERE reply_id = %s", (reply_id,))
+            row = conn.execute("SELECT user_id, arm FROM replies WHERE reply_id = %s", (reply_id,)).fetchone()
+        if row is None:
+            return
+        with self.write(row[0]) as conn:
+            if row[1] is not None:
+                count_pull(conn, row[0], row[1], -1)  # the model never answered: not a pull
+            conn.execute("DELETE FROM replies WHERE user_id = %s AND reply_id = %s", (row[0], reply_id))
 
     def disclosures(
         self, user_id: str, *, since: datetime | None, until: datetime | None, limit: int | None
@@ -175,7 +182,7 @@ class PostgresGovernance:
                     )
                 change = self._bump(conn, user_id, "deleted")
         if any(erased.values()):
-            self._vacuum(("memories", "history", "replies", "feedback", "disclosures", "snapshots"))
+            self._vacuum(("memories", "history", "replies", "feedback", "disclosures", "snapshots", "snapshot_vectors"))
         return {k: v for k, v in erased.items() if v}, change
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import NotFoundError
 from ..types import HistoryEntry, Memory
 from .base import Change, ChangeKind, ReplyRecord
+from .postgres_policy import count_pull, credit
 from .sqlite_rows import COLUMNS, row_to_memory
 
 __all__ = ["PostgresLogs"]
@@ -98,7 +99,8 @@ class PostgresLogs:
     def get_reply(self, reply_id: str) -> ReplyRecord | None:
         with self.read() as conn:
             row = conn.execute(
-                "SELECT reply_id, user_id, model, memory_ids, at FROM replies WHERE reply_id = %s", (reply_id,)
+                "SELECT reply_id, user_id, model, memory_ids, at, arm, exploring, context FROM replies "
+                "WHERE reply_id = %s", (reply_id,)
             ).fetchone()
         if row is None:
             return None
@@ -108,6 +110,9 @@ class PostgresLogs:
             model=row[2],
             memory_ids=list(json.loads(row[3])),
             at=datetime.fromisoformat(row[4]),
+            arm=row[5],
+            exploring=bool(row[6]),
+            context=row[7],
         )
 
     def record_feedback(
@@ -130,6 +135,7 @@ class PostgresLogs:
                 "INSERT INTO feedback(user_id, reply_id, rating, comment, at) VALUES (%s, %s, %s, %s, %s)",
                 (reply.user_id, reply_id, rating, comment, at.isoformat()),
             )
+            credit(conn, reply.user_id, reply_id, (rating + 1.0) / 2.0, 1.0, "explicit")
             for memory_id, value in (importance or {}).items():
                 row = conn.execute(
                     f"SELECT {COLUMNS} FROM memories WHERE user_id = %s AND id = %s", (reply.user_id, memory_id)
@@ -184,6 +190,18 @@ def _history_entry(row: tuple[Any, ...]) -> HistoryEntry:
 def insert_reply(conn: Any, reply: ReplyRecord) -> None:
     """Insert a reply's record (inside the caller's transaction, which holds the user's lock)."""
     conn.execute(
-        "INSERT INTO replies(user_id, reply_id, model, memory_ids, at) VALUES (%s, %s, %s, %s, %s)",
-        (reply.user_id, reply.reply_id, reply.model, json.dumps(reply.memory_ids), reply.at.isoformat()),
+        "INSERT INTO replies(user_id, reply_id, model, memory_ids, at, arm, exploring, context) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            reply.user_id,
+            reply.reply_id,
+            reply.model,
+            json.dumps(reply.memory_ids),
+            reply.at.isoformat(),
+            reply.arm,
+            reply.exploring,
+            reply.context,
+        ),
     )
+    if reply.arm is not None:
+        count_pull(conn, reply.user_id, reply.arm)

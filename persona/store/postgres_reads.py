@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import NotFoundError
 from ..types import Memory
-from .base import Snapshot, StoreCheck, UserRows
+from .base import StoreCheck, UserRows
 from .postgres_schema import PgAddress
 from .sqlite_labels import LABELLED_SQL
 from .sqlite_rows import COLUMNS, list_query, row_position, row_to_memory
@@ -102,10 +102,14 @@ class PostgresReads:
         since: datetime | None = None,
         until: datetime | None = None,
         include_superseded: bool = True,
+        sensitivity: Sequence[str] | None = None,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> tuple[builtins.list[Memory], tuple[float, int] | None]:
         sql, params = list_query(
             user_id, kind=kind, since=since, until=until, limit=limit + 1, include_superseded=include_superseded,
-            oldest_first=False, mark="%s", after=after,
+            oldest_first=False, mark="%s", after=after, sensitivity=sensitivity, event_since=event_since,
+            event_until=event_until,
         )
         with self.read() as conn:
             rows = list(conn.execute(sql, params))
@@ -185,13 +189,6 @@ class PostgresReads:
         if [r[0] for r in dense] != [r[0] for r in keys]:
             return [], []
         return [r[1] for r in dense], [None if r[1] is None else bytes(r[1]) for r in keys]
-
-    def load_snapshot(self, user_id: str) -> Snapshot | None:
-        with self.read() as conn:
-            row = conn.execute(
-                "SELECT mutations, count, max_seq, data FROM snapshots WHERE user_id = %s", (user_id,)
-            ).fetchone()
-        return None if row is None else Snapshot(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]))
 
     def iter_texts(self, batch: int = 512) -> Iterator[builtins.list[tuple[int, str]]]:
         """Every memory's (seq, text) but the transcript-only ones, in batches: for re-embedding."""

@@ -9,6 +9,8 @@ A DSN is ``postgresql://user:password@host:5432/dbname`` (or ``postgres://``), o
 from __future__ import annotations
 
 import re
+import select
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -305,12 +307,55 @@ def _governance(cur: Any) -> None:
     )
 
 
+def _snapshot_vectors(cur: Any) -> None:
+    # Issue #11: a snapshot's vectors (dense rows, then sentence keys; raw float32) in parts small enough to
+    # stay in their heap page (no TOAST), each row with the CRC-32 of the snapshot data it belongs to (stamp)
+    # and of all the vectors (crc). Erased with the snapshot row (ON DELETE CASCADE), so every transaction
+    # that erases a user's snapshot erases these vectors too.
+    cur.execute(
+        """
+        CREATE TABLE snapshot_vectors(
+            user_id TEXT NOT NULL REFERENCES snapshots(user_id) ON DELETE CASCADE,
+            part INTEGER NOT NULL,
+            stamp BIGINT NOT NULL,
+            crc BIGINT NOT NULL,
+            data BYTEA NOT NULL,
+            PRIMARY KEY (user_id, part)
+        ) WITH (toast_tuple_target = 8160);
+        ALTER TABLE snapshot_vectors ALTER COLUMN data SET STORAGE MAIN;
+        """
+    )
+
+
+def _policy(cur: Any) -> None:
+    # Issue #16, as SQLite's 010_policy: each reply's arm and credited reward, and per (user, arm) evidence.
+    cur.execute(
+        """
+        ALTER TABLE replies ADD COLUMN arm TEXT, ADD COLUMN exploring BOOLEAN, ADD COLUMN context TEXT,
+            ADD COLUMN reward DOUBLE PRECISION, ADD COLUMN reward_weight DOUBLE PRECISION,
+            ADD COLUMN reward_source TEXT;
+        CREATE TABLE policy(
+            user_id TEXT NOT NULL,
+            arm TEXT NOT NULL,
+            pulls BIGINT NOT NULL DEFAULT 0,
+            rewards BIGINT NOT NULL DEFAULT 0,
+            weight DOUBLE PRECISION NOT NULL DEFAULT 0,
+            reward DOUBLE PRECISION NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, arm)
+        );
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _initial),
     ("002_index_snapshots", _snapshots),
     ("003_event_times", _event_times),
     ("004_sensitivity", _sensitivity),
     ("005_governance", _governance),
+    ("006_snapshot_vectors", _snapshot_vectors),
+    ("007_policy", _policy),
 ]
 """Append new migrations; never edit or reorder one that has shipped."""
 
@@ -340,6 +385,39 @@ def apply_migrations(conn: psycopg.Connection[Any], schema: str) -> list[str]:
                 )
             done.append(name)
     return done
+
+
+# -- the pool's check of a connection it hands out -------------------------------------------------------------
+
+IDLE_PING = 5.0
+"""Seconds a pooled connection may idle before the pool pings it (one round trip) on handing it out."""
+
+
+def check_connection(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check before it hands out a connection: raise when it is dead (the pool then opens another).
+
+    A round trip only when the connection may be dead: the server has sent something unasked (it says why it
+    closes a connection before closing it, and the closed socket reads as end of file) or it idled at least
+    `IDLE_PING` seconds (a peer that vanished sends nothing). A busy process thus pays no ping per call;
+    a connection cut in between fails its call with a StoreError, and the pool replaces it."""
+    idle = time.monotonic() - float(getattr(conn, "_persona_returned", 0.0))
+    unasked = _readable(conn.pgconn.socket)  # a closed connection raises here
+    if unasked or idle >= IDLE_PING:
+        conn.execute("")
+
+
+def _readable(fd: int) -> bool:
+    """Whether the socket has something to read, without waiting (poll: no limit on the descriptor)."""
+    if not hasattr(select, "poll"):  # Windows
+        return bool(select.select([fd], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def returned(conn: psycopg.Connection[Any]) -> None:
+    """The pool's reset hook: note when the connection went back to the pool (see `check_connection`)."""
+    conn._persona_returned = time.monotonic()  # type: ignore[attr-defined]
 
 
 # -- vectors on the wire ----------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from .sqlite_governance import SQLiteGovernance
 from .sqlite_labels import SQLiteLabels
 from .sqlite_logs import SQLiteLogs
 from .sqlite_open import open_database
+from .sqlite_policy import SQLitePolicy
 from .sqlite_rows import (
     COLUMNS,
     change_kind,
@@ -48,11 +49,11 @@ from .sqlite_snapshots import SQLiteSnapshots
 __all__ = ["DB_NAME", "MISSING_KEYS_SQL", "SQLiteStore"]
 
 DB_NAME = "persona.db"
-_USER_TABLES = ("memories", "history", "replies", "feedback", "users", "snapshots")
+_USER_TABLES = ("memories", "history", "replies", "feedback", "users", "snapshots", "policy")
 Vector = npt.NDArray[np.float32]
 
 
-class SQLiteStore(SQLiteLabels, SQLiteLogs, SQLiteGovernance, SQLiteSnapshots):
+class SQLiteStore(SQLiteLabels, SQLiteLogs, SQLiteGovernance, SQLiteSnapshots, SQLitePolicy):
     """The SQLite source of truth for one store directory."""
 
     def __init__(
@@ -366,18 +367,9 @@ class SQLiteStore(SQLiteLabels, SQLiteLogs, SQLiteGovernance, SQLiteSnapshots):
         event_until: datetime | None = None,
     ) -> builtins.list[Memory]:
         sql, params = list_query(
-            user_id,
-            kind=kind,
-            since=since,
-            until=until,
-            limit=limit,
-            include_superseded=include_superseded,
-            oldest_first=oldest_first,
-            mark="?",
-            sensitivity=sensitivity,
-            exclude_sensitivity=exclude_sensitivity,
-            event_since=event_since,
-            event_until=event_until,
+            user_id, kind=kind, since=since, until=until, limit=limit, include_superseded=include_superseded,
+            oldest_first=oldest_first, mark="?", sensitivity=sensitivity, exclude_sensitivity=exclude_sensitivity,
+            event_since=event_since, event_until=event_until,
         )
         with self.lock:
             return [row_to_memory(row) for row in self.db.execute(sql, params)]
@@ -392,10 +384,14 @@ class SQLiteStore(SQLiteLabels, SQLiteLogs, SQLiteGovernance, SQLiteSnapshots):
         since: datetime | None = None,
         until: datetime | None = None,
         include_superseded: bool = True,
+        sensitivity: Sequence[str] | None = None,
+        event_since: datetime | None = None,
+        event_until: datetime | None = None,
     ) -> tuple[builtins.list[Memory], tuple[float, int] | None]:
         sql, params = list_query(
             user_id, kind=kind, since=since, until=until, limit=limit + 1, include_superseded=include_superseded,
-            oldest_first=False, mark="?", after=after,
+            oldest_first=False, mark="?", after=after, sensitivity=sensitivity, event_since=event_since,
+            event_until=event_until,
         )
         with self.lock:
             rows = list(self.db.execute(sql, params))

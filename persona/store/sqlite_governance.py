@@ -22,6 +22,7 @@ from ..types import KINDS
 from .base import Change, ChangeKind, Expiry, ReplyRecord
 from .sqlite_errors import GuardedLock
 from .sqlite_logs import insert_reply
+from .sqlite_policy import count_pull
 
 __all__ = ["SQLiteGovernance", "disclosures_query", "julian_day"]
 
@@ -83,6 +84,9 @@ class SQLiteGovernance:
 
     def discard_reply(self, reply_id: str) -> None:
         with self.write() as db:
+            row = db.execute("SELECT user_id, arm FROM replies WHERE reply_id = ?", (reply_id,)).fetchone()
+            if row is not None and row[1] is not None:
+                count_pull(db, row[0], row[1], -1)  # the model never answered: not a pull
             db.execute("DELETE FROM replies WHERE reply_id = ?", (reply_id,))
 
     def disclosures(

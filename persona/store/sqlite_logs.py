@@ -19,6 +19,7 @@ from ..errors import NotFoundError
 from ..types import HistoryEntry, Memory
 from .base import Change, ChangeKind, NewMemory, ReplyRecord
 from .sqlite_errors import GuardedLock
+from .sqlite_policy import count_pull, credit
 from .sqlite_rows import COLUMNS, row_to_memory
 from .transfer import history_to_import
 
@@ -130,7 +131,9 @@ class SQLiteLogs:
     def get_reply(self, reply_id: str) -> ReplyRecord | None:
         with self.lock:
             row = self.db.execute(
-                "SELECT reply_id, user_id, model, memory_ids, at FROM replies WHERE reply_id = ?", (reply_id,)
+                "SELECT reply_id, user_id, model, memory_ids, at, arm, exploring, context FROM replies "
+                "WHERE reply_id = ?",
+                (reply_id,),
             ).fetchone()
         if row is None:
             return None
@@ -140,6 +143,9 @@ class SQLiteLogs:
             model=row[2],
             memory_ids=list(json.loads(row[3])),
             at=datetime.fromisoformat(row[4]),
+            arm=row[5],
+            exploring=bool(row[6]),
+            context=row[7],
         )
 
     def record_feedback(
@@ -163,6 +169,7 @@ class SQLiteLogs:
                 "INSERT INTO feedback(reply_id, user_id, rating, comment, at) VALUES (?, ?, ?, ?, ?)",
                 (reply_id, reply.user_id, rating, comment, at.isoformat()),
             )
+            credit(db, reply_id, (rating + 1.0) / 2.0, 1.0, "explicit")
             for memory_id, value in (importance or {}).items():
                 row = db.execute(f"SELECT {COLUMNS} FROM memories WHERE id = ?", (memory_id,)).fetchone()
                 if row is None:
@@ -201,8 +208,20 @@ def _history_entry(row: tuple[Any, ...]) -> HistoryEntry:
 
 
 def insert_reply(db: sqlite3.Connection, reply: ReplyRecord) -> None:
-    """Insert a reply's record (inside the caller's transaction)."""
+    """Insert a reply's record (inside the caller's transaction); a reply with an arm counts its pull."""
     db.execute(
-        "INSERT INTO replies(reply_id, user_id, model, memory_ids, at) VALUES (?, ?, ?, ?, ?)",
-        (reply.reply_id, reply.user_id, reply.model, json.dumps(reply.memory_ids), reply.at.isoformat()),
+        "INSERT INTO replies(reply_id, user_id, model, memory_ids, at, arm, exploring, context) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            reply.reply_id,
+            reply.user_id,
+            reply.model,
+            json.dumps(reply.memory_ids),
+            reply.at.isoformat(),
+            reply.arm,
+            int(reply.exploring),
+            reply.context,
+        ),
     )
+    if reply.arm is not None:
+        count_pull(db, reply.user_id, reply.arm)

@@ -1,11 +1,11 @@
 """Export and import of one user's memories and history, their consent and their disclosure log: a
-versioned, JSON-serializable format (``consent`` and ``disclosures`` are optional keys: exports written
-before them import as they did)."""
+versioned, JSON-serializable format (``consent``, ``disclosures`` and ``policy`` are optional keys:
+exports written before them import as they did)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from ..validation import (
     check_time,
     check_user_id,
 )
-from .base import NewMemory, Store
+from .base import NewMemory, PolicyRow, Store
 from .records import ITEM_FIELDS, prepare_item
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "history_to_import",
     "parse_export",
     "parse_governance",
+    "parse_policy",
 ]
 
 EXPORT_FORMAT = "persona.export"
@@ -51,7 +52,26 @@ def export_data(store: Store, user_id: str) -> dict[str, Any]:
         "history": [h.to_dict() for h in store.user_history(user_id)],
         "consent": None if consent is None else consent.to_dict(),
         "disclosures": [d.to_dict() for d in reversed(disclosures)],
+        "policy": [asdict(row) for row in store.policy_rows(user_id)],
     }
+
+
+def parse_policy(data: Mapping[str, Any]) -> list[PolicyRow]:
+    """An export's ``strategy="auto"`` evidence, validated (optional: older exports have none)."""
+    raw = data.get("policy") or []
+    if not isinstance(raw, list):
+        raise InvalidInputError(f"export 'policy' must be a list, got {type(raw).__name__}.")
+    rows = []
+    for i, entry in enumerate(raw):
+        try:
+            row = PolicyRow(str(entry["arm"]), int(entry["pulls"]), int(entry["rewards"]),
+                            float(entry["weight"]), float(entry["reward"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInputError(f"export policy row {i}: needs arm, pulls, rewards, weight, reward ({exc}).") from exc
+        if row.pulls < 0 or row.rewards < 0 or not 0.0 <= row.reward <= row.weight:
+            raise InvalidInputError(f"export policy row {i}: counts must be non-negative, reward <= weight.")
+        rows.append(row)
+    return rows
 
 
 def parse_governance(data: Mapping[str, Any], user_id: str) -> tuple[Consent | None, list[Disclosure]]:

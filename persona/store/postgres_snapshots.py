@@ -1,0 +1,123 @@
+"""The PostgreSQL store's index snapshots, with their vectors (`persona.store.base.IndexSource.load_snapshot` /
+`save_snapshot`; what a snapshot holds is `persona.retrieval.snapshot`'s business).
+
+PostgreSQL has no index files, so a snapshot carries the user's vectors too (issue #11): the dense vectors,
+then the sentence keys, as raw float32 cut into parts of `PART` bytes in ``snapshot_vectors``. A part fits
+in its heap page (``STORAGE MAIN``, no TOAST), so the parts stream out of one index range scan; one 52 MB
+``bytea`` (TOASTed, then grown piecewise in libpq's buffer) took about twice as long here. Every part
+records the CRC-32 of the snapshot data it was saved with (``stamp``: the read asks for those only) and the
+CRC-32 of all the vectors: parts missing, of another save (one between our two queries) or garbled make the
+snapshot come without vectors, and the index cache reads them from the rows instead (and saves it again).
+
+The parts reference the snapshot row (``ON DELETE CASCADE``): every transaction that erases a user's
+snapshot (a write that changes or removes a row, ``forget_user``, re-embedding, a retention sweep) erases
+its vectors with it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from contextlib import AbstractContextManager
+from typing import Any
+
+import numpy as np
+
+from ..errors import StoreError
+from .base import Snapshot
+
+__all__ = ["PART", "PostgresSnapshots"]
+
+PART = 7680
+"""Bytes of vectors per row of ``snapshot_vectors``: with its key it stays under the 8 kB page, inline."""
+
+
+class PostgresSnapshots:
+    """Load and save a user's index snapshot and its vectors."""
+
+    def read(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def write(self, user_id: str | None = None) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def load_snapshot(self, user_id: str) -> Snapshot | None:
+        """The user's snapshot, with its vectors when all their parts are there, of this snapshot and intact
+        (else without). The snapshot row says how many parts there are and their CRC-32; the parts come
+        through ``COPY ... TO STDOUT`` (binary), each row copied once, straight from libpq's buffer into one
+        array. (Fetching them as rows cost a second copy, 50 ms more here; two halves on two connections
+        were slower too: 2 cores, busy.)"""
+        with self.read() as conn, conn.cursor(binary=True) as cur:
+            row = cur.execute(
+                "SELECT mutations, count, max_seq, data, (SELECT count(*) FROM snapshot_vectors v WHERE "
+                "v.user_id = s.user_id), (SELECT crc FROM snapshot_vectors v WHERE v.user_id = s.user_id AND "
+                "part = 0) FROM snapshots s WHERE user_id = %s",
+                (user_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            data, total, crc = bytes(row[3]), int(row[4]), row[5]
+            vectors: tuple[memoryview, ...] = ()
+            if total and crc is not None:
+                vectors = _copied(cur, user_id, zlib.crc32(data), total, int(crc))
+        return Snapshot(int(row[0]), int(row[1]), int(row[2]), data, vectors)
+
+    def save_snapshot(self, user_id: str, snapshot: Snapshot) -> bool:
+        """Save it, with its vectors, if the user's mutations counter still matches (`IndexSource`)."""
+        s = snapshot
+        try:
+            with self.write(user_id) as conn:
+                done = conn.execute(
+                    "INSERT INTO snapshots(user_id, mutations, count, max_seq, data) SELECT %s, %s, %s, %s, %s "
+                    "WHERE (SELECT mutations FROM users WHERE user_id = %s) = %s ON CONFLICT (user_id) DO UPDATE "
+                    "SET mutations = excluded.mutations, count = excluded.count, max_seq = excluded.max_seq, "
+                    "data = excluded.data",
+                    (user_id, s.mutations, s.count, s.max_seq, s.data, user_id, s.mutations),
+                ).rowcount
+                if done:
+                    conn.execute("DELETE FROM snapshot_vectors WHERE user_id = %s", (user_id,))
+                    if s.vectors:
+                        _copy_parts(conn, user_id, zlib.crc32(s.data), b"".join(s.vectors))
+            return bool(done)
+        except StoreError:
+            return False  # a cache: go without it
+
+
+def _copied(cur: Any, user_id: str, stamp: int, total: int, crc: int) -> tuple[memoryview, ...]:
+    """The bytes of the ``total`` parts of this snapshot (``stamp``: the query reads no others) in one buffer,
+    when they are all there and their CRC-32 is ``crc``; else ()."""
+    buffer = np.empty(total * PART, dtype=np.uint8).data.cast("B")  # numpy's: huge pages where it can
+    at = rows = 0
+    header, shaped = True, True
+    with cur.copy(
+        "COPY (SELECT data FROM snapshot_vectors WHERE user_id = %s AND stamp = %s ORDER BY part) "
+        "TO STDOUT (FORMAT BINARY)",
+        (user_id, stamp),
+    ) as copy:
+        while chunk := copy.read():  # read to the end even when a message is not ours: the connection is reused
+            message = memoryview(chunk)
+            if header:  # the 19-byte file header: signature, flags, no extension
+                shaped = bytes(message[:11]) == b"PGCOPY\n\xff\r\n\x00"
+                message, header = message[19:], False
+            if not shaped or len(message) in (0, 2):  # the header alone, or the trailer (-1)
+                continue
+            size = int.from_bytes(message[2:6], "big")
+            # one CopyData message per row: 1 field, its length, its bytes; any other shape: not ours
+            if int.from_bytes(message[:2], "big") != 1 or len(message) != 6 + size or at + size > len(buffer):
+                shaped = False
+                continue
+            buffer[at : at + size] = message[6:]
+            at, rows = at + size, rows + 1
+    if not shaped or rows != total or zlib.crc32(buffer[:at]) != crc:
+        return ()  # a part missing, a save of another snapshot in between, garbled, or not in this shape
+    return (buffer[:at],)
+
+
+def _copy_parts(conn: Any, user_id: str, stamp: int, blob: bytes) -> None:
+    """The vectors in parts of `PART` bytes, each marked with the snapshot's stamp and the vectors' CRC-32."""
+    view, crc = memoryview(blob), zlib.crc32(blob)
+    with conn.cursor() as cur, cur.copy(
+        "COPY snapshot_vectors (user_id, part, stamp, crc, data) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["text", "int4", "int8", "int8", "bytea"])
+        for part, start in enumerate(range(0, len(blob), PART)):
+            copy.write_row((user_id, part, stamp, crc, view[start : start + PART]))
