@@ -193,7 +193,8 @@ class ChatMethods:
         default) the user's message becomes an episode (evidence about the user) and the reply transcript (shown
         as conversation, never searched or learned from), and the facts the message states supersede what
         they contradict, in the background; the next turn of the same user waits for it. ``learn=False``
-        stores nothing. The message is validated before the model is called (``InvalidInputError``).
+        stores nothing of the turn's text; with ``strategy="auto"`` the reply's record (its arm and memory ids)
+        is still kept, so that ``feedback`` credits the arm. The message is validated before the model is called (``InvalidInputError``).
 
         The user's consent applies: learning off is ``learn=False`` (``Reply.learned`` is False),
         personalization off leaves their memories out of the prompt. The prompt's memories are recorded in
@@ -203,6 +204,7 @@ class ChatMethods:
         user_id, message = check_user_id(user_id), check_text(message, what="message")
         consent = self._consent_of(user_id)
         learn = learn and consent.learning
+        keep = learn or (strategy == "auto" and consent.learning)  # auto's reply is kept so feedback credits it
         if learn:
             self.learning.wait(user_id)  # the previous turn's facts should be in this prompt
         ticket = self.learning.ticket(user_id)
@@ -217,7 +219,7 @@ class ChatMethods:
             model=model,
             max_prompt_tokens=max_prompt_tokens,
             history=history,
-            ticket=ticket if learn else None,
+            ticket=ticket if keep else None,
             at=at,
         )
         try:
@@ -232,7 +234,7 @@ class ChatMethods:
                 **llm_kwargs,
             )
         except BaseException:
-            if learn:
+            if keep:
                 self._discard_reply(reply_id)
             raise
 
@@ -266,6 +268,7 @@ class ChatMethods:
         user_id, message = check_user_id(user_id), check_text(message, what="message")
         consent = await asyncio.to_thread(self._consent_of, user_id)
         learn = learn and consent.learning
+        keep = learn or (strategy == "auto" and consent.learning)
         if learn:
             await asyncio.to_thread(self.learning.wait, user_id)
         ticket = self.learning.ticket(user_id)
@@ -281,7 +284,7 @@ class ChatMethods:
             model=model,
             max_prompt_tokens=max_prompt_tokens,
             history=history,
-            ticket=ticket if learn else None,
+            ticket=ticket if keep else None,
             at=at,
         )
         try:
@@ -296,7 +299,7 @@ class ChatMethods:
                 **llm_kwargs,
             )
         except BaseException:
-            if learn:
+            if keep:
                 await asyncio.to_thread(self._discard_reply, reply_id)
             raise
 

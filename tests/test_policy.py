@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from _governance import MOCK, Clock
 
-from persona import Arm, InvalidInputError, Persona
+from persona import Arm, InvalidInputError, NotFoundError, Persona
 from persona.learning.policy import (
     ArmEvidence,
     check_arms,
@@ -82,6 +82,16 @@ def test_feedback_credits_the_arm_and_a_second_rating_replaces_the_first(ap: Per
     ap.feedback(reply.id, -1.0)  # type: ignore[attr-defined]
     pulls, rewards, bad = _stats(ap, "u")[arm]
     assert (pulls, rewards) == (1, 1) and bad < 0.5  # replaced, not counted twice
+
+
+def test_auto_without_learning_keeps_only_the_reply_record_so_feedback_still_credits_the_arm(ap: Persona) -> None:
+    reply = ap.chat("u", "What should I cook tonight?", strategy="auto", learn=False, mock_response="Risotto.")
+    assert reply.learned is False and ap.list("u") == []  # no episode, no transcript
+    ap.feedback(reply.id, 1.0)
+    assert _stats(ap, "u")[reply.arm][:2] == (1, 1)
+    plain = ap.chat("u", "And tomorrow?", strategy="hybrid", learn=False, mock_response="Soup.")
+    with pytest.raises(NotFoundError):
+        ap.feedback(plain.id, 1.0)  # a fixed strategy with learn=False keeps nothing
 
 
 def test_a_late_rating_credits_the_arm_of_its_reply(ap: Persona) -> None:

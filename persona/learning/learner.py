@@ -271,7 +271,7 @@ class Learner:
         info = self.writer.get_reply(reply_id) if isinstance(reply_id, str) and reply_id.strip() else None
         if info is None:
             raise NotFoundError(
-                f"no reply {reply_id!r}: pass the id of a Reply from chat() (replies with learn=False are not kept)."
+                f"no reply {reply_id!r}: pass the id of a Reply from chat() (replies with learn=False are not kept, except with strategy='auto')."
             )
         user_id = info.user_id
         self.wait(user_id)
