@@ -10,6 +10,7 @@ from _governance import MOCK, Clock
 
 from persona import Arm, InvalidInputError, NotFoundError, Persona
 from persona.learning.policy import (
+    SIBLING_WEIGHT,
     ArmEvidence,
     check_arms,
     choose,
@@ -167,6 +168,17 @@ def test_choose_is_deterministic_and_exploring_means_not_the_best_mean() -> None
     d = policy.to_dict()
     assert set(d) >= {"user_id", "arms", "prior"}
     assert set(d["arms"][0]) == {"arm", "strategy", "budget", "estimate", "uncertainty", "pulls", "rewards"}
+
+
+def test_ratings_of_one_budget_count_for_the_same_strategy_at_the_others_at_sibling_weight() -> None:
+    arms = default_arms()
+    own = {"profile@1024": ArmEvidence(10, 10, 10.0, 10.0)}  # ten +1 ratings at 1,024 tokens
+    by_arm = {a.arm: a for a in policy_of("u", arms, own, {}).arms}
+    mine, sibling, other = by_arm["profile@1024"], by_arm["profile@2048"], by_arm["hybrid@2048"]
+    assert mine.estimate == pytest.approx(11 / 12)  # Beta(1 + 10, 1): the sibling's 0 weight adds nothing
+    assert sibling.estimate == pytest.approx((1 + 10 * SIBLING_WEIGHT) / (2 + 10 * SIBLING_WEIGHT))
+    assert other.estimate == pytest.approx(0.5) and sibling.pulls == 0 and sibling.rewards == 0
+    assert mine.estimate > sibling.estimate > other.estimate
 
 
 def test_policy_of_an_unknown_user_is_empty_not_an_error(ap: Persona) -> None:

@@ -32,9 +32,10 @@ from persona.errors import InvalidInputError, MissingDependencyError
 
 from .datasets import check_dataset
 
-__all__ = ["DATASETS", "DatasetSpec", "EvalConfig", "load_config", "parse_config"]
+__all__ = ["BANDIT_SETTINGS", "DATASETS", "DatasetSpec", "EvalConfig", "load_config", "parse_config"]
 
-DATASETS = ("locomo", "prefeval", "synthetic", "learning")
+DATASETS = ("locomo", "prefeval", "synthetic", "learning", "bandit")
+BANDIT_SETTINGS = ("simulated", "locomo", "prefeval")
 _TOP_KEYS = {
     "name",
     "datasets",
@@ -50,13 +51,15 @@ _TOP_KEYS = {
     "data_dir",
     "cache_dir",
 }
-_DATASET_KEYS = {"name", "limit", "setting", "users", "seed", "topics"}
+_DATASET_KEYS = {"name", "limit", "setting", "users", "seed", "topics", "turns"}
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
     """One dataset of a run. ``setting`` is PrefEval's ``item`` (one user per preference, the benchmark's
-    layout) or ``topic``, or the learning benchmark's split (``all``, ``dev``, ``heldout``, ``fresh``, ``fresh2``; ``limit`` users); ``users``/``seed`` size the synthetic set; ``topics`` narrows PrefEval."""
+    layout) or ``topic``, or the learning benchmark's split (``all``, ``dev``, ``heldout``, ``fresh``,
+    ``fresh2``; ``limit`` users), or the bandit task (``simulated``, ``locomo``, ``prefeval``; ``turns`` per user); ``users``/``seed`` size the
+    synthetic set (and the bandit's: users per type, or benchmark users); ``topics`` narrows PrefEval."""
 
     name: str
     limit: int | None = None
@@ -64,6 +67,7 @@ class DatasetSpec:
     users: int = 4
     seed: int = 0
     topics: tuple[str, ...] | None = None
+    turns: int = 500
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,8 @@ class EvalConfig:
         """Raise `DatasetNotFoundError` unless every dataset's benchmark files exist (``run_eval`` calls this
         before doing any work, so a missing file fails the run at once, not half-way through)."""
         for spec in self.datasets:
-            check_dataset(spec.name, self.data_dir, spec.topics)
+            if spec.name != "bandit":  # the bandit's benchmark tasks are skipped (with the reason) instead
+                check_dataset(spec.name, self.data_dir, spec.topics)
 
     def with_limit(self, limit: int | None) -> EvalConfig:
         """The same run with every dataset cut to its first ``limit`` questions (None: unchanged)."""
@@ -160,8 +165,9 @@ def _dataset(raw: Any, source: str) -> DatasetSpec:
     name = raw.get("name")
     if name not in DATASETS:
         raise _fail(source, f"dataset name must be one of {', '.join(DATASETS)}, got {name!r}")
-    setting = raw.get("setting", "all" if name == "learning" else "item")
-    allowed = ("all", "dev", "heldout", "fresh", "fresh2") if name == "learning" else ("item", "topic")
+    setting = raw.get("setting", {"learning": "all", "bandit": "simulated"}.get(str(name), "item"))
+    splits = ("all", "dev", "heldout", "fresh", "fresh2")
+    allowed = {"learning": splits, "bandit": BANDIT_SETTINGS}.get(str(name), ("item", "topic"))
     if setting not in allowed:
         raise _fail(source, f"setting must be one of {', '.join(map(repr, allowed))}, got {setting!r}")
     limit = raw.get("limit")
@@ -178,6 +184,7 @@ def _dataset(raw: Any, source: str) -> DatasetSpec:
         users=_positive(raw.get("users", 4), "users", source),
         seed=seed,
         topics=tuple(topics) if topics is not None else None,
+        turns=_positive(raw.get("turns", 500), "turns", source),
     )
 
 

@@ -250,10 +250,16 @@ def learning_section(learning: Mapping[str, Any] | None) -> list[str]:
 
 
 def render_report(
-    rows: Sequence[Mapping[str, Any]], config: EvalConfig, learning: Mapping[str, Any] | None = None
+    rows: Sequence[Mapping[str, Any]],
+    config: EvalConfig,
+    learning: Mapping[str, Any] | None = None,
+    bandit: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """The whole report as markdown (with the learning benchmark's ``learning.json`` when it ran)."""
+    """The whole report as markdown (with the learning benchmark's ``learning.json`` and the bandit's
+    ``bandit_<task>.json`` results when they ran)."""
     from persona import __version__
+
+    from .bandit_report import bandit_section
 
     data = [dict(r) for r in rows]
     models = sorted({str(r["model"]) for r in data if r.get("answer") is not None})
@@ -279,6 +285,7 @@ def render_report(
         "",
     ]
     lines += learning_section(learning)
+    lines += bandit_section(bandit)
     for dataset in dict.fromkeys(str(r["dataset"]) for r in data):
         subset = [r for r in data if r["dataset"] == dataset]
         lines += [f"## {dataset}", "", "### Retrieval", "", *_retrieval_section(subset, config.ks)]
@@ -291,5 +298,7 @@ def write_report(out: Path, rows: Sequence[Mapping[str, Any]], config: EvalConfi
     path = out / "report.md"
     found = out / "learning.json"
     learning = json.loads(found.read_text("utf-8")) if found.exists() else None
-    path.write_text(render_report(rows, config, learning), "utf-8")
+    from .bandit_report import read_bandit
+
+    path.write_text(render_report(rows, config, learning, read_bandit(out)), "utf-8")
     return path

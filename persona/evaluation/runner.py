@@ -350,6 +350,11 @@ def run_eval(
                 if spec.name == "learning":  # not questions: a scripted chat per user, scored at the end
                     _run_learning(spec, out_dir, chosen, progress)
                     continue
+                if spec.name == "bandit":  # strategy="auto" against fixed arms (bandit_<setting>.json)
+                    from .bandit_tasks import run_bandit_spec
+
+                    run_bandit_spec(spec, config, out_dir, chosen, progress)
+                    continue
                 suite = load_suite(spec, config.data_dir)
                 clock = _Clock()
                 store = _Store(out_dir / "stores" / suite.name, suite, chosen, clock)
@@ -364,4 +369,8 @@ def run_eval(
     rows = read_rows(results)
     files = [results, write_report(out_dir, rows, config)]
     files += write_plots(out_dir, rows, config.ks)
+    from .bandit_report import read_bandit, write_bandit_plot
+
+    regret_plot = write_bandit_plot(out_dir, read_bandit(out_dir))
+    files += [regret_plot] if regret_plot is not None else []
     return RunSummary(out_dir, written, skipped, misses, hits, time.perf_counter() - started, tuple(files))

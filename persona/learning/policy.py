@@ -3,7 +3,8 @@
 Pure: no store imports. `choose` draws one Thompson sample per arm from a Beta posterior over the arm's
 reward mapped to [0, 1] (``r01 = (rating + 1) / 2``) and picks the highest. The posterior of an arm for a user
 is ``Beta(1 + a0 + s, 1 + b0 + (n - s))``: ``n`` is the weight of the ratings credited to the arm for this user
-(fractional: an implicit signal weighs `IMPLICIT_WEIGHT`), ``s`` the weighted sum of their r01, and
+(fractional: an implicit signal weighs `IMPLICIT_WEIGHT`; the same strategy's ratings at the other budgets
+count `SIBLING_WEIGHT` of theirs), ``s`` the weighted sum of their r01, and
 ``a0``/``b0`` the pooled prior: every user's evidence for the arm, shrunk to at most `PRIOR_STRENGTH`
 pseudo-observations. `implicit_reward` reads a rating from the user's next message (rule-based).
 """
@@ -23,6 +24,7 @@ __all__ = [
     "DEFAULT_BUDGETS",
     "IMPLICIT_WEIGHT",
     "PRIOR_STRENGTH",
+    "SIBLING_WEIGHT",
     "Arm",
     "ArmEvidence",
     "ArmStats",
@@ -40,6 +42,8 @@ BUILTIN_STRATEGIES = ("full", "hybrid", "none", "profile", "recent", "retrieved"
 DEFAULT_BUDGETS = (1024, 2048)
 PRIOR_STRENGTH = 8.0
 """The pooled prior counts as at most this many observations: a user's own ratings soon outweigh it."""
+SIBLING_WEIGHT = 0.5
+"""A user's ratings of a strategy at one budget count this much as evidence for it at the others."""
 IMPLICIT_WEIGHT = 0.5
 """An implicit signal (read from the next message) weighs this much of an explicit rating."""
 
@@ -163,6 +167,25 @@ def _others(pool: ArmEvidence, own: ArmEvidence) -> ArmEvidence:
     return ArmEvidence(0, 0, max(0.0, pool.weight - own.weight), max(0.0, pool.reward - own.reward))
 
 
+def _with_siblings(
+    arms: Sequence[Arm], own: Mapping[str, ArmEvidence], weight: float = SIBLING_WEIGHT
+) -> dict[str, ArmEvidence]:
+    """Each arm's own evidence plus ``weight`` times that of the same strategy at the other budgets (one
+    strategy's budgets tend to earn alike: fewer arms to tell apart). Pulls and rewards stay the arm's own."""
+    empty = ArmEvidence()
+    shared: dict[str, ArmEvidence] = {}
+    for arm in arms:
+        mine = own.get(arm.name, empty)
+        w, r = mine.weight, mine.reward
+        if weight > 0:
+            for other in arms:
+                if other.strategy == arm.strategy and other.name != arm.name:
+                    theirs = own.get(other.name, empty)
+                    w, r = w + weight * theirs.weight, r + weight * theirs.reward
+        shared[arm.name] = ArmEvidence(mine.pulls, mine.rewards, w, r)
+    return shared
+
+
 def choose(
     arms: Sequence[Arm],
     own: Mapping[str, ArmEvidence],
@@ -173,9 +196,10 @@ def choose(
     empty = ArmEvidence()
     best_draw, best_mean = -1.0, -1.0
     chosen = greedy = arms[0]
+    shared = _with_siblings(arms, own)
     for arm in arms:
         mine = own.get(arm.name, empty)
-        a, b, _ = _beta(mine, _others(pool.get(arm.name, empty), mine))
+        a, b, _ = _beta(shared[arm.name], _others(pool.get(arm.name, empty), mine))
         draw = rng.betavariate(a, b)
         if draw > best_draw:
             best_draw, chosen = draw, arm
@@ -189,9 +213,10 @@ def policy_of(
 ) -> Policy:
     empty = ArmEvidence()
     stats = []
+    shared = _with_siblings(arms, own)
     for arm in arms:
         mine = own.get(arm.name, empty)
-        a, b, prior = _beta(mine, _others(pool.get(arm.name, empty), mine))
+        a, b, prior = _beta(shared[arm.name], _others(pool.get(arm.name, empty), mine))
         mean = a / (a + b)
         sd = (a * b / ((a + b) ** 2 * (a + b + 1.0))) ** 0.5
         stats.append(ArmStats(arm.name, arm.strategy, arm.budget, mean, sd, mine.pulls, mine.rewards, prior))
