@@ -274,3 +274,16 @@ def test_a_forget_erases_the_snapshot_keys(dsn: str) -> None:
     with Persona(dsn, embedder=FakeEmbedder()) as p:
         p.forget_user("u")
     assert keys() == 0
+
+
+def test_a_user_id_beyond_ascii_is_scored_too(cold_paths: list[bool]) -> None:
+    require_pg()
+    with fresh_pg() as where:
+        with Persona(where, embedder=FakeEmbedder()) as p:
+            p.add_many("zoë-ünï", items(300))
+            p.search("zoë-ünï", "violin")  # saves the snapshot and its keys
+        with Persona(where, embedder=FakeEmbedder()) as p:
+            cold = p.search("zoë-ünï", "What did Caroline say about Paris?")
+            p._memories.searcher.close()
+            _same(cold, p.search("zoë-ünï", "What did Caroline say about Paris?"))
+    assert cold_paths == [False, True]

@@ -185,14 +185,28 @@ def _copy_parts(conn: Any, user_id: str, stamp: int, blob: bytes) -> None:
 
 
 def _copy_keys(conn: Any, user_id: str, stamp: int, blob: bytes, dim: int) -> None:
-    """The sentence keys (raw float32 rows) as pgvector vectors, numbered in owner order."""
+    """The sentence keys (raw float32 rows) as pgvector vectors, numbered in owner order: one binary ``COPY``
+    stream laid out by numpy (a row at a time through psycopg cost a second per 24,000 keys)."""
     keys = np.frombuffer(blob, dtype="<f4").reshape(-1, dim)
+    uid = user_id.encode("utf-8")
+    layout = np.dtype(
+        [
+            ("fields", ">i2"), ("uid_size", ">i4"), ("uid", "u1", (len(uid),)), ("part_size", ">i4"), ("part", ">i4"),
+            ("stamp_size", ">i4"), ("stamp", ">i8"), ("key_size", ">i4"), ("dim", ">u2"), ("unused", ">u2"),
+            ("key", ">f4", (dim,)),
+        ]
+    )  # fmt: skip
+    rows = np.empty(len(keys), dtype=layout)
+    rows["fields"], rows["uid_size"], rows["uid"] = 4, len(uid), np.frombuffer(uid, dtype=np.uint8)
+    rows["part_size"], rows["part"] = 4, np.arange(len(keys))
+    rows["stamp_size"], rows["stamp"] = 8, stamp
+    rows["key_size"], rows["dim"], rows["unused"], rows["key"] = 4 + 4 * dim, dim, 0, keys
     with conn.cursor() as cur, cur.copy(
         "COPY snapshot_keys (user_id, part, stamp, key) FROM STDIN (FORMAT BINARY)"
     ) as copy:
-        copy.set_types(["text", "int4", "int8", "vector"])
-        for part, key in enumerate(keys):
-            copy.write_row((user_id, part, stamp, key))
+        copy.write(b"PGCOPY\n\xff\r\n\x00" + bytes(8))  # the signature, no flags, no header extension
+        copy.write(rows.data)
+        copy.write(b"\xff\xff")  # the trailer
 
 
 _FLOAT8_ARRAY = 1022
