@@ -52,8 +52,9 @@ class Searcher:
         self.reranker = reranker
         self.rerank_depth = rerank_depth
         self.clock = clock
-        self.cold = ColdStart(cache)
         """What relative time phrases in a query ("last month") count from; None: the current time."""
+        self.cold = ColdStart(cache)
+        """Ranks a cold user by the store, when it can, while the cache fills (`persona.retrieval.coldstart`)."""
 
     def search(self, user_id: str, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
         """The user's k memories most relevant to ``query``, best first (arguments already validated)."""
