@@ -403,6 +403,7 @@ class Memories:
         )
 
     def close(self) -> None:
+        self.searcher.close()
         self.cache.clear()
         self.store.close()
 

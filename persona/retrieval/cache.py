@@ -168,7 +168,8 @@ class IndexCache:
         grown = len(tail.seqs) > max(64, count // 10)
         if self.directory is not None and (files is None or grown):
             self._save_file(index, embedder_id)
-        if grown or (self.directory is None and carried is None):  # without files, the snapshot holds the vectors
+        # without files the snapshot holds the vectors, and what a store that scores them needs (geometry)
+        if grown or (self.directory is None and (carried is None or not snapshot.has_geometry(arrays))):
             self._save_snapshot(index)
         return index
 
@@ -176,10 +177,30 @@ class IndexCache:
         if bool(index.alive.all()):
             # without index files (PostgreSQL) the snapshot carries the vectors: one read for a cold index
             vectors = () if self.directory is not None else _vector_bytes(index)
+            data = snapshot.encode(index, geometry=self.directory is None)
             self.store.save_snapshot(
-                index.user_id,
-                Snapshot(index.mutations, len(index), index.max_seq, snapshot.encode(index), vectors),
+                index.user_id, Snapshot(index.mutations, len(index), index.max_seq, data, vectors, index.dim)
             )
+
+    def build(self, user_id: str, dim: int, embedder_id: str, state: tuple[int, int]) -> UserIndex:
+        """The user's index at ``state`` built from the store, outside the cache (see `install`)."""
+        return self._build(user_id, dim, embedder_id, *state)
+
+    def cached(self, user_id: str, dim: int) -> bool:
+        with self._lock:
+            cached = self._users.get(user_id)
+            return cached is not None and cached.dim == dim
+
+    def install(self, index: UserIndex) -> bool:
+        """Keep an index `build` made, unless the user has one already or the store's rows changed in a way
+        it cannot follow since (a delete, an update, a forget: ``mutations`` differs)."""
+        with self._lock:
+            if index.user_id in self._users or self.store.user_state(index.user_id)[1] != index.mutations:
+                return False
+            self._users[index.user_id] = index
+            while len(self._users) > self.capacity:
+                self._users.popitem(last=False)
+            return True
 
     def _load_file(
         self,

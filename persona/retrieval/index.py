@@ -190,10 +190,15 @@ class UserIndex:
             return None
         if self.group_units_for != n:
             sums = self._sum_groups()
-            norms = np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
+            norms = self.group_norms()[:, None]
             self.group_units = np.ascontiguousarray(sums / norms, dtype=np.float32)
             self.group_units_for = n
         return self.group_units
+
+    def group_norms(self) -> npt.NDArray[np.float64]:
+        """Per conversation, the length of its vectors' sum (at least 1e-9): what scales its centroid."""
+        norms: npt.NDArray[np.float64] = np.maximum(np.linalg.norm(self._sum_groups(), axis=1), 1e-9)
+        return norms
 
     def followers(self) -> npt.NDArray[np.int64]:
         """Per position, the memory that follows it in its conversation (the inverse of ``links``), or -1."""

@@ -40,6 +40,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -56,9 +57,20 @@ from .queryspans import query_spans
 from .secondpass import neighbour_credit, second_hop, session_rank
 from .spans import overlap_scores
 
-__all__ = ["Ranked", "RankingConfig", "rank", "rerank"]
+__all__ = ["Ranked", "RankingConfig", "VectorScores", "rank", "rerank"]
 
 _DEFAULT = RankingConfig()
+
+
+@dataclass(frozen=True)
+class VectorScores:
+    """What ranking takes from the vectors, when the index holds none (`persona.retrieval.coldstart`): the
+    query's inner product with each memory's vector (``own``) and sentence key (``keys``, owner order), and
+    with each memory's conversation centroid (``conversation``); the context keys' norms are in the index."""
+
+    own: npt.NDArray[np.float64]
+    keys: npt.NDArray[np.float64]
+    conversation: npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -76,9 +88,10 @@ def rank(
     mask: Mask | None,
     config: RankingConfig = _DEFAULT,
     now: datetime | None = None,
+    vectors: VectorScores | None = None,
 ) -> list[Ranked]:
     """The k best positions for the query (``now``: what relative time phrases in the query count from;
-    default the current time)."""
+    default the current time; ``vectors``: the query's vector scores when the index holds no vectors)."""
     n = len(index)
     if n == 0 or k < 1:
         return []
@@ -89,15 +102,18 @@ def rank(
     links = np.where(index.links >= 0, index.links, 0)
     linked = (index.links >= 0) & index.alive[links]
 
-    own = index.dense.scores(query_vector).astype(np.float64)
+    own = index.dense.scores(query_vector).astype(np.float64) if vectors is None else vectors.own
     dense = own
     if config.context_mix > 0:
         norms = index.context_norms_for(config.context_mix).astype(np.float64)
         paired = np.where(linked, (own + config.context_mix * own[links]) / norms, own)
         dense = np.maximum(own, paired)
     if config.segment_keys and index.keys is not None:
-        dense = _best_key(index, query_vector, dense)
-    conversation = _conversation_scores(index, query_vector, own) if config.conversation_dense > 0 else None
+        keys = index.keys.scores(query_vector) if vectors is None else vectors.keys
+        dense = _best_key(index, keys, dense)
+    conversation = None
+    if config.conversation_dense > 0:
+        conversation = _conversation_scores(index, query_vector, own) if vectors is None else vectors.conversation
     if conversation is not None:
         dense = dense + config.conversation_dense * conversation
     lo, hi = float(dense[candidates].min()), float(dense[candidates].max())
@@ -212,11 +228,10 @@ def _span(
 
 
 def _best_key(
-    index: UserIndex, query_vector: npt.NDArray[np.float32], dense: npt.NDArray[np.float64]
+    index: UserIndex, scores: npt.NDArray[np.floating[Any]], dense: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]:
-    """``dense`` raised to the query's best match among each memory's extra keys."""
-    assert index.keys is not None
-    scores = index.keys.scores(query_vector)
+    """``dense`` raised to the query's best match among each memory's extra keys (``scores``: the query's
+    inner products with them)."""
     starts = index.key_starts
     best = np.maximum.reduceat(scores, starts).astype(np.float64)
     out = dense.copy()

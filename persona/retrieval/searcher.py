@@ -17,6 +17,7 @@ from ..backends.base import Embedder, Reranker, Vectors
 from ..store.base import IndexSource
 from ..types import Hit, Memory
 from .cache import IndexCache
+from .coldstart import ColdStart
 from .embedding import embed_checked
 from .index import Filters
 from .ranking import RankingConfig, rank, rerank
@@ -52,6 +53,8 @@ class Searcher:
         self.rerank_depth = rerank_depth
         self.clock = clock
         """What relative time phrases in a query ("last month") count from; None: the current time."""
+        self.cold = ColdStart(cache)
+        """Ranks a cold user by the store, when it can, while the cache fills (`persona.retrieval.coldstart`)."""
 
     def search(self, user_id: str, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
         """The user's k memories most relevant to ``query``, best first (arguments already validated)."""
@@ -79,17 +82,25 @@ class Searcher:
         embedder_id = self.embedder().id
         reranker = self.reranker
         depth = k if reranker is None else max(k, self.rerank_depth)
-        with self.cache.using(user_id, int(vector.shape[0]), embedder_id, state=state) as index:
-            now = self.clock() if self.clock is not None else None
-            ranked = rank(index, vector, query, depth, index.mask(filters or Filters()), self.ranking, now)
-            seqs = [index.seqs[r.position] for r in ranked]
-        memories = self.store.get_by_seqs(seqs)
+        try:
+            with self.cold.using(user_id, vector, embedder_id, state, self.ranking) as (index, scores):
+                now = self.clock() if self.clock is not None else None
+                mask = index.mask(filters or Filters())
+                ranked = rank(index, vector, query, depth, mask, self.ranking, now, scores)
+                seqs = [index.seqs[r.position] for r in ranked]
+            memories = self.store.get_by_seqs(seqs)
+        finally:
+            self.cold.fill(user_id)  # a cold user's index, built in the background once the search is done
         hits = [
             Hit(memory=memories[seq], score=r.score, parts=r.parts)
             for seq, r in zip(seqs, ranked, strict=True)
             if seq in memories
         ]
         return hits if reranker is None else rerank(reranker, query, hits, k)
+
+    def close(self) -> None:
+        """Wait for the indexes being built in the background (before the store closes)."""
+        self.cold.wait()
 
     def stated_preferences(self, user_id: str, limit: int) -> list[Memory]:
         """Current episodes in which the user (not the assistant) states a preference, newest first

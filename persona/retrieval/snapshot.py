@@ -30,7 +30,7 @@ from .conversations import MentionIndex
 from .index import UserIndex
 from .spans import EventWindows
 
-__all__ = ["MIN_ROWS", "decode", "encode", "restore"]
+__all__ = ["MIN_ROWS", "decode", "encode", "has_geometry", "restore"]
 
 MIN_ROWS = 256
 """Users with fewer rows build fast enough from the rows: no snapshot."""
@@ -45,13 +45,20 @@ _KEYS = frozenset(
         "mention_positions", "event_lo", "event_hi", "event_owner", *_ROWS,
     )
 )  # fmt: skip
+_GEOMETRY = frozenset(("geo_sq", "geo_pair", "geo_group_norms"))
+"""Optional (`encode`'s ``geometry``): per row |v|^2 and v . v_link (0 unlinked), float64, and the length of
+each conversation's vector sum (none when every memory is alone in its conversation): what a store that
+scores the vectors itself (`persona.store.base.SnapshotScoring`) leaves to be derived (`persona.retrieval.coldstart`)."""
 _SMALL = ("postings", "lengths", "links", "group", "key_owner", "mention_positions", "event_owner")
 """Integer arrays saved as int32 (one user's positions and counts fit), restored as int64."""
 
 
-def encode(index: UserIndex) -> bytes:
-    """A snapshot of every row of ``index`` (a fresh build: every row alive)."""
+def encode(index: UserIndex, *, geometry: bool = False) -> bytes:
+    """A snapshot of every row of ``index`` (a fresh build: every row alive); with ``geometry``, what ranking
+    derives from the vectors beyond their inner products with the query (`_GEOMETRY`)."""
     arrays: dict[str, npt.NDArray[Any]] = index.bm25.arrays()
+    if geometry:
+        arrays.update(_geometry(index))
     arrays["seqs"] = np.asarray(index.seqs, dtype=np.int64)
     arrays["created_ts"] = np.asarray(index.created_ts, dtype=np.float64)
     arrays["current"] = np.asarray(index.current, dtype=bool)
@@ -87,7 +94,9 @@ def decode(data: bytes, count: int) -> dict[str, npt.NDArray[Any]] | None:
     for name in _SMALL:
         if name in arrays:
             arrays[name] = np.asarray(arrays[name], dtype=np.int64)
-    if set(arrays) != _KEYS or int(arrays["format"][0]) != FORMAT:
+    if set(arrays) not in (_KEYS, _KEYS | _GEOMETRY) or int(arrays["format"][0]) != FORMAT:
+        return None
+    if "geo_sq" in arrays and not (len(arrays["geo_sq"]) == len(arrays["geo_pair"]) == count):
         return None
     if any(len(arrays[name]) != count for name in _ROWS):
         return None
@@ -104,6 +113,25 @@ def decode(data: bytes, count: int) -> dict[str, npt.NDArray[Any]] | None:
     return arrays
 
 
+def has_geometry(arrays: dict[str, npt.NDArray[Any]]) -> bool:
+    """Whether the snapshot holds `encode`'s ``geometry``."""
+    return "geo_sq" in arrays
+
+
+def _geometry(index: UserIndex) -> dict[str, npt.NDArray[Any]]:
+    vectors = index.dense.vectors().astype(np.float64)
+    links = index.links
+    linked = np.flatnonzero(links >= 0)
+    pair = np.zeros(len(index))
+    pair[linked] = np.einsum("ij,ij->i", vectors[linked], vectors[links[linked]])
+    alone = int(index.group[-1]) + 1 == len(index) if len(index) else True
+    return {
+        "geo_sq": np.einsum("ij,ij->i", vectors, vectors),
+        "geo_pair": pair,
+        "geo_group_norms": np.zeros(0) if alone else index.group_norms(),
+    }
+
+
 def restore(
     arrays: dict[str, npt.NDArray[Any]],
     *,
@@ -112,12 +140,15 @@ def restore(
     keys: FlatIndex | None,
     version: int,
     mutations: int,
+    vectors: bool = True,
 ) -> UserIndex | None:
     """The index the snapshot was taken of, with ``dense`` (its rows' vectors) and ``keys`` (their sentence
-    keys, in owner order); None when the vectors do not fit it or its metadata does not parse."""
+    keys, in owner order); None when the vectors do not fit it or its metadata does not parse. Without
+    ``vectors``, an index for one ranking whose vector scores come from elsewhere (`persona.retrieval.coldstart`):
+    ``dense`` and ``keys`` empty, the keys' owners kept."""
     n = len(arrays["seqs"])
     key_owner = arrays["key_owner"]
-    if len(dense) != n or (len(keys) if keys is not None else 0) != len(key_owner):
+    if vectors and (len(dense) != n or (len(keys) if keys is not None else 0) != len(key_owner)):
         return None
     try:
         columns = json.loads(arrays["columns"].tobytes().decode("utf-8"))
@@ -151,7 +182,7 @@ def restore(
         np.asarray(arrays["event_owner"], dtype=np.int64),
         np.asarray(arrays["event_has"], dtype=bool),
     )
-    if keys is not None and len(key_owner):
+    if (keys is not None or not vectors) and len(key_owner):
         index.keys = keys
         index.key_owner = key_owner
         index.key_starts = np.flatnonzero(np.concatenate([[True], key_owner[1:] != key_owner[:-1]]))

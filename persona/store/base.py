@@ -18,11 +18,12 @@ float32 bytes (``UserRows.embeddings``), so an engine stores them however it lik
 from __future__ import annotations
 
 import builtins
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +44,8 @@ __all__ = [
     "ReplyLog",
     "ReplyRecord",
     "Snapshot",
+    "SnapshotScores",
+    "SnapshotScoring",
     "Store",
     "StoreCheck",
     "UserRows",
@@ -190,6 +193,8 @@ class Snapshot:
     vectors: tuple[bytes | memoryview, ...] = ()
     """The rows' vectors then their sentence keys (owner order), raw little-endian float32, in any number of
     pieces; empty when the store keeps none with the snapshot (SQLite keeps them in its index files)."""
+    dim: int = 0
+    """The vectors' dimension (0: not said)."""
 
 
 @dataclass(frozen=True)
@@ -230,6 +235,40 @@ class IndexSource(Protocol):
 
         Every write that changes or removes a user's row, ``forget_user`` and ``set_embeddings`` erase the
         user's snapshot in their own transaction."""
+
+
+@dataclass(frozen=True)
+class SnapshotScores:
+    """A query's inner products with the vectors of the user's snapshot, and which snapshot that was."""
+
+    mutations: int
+    count: int
+    max_seq: int
+    stamp: int | None
+    """The CRC-32 of the snapshot's data that the sentence keys were saved with (None: it has none)."""
+    own: npt.NDArray[np.float64]
+    """With the ``count`` rows' vectors, in seq order."""
+    keys: npt.NDArray[np.float64]
+    """With the sentence keys, in owner order."""
+
+    def of(self, snapshot: Snapshot) -> bool:
+        """Whether these are the scores of ``snapshot``'s vectors."""
+        same = (self.mutations, self.count, self.max_seq) == (snapshot.mutations, snapshot.count, snapshot.max_seq)
+        return same and len(self.own) == snapshot.count and self.stamp in (None, zlib.crc32(snapshot.data))
+
+
+@runtime_checkable
+class SnapshotScoring(Protocol):
+    """Optional for an `IndexSource`: a store that holds a snapshot's vectors where it can score a query
+    against them (PostgreSQL with pgvector), so a cold index can be ranked before its vectors arrive
+    (`persona.retrieval.coldstart`)."""
+
+    def load_snapshot_data(self, user_id: str) -> Snapshot | None:
+        """The user's saved snapshot without its vectors, or None."""
+
+    def snapshot_scores(self, user_id: str, query: npt.NDArray[np.float32]) -> SnapshotScores | None:
+        """The query's scores against the user's snapshot's vectors; None when the user has no snapshot or
+        rows were added after it (then the caller builds the index as usual)."""
 
 
 class MemoryReads(Protocol):

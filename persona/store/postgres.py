@@ -67,8 +67,8 @@ _INSERT_COLUMNS = (
 
 
 _FORGET_TABLES = (
-    "memories", "history", "replies", "feedback", "users", "snapshots", "snapshot_vectors", "consent", "disclosures",
-    "policy",
+    "memories", "history", "replies", "feedback", "users", "snapshots", "snapshot_vectors", "snapshot_keys", "consent",
+    "disclosures", "policy",
 )
 
 

@@ -182,7 +182,9 @@ class PostgresGovernance:
                     )
                 change = self._bump(conn, user_id, "deleted")
         if any(erased.values()):
-            self._vacuum(("memories", "history", "replies", "feedback", "disclosures", "snapshots", "snapshot_vectors"))
+            self._vacuum(
+                ("memories", "history", "replies", "feedback", "disclosures", "snapshots", "snapshot_vectors", "snapshot_keys")
+            )
         return {k: v for k, v in erased.items() if v}, change
 
 

@@ -348,6 +348,23 @@ def _policy(cur: Any) -> None:
     )
 
 
+def _snapshot_keys(cur: Any) -> None:
+    # Issue #11: a snapshot's sentence keys as pgvector vectors (key number in owner order, stamp as in
+    # snapshot_vectors), so a cold search can score them in the server while the vectors load. Erased with the
+    # snapshot row.
+    cur.execute(
+        """
+        CREATE TABLE snapshot_keys(
+            user_id TEXT NOT NULL REFERENCES snapshots(user_id) ON DELETE CASCADE,
+            part INTEGER NOT NULL,
+            stamp BIGINT NOT NULL,
+            key vector NOT NULL,
+            PRIMARY KEY (user_id, part)
+        );
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _initial),
     ("002_index_snapshots", _snapshots),
@@ -356,6 +373,7 @@ MIGRATIONS: list[Migration] = [
     ("005_governance", _governance),
     ("006_snapshot_vectors", _snapshot_vectors),
     ("007_policy", _policy),
+    ("008_snapshot_keys", _snapshot_keys),
 ]
 """Append new migrations; never edit or reorder one that has shipped."""
 

@@ -16,14 +16,17 @@ its vectors with it.
 
 from __future__ import annotations
 
+import functools
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import StoreError
-from .base import Snapshot
+from .base import Snapshot, SnapshotScores
 
 __all__ = ["PART", "PostgresSnapshots"]
 
@@ -61,6 +64,60 @@ class PostgresSnapshots:
                 vectors = _copied(cur, user_id, zlib.crc32(data), total, int(crc))
         return Snapshot(int(row[0]), int(row[1]), int(row[2]), data, vectors)
 
+    def load_snapshot_data(self, user_id: str) -> Snapshot | None:
+        """The user's snapshot without its vectors (`persona.store.base.SnapshotScoring`)."""
+        with self.read() as conn, conn.cursor(binary=True) as cur:
+            row = cur.execute(
+                "SELECT mutations, count, max_seq, data FROM snapshots WHERE user_id = %s", (user_id,)
+            ).fetchone()
+        return None if row is None else Snapshot(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]))
+
+    def snapshot_scores(self, user_id: str, query: npt.NDArray[np.float32]) -> SnapshotScores | None:
+        """The query's inner products with the rows' vectors (``memories.embedding``) and the snapshot's
+        sentence keys (``snapshot_keys``), by pgvector in the server: two statements on two connections at
+        once, each saying which snapshot row it saw (the caller checks they agree with the data it loaded)."""
+        vector = np.ascontiguousarray(query, dtype=np.float32)
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            later = worker.submit(self._key_scores, user_id, vector)
+            own = self._own_scores(user_id, vector)
+            keys = later.result()
+        if own is None or keys is None or own[:3] != keys[:3]:
+            return None
+        mutations, count, max_seq, scores = own
+        return SnapshotScores(mutations, count, max_seq, keys[3], scores, keys[4])
+
+    def _own_scores(
+        self, user_id: str, vector: npt.NDArray[np.float32]
+    ) -> tuple[int, int, int, npt.NDArray[np.float64]] | None:
+        with self.read() as conn, conn.cursor(binary=True) as cur:
+            cur.adapters.register_loader(_FLOAT8_ARRAY, _float8_array())
+            row = cur.execute(
+                "SELECT mutations, count, max_seq, EXISTS (SELECT 1 FROM memories m WHERE m.user_id = s.user_id "
+                "AND seq > s.max_seq AND NOT transcript), (SELECT array_agg(-(embedding <#> %s) ORDER BY seq) "
+                "FROM memories m WHERE m.user_id = s.user_id AND seq <= s.max_seq AND NOT transcript) "
+                "FROM snapshots s WHERE user_id = %s",
+                (vector, user_id),
+            ).fetchone()
+        if row is None or row[3] or row[4] is None:
+            return None
+        return int(row[0]), int(row[1]), int(row[2]), row[4]
+
+    def _key_scores(
+        self, user_id: str, vector: npt.NDArray[np.float32]
+    ) -> tuple[int, int, int, int | None, npt.NDArray[np.float64]] | None:
+        with self.read() as conn, conn.cursor(binary=True) as cur:
+            cur.adapters.register_loader(_FLOAT8_ARRAY, _float8_array())
+            row = cur.execute(
+                "SELECT mutations, count, max_seq, k.lo, k.hi, k.scores FROM snapshots s, LATERAL (SELECT "
+                "min(stamp) AS lo, max(stamp) AS hi, array_agg(-(key <#> %s) ORDER BY part) AS scores FROM "
+                "snapshot_keys k WHERE k.user_id = s.user_id) k WHERE s.user_id = %s",
+                (vector, user_id),
+            ).fetchone()
+        if row is None or row[3] != row[4]:
+            return None
+        keys = row[5] if row[5] is not None else np.zeros(0)
+        return int(row[0]), int(row[1]), int(row[2]), None if row[3] is None else int(row[3]), keys
+
     def save_snapshot(self, user_id: str, snapshot: Snapshot) -> bool:
         """Save it, with its vectors, if the user's mutations counter still matches (`IndexSource`)."""
         s = snapshot
@@ -75,8 +132,12 @@ class PostgresSnapshots:
                 ).rowcount
                 if done:
                     conn.execute("DELETE FROM snapshot_vectors WHERE user_id = %s", (user_id,))
+                    conn.execute("DELETE FROM snapshot_keys WHERE user_id = %s", (user_id,))
                     if s.vectors:
-                        _copy_parts(conn, user_id, zlib.crc32(s.data), b"".join(s.vectors))
+                        blob = b"".join(s.vectors)
+                        _copy_parts(conn, user_id, zlib.crc32(s.data), blob)
+                        if s.dim:
+                            _copy_keys(conn, user_id, zlib.crc32(s.data), blob[s.count * s.dim * 4 :], s.dim)
             return bool(done)
         except StoreError:
             return False  # a cache: go without it
@@ -121,3 +182,55 @@ def _copy_parts(conn: Any, user_id: str, stamp: int, blob: bytes) -> None:
         copy.set_types(["text", "int4", "int8", "int8", "bytea"])
         for part, start in enumerate(range(0, len(blob), PART)):
             copy.write_row((user_id, part, stamp, crc, view[start : start + PART]))
+
+
+def _copy_keys(conn: Any, user_id: str, stamp: int, blob: bytes, dim: int) -> None:
+    """The sentence keys (raw float32 rows) as pgvector vectors, numbered in owner order: one binary ``COPY``
+    stream laid out by numpy (a row at a time through psycopg cost a second per 24,000 keys)."""
+    keys = np.frombuffer(blob, dtype="<f4").reshape(-1, dim)
+    uid = user_id.encode("utf-8")
+    layout = np.dtype(
+        [
+            ("fields", ">i2"), ("uid_size", ">i4"), ("uid", "u1", (len(uid),)), ("part_size", ">i4"), ("part", ">i4"),
+            ("stamp_size", ">i4"), ("stamp", ">i8"), ("key_size", ">i4"), ("dim", ">u2"), ("unused", ">u2"),
+            ("key", ">f4", (dim,)),
+        ]
+    )  # fmt: skip
+    rows = np.empty(len(keys), dtype=layout)
+    rows["fields"], rows["uid_size"], rows["uid"] = 4, len(uid), np.frombuffer(uid, dtype=np.uint8)
+    rows["part_size"], rows["part"] = 4, np.arange(len(keys))
+    rows["stamp_size"], rows["stamp"] = 8, stamp
+    rows["key_size"], rows["dim"], rows["unused"], rows["key"] = 4 + 4 * dim, dim, 0, keys
+    with conn.cursor() as cur, cur.copy(
+        "COPY snapshot_keys (user_id, part, stamp, key) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.write(b"PGCOPY\n\xff\r\n\x00" + bytes(8))  # the signature, no flags, no header extension
+        copy.write(rows.data)
+        copy.write(b"\xff\xff")  # the trailer
+
+
+_FLOAT8_ARRAY = 1022
+"""The oid of ``float8[]``."""
+
+
+@functools.cache
+def _float8_array() -> type:
+    """A loader of a binary one-dimensional ``float8[]`` without NULLs as a numpy array (not a list of
+    Python floats). Made on first use: psycopg is an optional extra."""
+    from psycopg.adapt import Loader
+    from psycopg.pq import Format
+
+    class Float8Array(Loader):
+        format = Format.BINARY
+
+        def load(self, data: Any) -> npt.NDArray[np.float64]:
+            view = memoryview(data)
+            if int.from_bytes(view[:4], "big") == 0:  # no dimensions: empty
+                return np.zeros(0)
+            if int.from_bytes(view[:4], "big") != 1 or int.from_bytes(view[4:8], "big") != 0:
+                raise ValueError("expected a one-dimensional float8[] without NULLs")
+            n = int.from_bytes(view[12:16], "big")
+            items = np.frombuffer(view, dtype=[("size", ">i4"), ("value", ">f8")], count=n, offset=20)
+            return items["value"].astype(np.float64)
+
+    return Float8Array
