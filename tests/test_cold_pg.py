@@ -210,12 +210,22 @@ def test_a_snapshot_the_server_cannot_score_is_the_usual_build(
     _same(got, expected)
 
 
-def test_rows_added_after_the_snapshot_are_the_usual_build(dsn: str, cold_paths: list[bool]) -> None:
+def test_rows_added_after_the_snapshot_are_the_usual_build(
+    dsn: str, cold_paths: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
     with Persona(dsn, embedder=FakeEmbedder()) as p:
         added = p.add("u", "a violin violin violin recital", kind="fact")
+    from persona.store.postgres import PostgresStore
+
+    attempted: list[str] = []  # the snapshot's data and the server's scores are not fetched in vain
+    for name in ("load_snapshot_data", "snapshot_scores"):
+        original = getattr(PostgresStore, name)
+        monkeypatch.setattr(
+            PostgresStore, name, lambda self, *a, _o=original, _n=name, **k: attempted.append(_n) or _o(self, *a, **k)
+        )
     with Persona(dsn, embedder=FakeEmbedder()) as p:
         assert p.search("u", "violin violin recital")[0].memory.id == added.id
-    assert cold_paths == [False]
+    assert cold_paths == [False] and attempted == []
 
 
 def test_an_old_snapshot_without_geometry_is_saved_again_with_it(dsn: str, cold_paths: list[bool]) -> None:

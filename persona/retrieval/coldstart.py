@@ -123,6 +123,8 @@ def _cold(
 ) -> tuple[UserIndex, VectorScores] | None:
     """The user's index from their snapshot without vectors, and the query's vector scores from the store;
     None when the snapshot is missing, stale, unreadable or without geometry, or the store cannot score it."""
+    if store.snapshot_without_tail(user_id) != state[1]:  # rows to append (or none saved): the usual build
+        return None
     with ThreadPoolExecutor(max_workers=1) as worker:  # the server scores while this thread restores
         later = worker.submit(store.snapshot_scores, user_id, query)
         restored = _restore(store, user_id, dim, state)

@@ -263,6 +263,11 @@ class SnapshotScoring(Protocol):
     against them (PostgreSQL with pgvector), so a cold index can be ranked before its vectors arrive
     (`persona.retrieval.coldstart`)."""
 
+    def snapshot_without_tail(self, user_id: str) -> int | None:
+        """The ``mutations`` counter the user's snapshot was taken at when no indexed row was added after it,
+        else None (no snapshot, or rows to append: then a cold index is built as usual). One small read, so
+        that a user with new rows does not pay for an attempt that cannot be used."""
+
     def load_snapshot_data(self, user_id: str) -> Snapshot | None:
         """The user's saved snapshot without its vectors, or None."""
 

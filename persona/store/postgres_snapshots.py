@@ -64,6 +64,16 @@ class PostgresSnapshots:
                 vectors = _copied(cur, user_id, zlib.crc32(data), total, int(crc))
         return Snapshot(int(row[0]), int(row[1]), int(row[2]), data, vectors)
 
+    def snapshot_without_tail(self, user_id: str) -> int | None:
+        """The snapshot's ``mutations`` when no indexed row follows it (`persona.store.base.SnapshotScoring`)."""
+        with self.read() as conn:
+            row = conn.execute(
+                "SELECT mutations, EXISTS (SELECT 1 FROM memories m WHERE m.user_id = s.user_id AND seq > s.max_seq "
+                "AND NOT transcript) FROM snapshots s WHERE user_id = %s",
+                (user_id,),
+            ).fetchone()
+        return None if row is None or row[1] else int(row[0])
+
     def load_snapshot_data(self, user_id: str) -> Snapshot | None:
         """The user's snapshot without its vectors (`persona.store.base.SnapshotScoring`)."""
         with self.read() as conn, conn.cursor(binary=True) as cur:
