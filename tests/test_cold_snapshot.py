@@ -90,7 +90,11 @@ def test_the_restored_index_is_the_built_one_and_ranks_the_same(location: str) -
     directory = Path(location) / "index" if not location.startswith("postgres") else None
     if directory is not None:
         assert (directory / next(directory.glob("*.faiss")).name).with_suffix(KEYS_SUFFIX).exists()
-    saved = open_store(store_location(location)).load_snapshot("u")
+    reader = open_store(store_location(location))
+    try:
+        saved = reader.load_snapshot("u")
+    finally:
+        reader.close()
     assert saved is not None and saved.count == 400
 
     restored, store = cold_index(location, directory)
@@ -104,7 +108,8 @@ def test_the_restored_index_is_the_built_one_and_ranks_the_same(location: str) -
         def load_snapshot(self, user_id: str) -> None:
             return None
 
-    fresh = IndexCache(FromRows(open_store(store_location(location))), None)
+    rows_store = FromRows(open_store(store_location(location)))
+    fresh = IndexCache(rows_store, None)
     with fresh.using("u", restored.dim, FakeEmbedder().id) as computed:
         for name in ("seqs", "ids", "kinds", "metadata"):
             assert getattr(restored, name) == getattr(computed, name), name
@@ -120,6 +125,8 @@ def test_the_restored_index_is_the_built_one_and_ranks_the_same(location: str) -
             a, b = restored.mentions.mentioned(q, 400), computed.mentions.mentioned(q, 400)
             assert (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
         assert np.array_equal(restored.conversation_centroids(), computed.conversation_centroids())
+    rows_store.close()
+    store.close()
     assert_same(results(location), built)  # restored: the same ranking
 
     with Persona(location, embedder=FakeEmbedder()) as p:
