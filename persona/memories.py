@@ -404,6 +404,7 @@ class Memories:
 
     def close(self) -> None:
         self.searcher.close()
+        self.cache.saves.wait()
         self.cache.clear()
         self.store.close()
 

@@ -297,3 +297,30 @@ def test_a_user_id_beyond_ascii_is_scored_too(cold_paths: list[bool]) -> None:
             p._memories.searcher.close()
             _same(cold, p.search("zoë-ünï", "What did Caroline say about Paris?"))
     assert cold_paths == [False, True]
+
+
+def test_a_slow_snapshot_save_holds_no_other_search(dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot is written in the background on PostgreSQL: while a large user's save is still running,
+    the same process searches another user (the index cache's lock is free)."""
+    from persona.store.postgres import PostgresStore
+
+    started, release = threading.Event(), threading.Event()
+    original = PostgresStore.save_snapshot
+
+    def slow(self: Any, user_id: str, saved: Any) -> bool:
+        if user_id == "w":
+            started.set()
+            assert release.wait(30)
+        return original(self, user_id, saved)
+
+    monkeypatch.setattr(PostgresStore, "save_snapshot", slow)
+    with Persona(dsn, embedder=FakeEmbedder()) as p:
+        p.add_many("w", items(300, offset=500))
+        assert p.search("w", "violin", k=3)  # built from the rows; its snapshot's save waits for `release`
+        assert started.wait(30)
+        assert p.search("u", "violin", k=3)  # not blocked by w's save
+        assert p._memories.store.load_snapshot("w") is None
+        release.set()
+        p._memories.cache.saves.wait()
+        saved = p._memories.store.load_snapshot("w")
+        assert saved is not None and saved.count == 300 and saved.vectors

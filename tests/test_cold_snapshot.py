@@ -271,16 +271,19 @@ def test_no_snapshot_vectors_survive_a_write_delete_or_forget() -> None:
             p.add_many("v", items(300, offset=1000))  # other texts: other vectors
             p.search("u", "violin", k=3)
             p.search("v", "violin", k=3)
+            p._memories.cache.saves.wait()  # snapshots are saved in the background on PostgreSQL
             assert _vector_rows(dsn, "u") > 0 and _vector_rows(dsn, "v") > 0
             first = p.list("u")[0]
             p.update(first.id, text="a new text for the first note")  # the snapshot held the old vector
             assert _vector_rows(dsn, "u") == 0
             p.search("u", "violin", k=3)
+            p._memories.cache.saves.wait()
             assert _vector_rows(dsn, "u") > 0
             p.delete(p.list("u")[1].id)
             assert _vector_rows(dsn, "u") == 0
         with Persona(dsn, embedder=FakeEmbedder()) as p:
             p.search("u", "violin", k=3)  # a cold build (this index patched the delete in place: no snapshot)
+            p._memories.cache.saves.wait()
             saved = p._memories.store.load_snapshot("u")
             assert saved is not None and saved.vectors
             probe = bytes(saved.vectors[0][: 4 * 16]).hex()  # a vector's first 16 floats, as a dump writes them

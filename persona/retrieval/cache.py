@@ -24,6 +24,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from ..store.base import Change, IndexSource, Snapshot, UserRows
 from ..types import IndexState
 from . import snapshot
 from .index import UserIndex, decode_vectors
+from .saving import BackgroundSaves
 
 __all__ = ["KEYS_SUFFIX", "IndexCache"]
 
@@ -53,6 +55,8 @@ class IndexCache:
         self.directory = directory
         self.capacity = capacity
         self._lock = threading.RLock()
+        self.saves = BackgroundSaves()
+        """Snapshot saves to a store without index files (PostgreSQL), written in the background."""
         self._users: OrderedDict[str, UserIndex] = OrderedDict()
 
     def file_for(self, user_id: str) -> Path | None:
@@ -178,9 +182,11 @@ class IndexCache:
             # without index files (PostgreSQL) the snapshot carries the vectors: one read for a cold index
             vectors = () if self.directory is not None else _vector_bytes(index)
             data = snapshot.encode(index, geometry=self.directory is None)
-            self.store.save_snapshot(
-                index.user_id, Snapshot(index.mutations, len(index), index.max_seq, data, vectors, index.dim)
-            )
+            saved = Snapshot(index.mutations, len(index), index.max_seq, data, vectors, index.dim)
+            if self.directory is None:  # tens of MB to a server: not under the lock every search takes
+                self.saves.submit(partial(self.store.save_snapshot, index.user_id, saved))
+            else:
+                self.store.save_snapshot(index.user_id, saved)
 
     def build(self, user_id: str, dim: int, embedder_id: str, state: tuple[int, int]) -> UserIndex:
         """The user's index at ``state`` built from the store, outside the cache (see `install`)."""
