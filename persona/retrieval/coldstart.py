@@ -12,9 +12,11 @@ memories' inner products over the length of their vector sum. Only rounding diff
 
 Meanwhile a background thread builds the full index as usual (`IndexCache.build`) and keeps it
 (`IndexCache.install`) unless the user's rows changed in a way it cannot follow (a delete, an update, a
-forget); the next search of the user waits for it. Anything else (no snapshot or one without geometry, rows
-added since it, a ranking term that needs the vectors themselves, a store that cannot score) takes the
-usual path.
+forget); the next search of the user waits for it. Rows added since the snapshot come with their vectors
+(as the usual path reads them) and are scored here; the snapshot's last row's vector and its last
+conversation's vector sum are all they can pair with. Anything else (no snapshot, one without geometry or
+made stale by a delete or update, a ranking term that needs the vectors themselves, a store that cannot
+score) takes the usual path.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from ..store.base import Snapshot, SnapshotScoring
 from . import snapshot
 from .cache import IndexCache
 from .config import RankingConfig
-from .index import UserIndex
+from .index import UserIndex, decode_vectors
 from .ranking import VectorScores
 
 __all__ = ["ColdStart"]
@@ -114,39 +116,50 @@ class ColdStart:
 
 
 def _cold(
-    store: SnapshotScoring,
+    store: Any,
     user_id: str,
     dim: int,
     state: tuple[int, int],
     query: npt.NDArray[np.float32],
     config: RankingConfig,
 ) -> tuple[UserIndex, VectorScores] | None:
-    """The user's index from their snapshot without vectors, and the query's vector scores from the store;
+    """The user's index from their snapshot without vectors (and the rows added since), and the query's
+    vector scores from the store (``store``: an `IndexSource` that is `SnapshotScoring`);
     None when the snapshot is missing, stale, unreadable or without geometry, or the store cannot score it."""
-    if store.snapshot_without_tail(user_id) != state[1]:  # rows to append (or none saved): the usual build
+    if store.snapshot_mutations(user_id) != state[1]:  # none saved, or a delete/update since: the usual build
         return None
     with ThreadPoolExecutor(max_workers=1) as worker:  # the server scores while this thread restores
         later = worker.submit(store.snapshot_scores, user_id, query)
         restored = _restore(store, user_id, dim, state)
+        tail = None if restored is None else store.user_rows(user_id, after_seq=restored[0].max_seq)
         try:
             scored = later.result()
         except (PersonaError, ValueError):  # not scored (a vector of another dimension): the usual build
             scored = None
-    if restored is None or scored is None or not scored.of(restored[0]):
+    if restored is None or tail is None or scored is None or not scored.of(restored[0]):
         return None
     index, arrays = restored[1:]
-    groups = arrays["geo_group_norms"]
     if len(scored.keys) != len(index.key_owner):
         return None
+    count = len(index)
+    norms = _context_norms(index, arrays, config.context_mix) if config.context_mix > 0 else None
     own, keys = scored.own, scored.keys
-    if config.context_mix > 0:
-        index.context_norms = _context_norms(index, arrays, config.context_mix)
+    vectors = np.zeros((0, dim), dtype=np.float32)
+    if tail.seqs:  # rows added since the snapshot: their vectors came with them, scored here
+        vectors = decode_vectors(tail.embeddings, dim)
+        index.append(tail, vectors)  # the dense and key indexes hold the tail's vectors only
+        links = index.links[count:]
+        if bool((links[links >= 0] < count - 1).any()):
+            return None  # a link reaches past the last snapshot row: not the layout assumed below
+        own = np.concatenate([own, index.dense.scores(query).astype(np.float64)])
+        if index.keys is not None and len(index.keys):
+            keys = np.concatenate([keys, index.keys.scores(query).astype(np.float64)])
+        if len(keys) != len(index.key_owner):
+            return None
+    if norms is not None:
+        index.context_norms = np.concatenate([norms, _tail_context_norms(index, arrays, vectors, config.context_mix)])
         index.context_mix = config.context_mix
-    if len(groups):  # q . (sum of v) / |sum of v|, the sum's length from the snapshot
-        sums = np.bincount(index.group, weights=own, minlength=len(groups))
-        conversation = (sums / groups)[index.group]
-    else:  # every memory alone in its conversation: its own centroid
-        conversation = own
+    conversation = _conversation(index, arrays, vectors, own, count)
     return index, VectorScores(own=own, keys=keys, conversation=conversation)
 
 
@@ -173,6 +186,50 @@ def _restore(
     if index is None or len(groups) not in (0, int(index.group[-1]) + 1):
         return None
     return saved, index, arrays
+
+
+def _tail_context_norms(
+    index: UserIndex, arrays: dict[str, npt.NDArray[Any]], vectors: npt.NDArray[np.float32], mix: float
+) -> npt.NDArray[np.float32]:
+    """`_context_norms` for the rows after the snapshot (``vectors``): a link points to the position before,
+    the snapshot's last row's vector is in the snapshot (``geo_last``)."""
+    count = len(index) - len(vectors)
+    links = index.links[count:]
+    norms = np.ones(len(vectors), dtype=np.float32)
+    linked = np.flatnonzero(links >= 0)
+    if len(linked):
+        before = np.vstack([np.asarray(arrays["geo_last"], dtype=np.float32)[None, :], vectors])
+        pairs = vectors[linked] + mix * before[links[linked] - (count - 1)]
+        norms[linked] = np.maximum(np.linalg.norm(pairs, axis=1).astype(np.float32), 1e-6)
+    return norms
+
+
+def _conversation(
+    index: UserIndex,
+    arrays: dict[str, npt.NDArray[Any]],
+    vectors: npt.NDArray[np.float32],
+    own: npt.NDArray[np.float64],
+    count: int,
+) -> npt.NDArray[np.float64]:
+    """Per memory, q . (its conversation's vector sum) / |that sum| from the inner products and the
+    snapshot's lengths (``geo_group_norms``), the sums of the conversation the rows after it continue
+    (``geo_last_sum``) and of the ones they start; ``own`` when every memory is alone in its conversation."""
+    n = len(index)
+    total = int(index.group[n - 1]) + 1
+    if total == n:
+        return own
+    saved = int(index.group[count - 1]) + 1  # conversations in the snapshot
+    norms = np.empty(total)
+    lengths = arrays["geo_group_norms"]
+    norms[:saved] = lengths if len(lengths) else np.maximum(np.sqrt(arrays["geo_sq"]), 1e-9)
+    if len(vectors):
+        sums = np.zeros((total - saved + 1, index.dim))  # row 0: the snapshot's last conversation
+        np.add.at(sums, index.group[count:] - (saved - 1), vectors.astype(np.float64))
+        if bool((index.group[count:] == saved - 1).any()):
+            sums[0] += arrays["geo_last_sum"]
+            norms[saved - 1] = max(float(np.linalg.norm(sums[0])), 1e-9)
+        norms[saved:] = np.maximum(np.linalg.norm(sums[1:], axis=1), 1e-9)
+    return (np.bincount(index.group, weights=own, minlength=total) / norms)[index.group]
 
 
 def _context_norms(index: UserIndex, arrays: dict[str, npt.NDArray[Any]], mix: float) -> npt.NDArray[np.float32]:

@@ -45,9 +45,10 @@ _KEYS = frozenset(
         "mention_positions", "event_lo", "event_hi", "event_owner", *_ROWS,
     )
 )  # fmt: skip
-_GEOMETRY = frozenset(("geo_sq", "geo_pair", "geo_group_norms"))
+_GEOMETRY = frozenset(("geo_sq", "geo_pair", "geo_group_norms", "geo_last", "geo_last_sum"))
 """Optional (`encode`'s ``geometry``): per row |v|^2 and v . v_link (0 unlinked), float64, and the length of
-each conversation's vector sum (none when every memory is alone in its conversation): what a store that
+each conversation's vector sum (none when every memory is alone in its conversation), the last row's vector
+and its conversation's vector sum (rows added after the snapshot continue it): what a store that
 scores the vectors itself (`persona.store.base.SnapshotScoring`) leaves to be derived (`persona.retrieval.coldstart`)."""
 _SMALL = ("postings", "lengths", "links", "group", "key_owner", "mention_positions", "event_owner")
 """Integer arrays saved as int32 (one user's positions and counts fit), restored as int64."""
@@ -129,6 +130,8 @@ def _geometry(index: UserIndex) -> dict[str, npt.NDArray[Any]]:
         "geo_sq": np.einsum("ij,ij->i", vectors, vectors),
         "geo_pair": pair,
         "geo_group_norms": np.zeros(0) if alone else index.group_norms(),
+        "geo_last": np.asarray(vectors[-1], dtype=np.float32),
+        "geo_last_sum": vectors[index.group == index.group[-1]].sum(axis=0),
     }
 
 

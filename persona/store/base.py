@@ -263,17 +263,16 @@ class SnapshotScoring(Protocol):
     against them (PostgreSQL with pgvector), so a cold index can be ranked before its vectors arrive
     (`persona.retrieval.coldstart`)."""
 
-    def snapshot_without_tail(self, user_id: str) -> int | None:
-        """The ``mutations`` counter the user's snapshot was taken at when no indexed row was added after it,
-        else None (no snapshot, or rows to append: then a cold index is built as usual). One small read, so
-        that a user with new rows does not pay for an attempt that cannot be used."""
+    def snapshot_mutations(self, user_id: str) -> int | None:
+        """The ``mutations`` counter the user's snapshot was taken at, or None without one: one small read,
+        so that a user whose snapshot a delete or update made stale is not attempted."""
 
     def load_snapshot_data(self, user_id: str) -> Snapshot | None:
         """The user's saved snapshot without its vectors, or None."""
 
     def snapshot_scores(self, user_id: str, query: npt.NDArray[np.float32]) -> SnapshotScores | None:
-        """The query's scores against the user's snapshot's vectors; None when the user has no snapshot or
-        rows were added after it (then the caller builds the index as usual)."""
+        """The query's scores against the vectors of the rows the user's snapshot holds (rows added after it
+        are the caller's to score); None when the user has no snapshot."""
 
 
 class MemoryReads(Protocol):

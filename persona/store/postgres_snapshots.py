@@ -64,15 +64,11 @@ class PostgresSnapshots:
                 vectors = _copied(cur, user_id, zlib.crc32(data), total, int(crc))
         return Snapshot(int(row[0]), int(row[1]), int(row[2]), data, vectors)
 
-    def snapshot_without_tail(self, user_id: str) -> int | None:
-        """The snapshot's ``mutations`` when no indexed row follows it (`persona.store.base.SnapshotScoring`)."""
+    def snapshot_mutations(self, user_id: str) -> int | None:
+        """The ``mutations`` counter the user's snapshot was taken at (`persona.store.base.SnapshotScoring`)."""
         with self.read() as conn:
-            row = conn.execute(
-                "SELECT mutations, EXISTS (SELECT 1 FROM memories m WHERE m.user_id = s.user_id AND seq > s.max_seq "
-                "AND NOT transcript) FROM snapshots s WHERE user_id = %s",
-                (user_id,),
-            ).fetchone()
-        return None if row is None or row[1] else int(row[0])
+            row = conn.execute("SELECT mutations FROM snapshots WHERE user_id = %s", (user_id,)).fetchone()
+        return None if row is None else int(row[0])
 
     def load_snapshot_data(self, user_id: str) -> Snapshot | None:
         """The user's snapshot without its vectors (`persona.store.base.SnapshotScoring`)."""
@@ -102,15 +98,14 @@ class PostgresSnapshots:
         with self.read() as conn, conn.cursor(binary=True) as cur:
             cur.adapters.register_loader(_FLOAT8_ARRAY, _float8_array())
             row = cur.execute(
-                "SELECT mutations, count, max_seq, EXISTS (SELECT 1 FROM memories m WHERE m.user_id = s.user_id "
-                "AND seq > s.max_seq AND NOT transcript), (SELECT array_agg(-(embedding <#> %s) ORDER BY seq) "
+                "SELECT mutations, count, max_seq, (SELECT array_agg(-(embedding <#> %s) ORDER BY seq) "
                 "FROM memories m WHERE m.user_id = s.user_id AND seq <= s.max_seq AND NOT transcript) "
                 "FROM snapshots s WHERE user_id = %s",
                 (vector, user_id),
             ).fetchone()
-        if row is None or row[3] or row[4] is None:
+        if row is None or row[3] is None:
             return None
-        return int(row[0]), int(row[1]), int(row[2]), row[4]
+        return int(row[0]), int(row[1]), int(row[2]), row[3]
 
     def _key_scores(
         self, user_id: str, vector: npt.NDArray[np.float32]
