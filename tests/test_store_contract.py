@@ -317,7 +317,7 @@ def test_the_readme_postgres_block_runs() -> None:
 
 def test_a_cold_index_from_the_snapshot_ranks_as_one_from_the_texts(location: str) -> None:
     """The snapshot a cold build saves (persona.retrieval.snapshot) gives the next cold build, in any process,
-    exactly the same ranking; rows added after it are computed; a delete, update or forget erases it."""
+    the same ranking (scores within float32 rounding); rows added after it are computed; a delete, update or forget erases it."""
     texts = [f"note {i}: {w} on day {i % 7}" for i, w in enumerate(["violin practice", "paris trip", "peanut allergy", "jazz records?"] * 80)]
     queries = ["violin", "a trip to paris?", "allergy", "records"]
 
@@ -332,7 +332,11 @@ def test_a_cold_index_from_the_snapshot_ranks_as_one_from_the_texts(location: st
     computed = cold_results()  # builds from the texts and saves the snapshot
     saved = store_snapshot(location)
     assert saved is not None and saved.count == len(texts)
-    assert cold_results() == computed  # restored from the snapshot
+    restored = cold_results()  # restored from the snapshot (on PostgreSQL ranked by the server while it fills)
+    # The same memories in the same order; the server's float32 inner products sum in another order, so a score
+    # may differ in its last digits (docs/postgres.md: within 1e-5).
+    assert [[t for t, _ in r] for r in restored] == [[t for t, _ in r] for r in computed]
+    assert all(abs(a - b) < 1e-6 for r, c in zip(restored, computed, strict=True) for (_, a), (_, b) in zip(r, c, strict=True))
     with Persona(location, embedder=fake()) as p:
         extra = p.add("u", "note extra: violin duet", kind="episode")
         with_tail = cold_results()
