@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .base import PolicyRow
+from .policy_credit import credit_change
 
 __all__ = ["PostgresPolicy", "count_pull", "credit"]
 
@@ -39,12 +40,10 @@ def credit(conn: Any, user_id: str, reply_id: str, reward: float, weight: float,
     if row is None or row[0] is None:
         return False
     arm, old_reward, old_weight, old_source = row
-    if source == "implicit" and old_source == "explicit":
+    change = credit_change(old_reward, old_weight, old_source, reward, weight, source)
+    if change is None:
         return False
-    before_w = float(old_weight or 0.0)
-    before_r = before_w * float(old_reward or 0.0)
-    new = 0 if old_source is not None else 1
-    conn.execute(_UPSERT, (user_id, arm, 0, new, weight - before_w, weight * reward - before_r, _now()))
+    conn.execute(_UPSERT, (user_id, arm, 0, change.rewards, change.weight, change.reward, _now()))
     conn.execute(
         "UPDATE replies SET reward = %s, reward_weight = %s, reward_source = %s WHERE user_id = %s AND reply_id = %s",
         (reward, weight, source, user_id, reply_id),

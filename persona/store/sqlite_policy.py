@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 
 from .base import PolicyRow
+from .policy_credit import credit_change
 from .sqlite_errors import GuardedLock
 
 __all__ = ["SQLitePolicy", "count_pull", "credit"]
@@ -43,12 +44,10 @@ def credit(db: sqlite3.Connection, reply_id: str, reward: float, weight: float, 
     if row is None or row[1] is None:
         return False
     user_id, arm, old_reward, old_weight, old_source = row
-    if source == "implicit" and old_source == "explicit":
+    change = credit_change(old_reward, old_weight, old_source, reward, weight, source)
+    if change is None:
         return False
-    before_w = float(old_weight or 0.0)
-    before_r = before_w * float(old_reward or 0.0)
-    new = 0 if old_source is not None else 1
-    db.execute(_UPSERT, (user_id, arm, 0, new, weight - before_w, weight * reward - before_r, _now()))
+    db.execute(_UPSERT, (user_id, arm, 0, change.rewards, change.weight, change.reward, _now()))
     db.execute(
         "UPDATE replies SET reward = ?, reward_weight = ?, reward_source = ? WHERE reply_id = ?",
         (reward, weight, source, reply_id),
