@@ -72,6 +72,8 @@ def _clauses(message: str) -> tuple[list[str], list[str]]:
             clause = clause.rsplit(", ", 1)[0]
         if not clause or len(clause) > 300 or _GREETING.match(clause):
             continue
+        if clause.endswith("?") and _UPTALK.match(clause):  # "I actually love running now??": surprise
+            clause = clause.rstrip("?!")
         if clause.endswith("?") or NOT_A_STATEMENT.match(clause):
             asked.append(clause)
             continue
@@ -79,6 +81,8 @@ def _clauses(message: str) -> tuple[list[str], list[str]]:
     return out, asked
 
 
+# A statement in first-person word order that ends in "??" or "?!" is said in surprise, not asked.
+_UPTALK = re.compile(r"^(?:i|i'm|i've|we|we're|we've)\s(?!.*\b(?:or|should|could|would|can|will|if)\b)[^?]*(?:\?\?|\?!)$", re.I)
 _GREETED = re.compile(r"\s*(?:hi|hey|hello|hiya|heya|yo|howdy)\b", re.I)
 _PRONOUNS = re.compile(r"\b(?:she|he|they)/(?:her|him|them|they|she|he)\b", re.I)
 _GREETING = re.compile(
@@ -86,7 +90,11 @@ _GREETING = re.compile(
     r"(?:\s+there)?[\s!,.]*$",
     re.I,
 )
-_DROPPED_I = re.compile(r"(?:can't|cannot|don't|do not|never|hate|prefer|speak|grew up|studied|sold|started at|joined|(?:just\s+)?turned\s+\d)", re.I)
+_DROPPED_I = re.compile(
+    r"(?:can't|cannot|don't|do not|never|hate|prefer|speak|grew up|studied|sold|started|joined|(?:just\s+)?turned\s+\d|"
+    r"(?:got\s+)?promoted\s+to|gave up|given up|quit|stopped|(?:named|called)\s+(?:her|him|them|it)\b)",
+    re.I,
+)
 _DROPPED_IM = re.compile(
     rf"(?:starting (?:at|with|a (?:new )?job)|not\s+(?:really\s+)?into|really into|into|allergic|a (?:big|huge|massive) fan of|obsessed with|{DIETS}|"
     rf"{HEALTH})\b",

@@ -38,6 +38,8 @@ FILLER = re.compile(
     r"anyway|hey there|hiya|howdy|oh and|oh also|ok so|so yeah|yeah|yes|ok|okay|now|then|and now|but now|"
     r"these days|nowadays|currently|finally|luckily|i guess|i suppose|fwiw|ngl|not gonna lie|real talk|lowkey|"
     r"funny|weirdly|oddly|sadly|happily|so anyway)[,:!]?\s+)|"
+    r"(?:(?:(?:small|quick|big|little)\s+)?(?:update|news)|(?:sure\s+)?look|listen|i\s+(?:should|must|have to|need to)\s+"
+    r"(?:say|mention|add|tell you)(?:\s+that)?)[,:!]?\s+(?=(?:i|i'm|i've|i am|we|we're|we've|my|our)\b)|"
     r"(?:(?:yeah|yes|no|nope|sure|update|quick update|big news|good news|bad news|sad news|fun fact|thanks|thx|"
     r"weird update|big change|change of plan|"
     r"cool|nice|great|perfect|sounds good|true|good (?:morning|evening|afternoon)|g'day|hola|salut|hallo|"
@@ -65,7 +67,7 @@ SPLIT = re.compile(
     rf"(?!much\b|many\b|far\b|well\b|long\b|good\b|bad\b|that\b|sure\b|i\s+think\b)|"
     rf",\s*(?=(?:they|it|that|which|this|she|he)\s)|\s+(?=which\s+(?:makes|means|is|was|has)\b)|\s+but\s+(?=\w+\s+\w)|"
     rf"\s+and\s+(?=(?:the|it|this|that|there|everything|nothing)\s+\w+\s)|"
-    rf",?\s+and\s+(?=(?:(?:now|also|currently)\s+)?(?:live|work|(?:just\s+)?moved|speak|started|joined)\s+(?:in|at|as|for|to|with)\s|joined\s)|"
+    rf",?\s+and\s+(?=(?:(?:now|also|currently)\s+)?(?:live|work|(?:just\s+)?moved|speak|started|joined)\s+(?:in|into|at|as|for|to|with)\s|joined\s)|"
     rf",?\s+(?:and|but|also|plus|so|though|because|since)\s+(?!i\s+(?:just\s+)?(?:broke|split)\s+up)"
     rf"(?=(?:(?:now|then|also|just|finally|currently|recently)\s+)?{_SUBJECT}|(?:it\s+)?turns out\b)|"
     rf",\s*(?=[\w' -]{{1,30}}\s+(?:is|are)\s+(?:\w+\s+)?my\b)|"
@@ -236,7 +238,7 @@ def _diet(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    r"^i(?:'m| am|'ll be| will be| just turned| turned)\s+(?P<x>\d{1,3})(?:\s+years?\s+old|\s*y/?o)?"
+    r"^i(?:'m| am|'ll be| will be| just turned| turned)\s+(?P<x>\d{1,3})(?:\s+years?(?:\s+old)?|\s*y/?o)?"
     r"(?:\s+(?:if|now|today|yesterday|this year|btw|and|lol|haha|as of|on|last|this)\b.*)?$"
 )
 def _age(m: re.Match[str]) -> list[Fact]:

@@ -48,11 +48,11 @@ def place_after(rest: str, *, moved: bool = False) -> str | None:
 @rule(
     r"^(?:i|we)(?:'ve| have|'m| am|'re| are)?\s*(?:(?:just|recently|finally|now|currently|still|been|both|all|since|"
     r"eventually|actually|officially)\s+)*"
-    r"(?P<v>live|living|based|reside|residing|moved|relocated|settled|rent|renting)\b(?P<rest>.*)$",
+    r"(?P<v>live|living|based|reside|residing|moved|relocated|shifted|settled|rent|renting)\b(?P<rest>.*)$",
     first=True,
 )
 def _lives_anywhere(m: re.Match[str]) -> list[Fact]:
-    place = place_after(m["rest"], moved=m["v"].lower() in ("moved", "relocated"))
+    place = place_after(m["rest"], moved=m["v"].lower() in ("moved", "relocated", "shifted"))
     return [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
 
 
@@ -118,15 +118,16 @@ def _not_employer(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    rf"^i(?:'m| am|'ve| have)?\s*(?:(?:been|gone|going|went|now|also|strictly|fully|mostly|doing|on|a|an|just|"
-    rf"totally|completely|100%|"
-    rf"recently|become|became)\s+)*(?P<x>{DIETS})(?:\s+(?:diet|now|again|these days|at the moment|since\b.*|"
+    rf"^(?:i|we)(?:'m| am|'ve| have|'re| are)?\s*(?:(?:been|gone|going|went|now|also|strictly|fully|mostly|doing|on|a|"
+    rf"an|just|totally|completely|100%|pure|purely|both|all|eat|only eat|keep|follow|recently|become|became)\s+)*"
+    rf"(?P<x>{DIETS})(?:\s+(?:diet|now|again|too|as well|these days|at the moment|since\b.*|as of\b.*|"
     rf"for\b.*|in\b.*|last\b.*|this\b.*|i guess|i think|apparently))*$",
     first=True,
 )
 def _diet_any(m: re.Match[str]) -> list[Fact]:
     x = m["x"].lower()
-    return [Fact(f"I'm {x}.", "profile", "diet", x)]
+    verb = re.search(r"\b(?:eat|keep|follow)\b", m.group(0)[: m.start("x")], re.I)  # "I eat halal", "I keep kosher"
+    return [Fact(f"I {verb[0].lower()} {x}." if verb else f"I'm {x}.", "profile", "diet", x)]
 
 
 @rule(
@@ -138,6 +139,16 @@ def _diet_any(m: re.Match[str]) -> list[Fact]:
 def _diet_ended(m: re.Match[str]) -> list[Fact]:
     x = m["x"].lower()
     return [Fact(f"I'm not {x} anymore.", "profile", "diet", x, negated=True, store="ends")]
+
+
+@rule(
+    r"^(?:i(?:'m| am|'ve been| have been)|.*\b(?:put|got|has|have)\s+me)\s+(?:now\s+|strictly\s+)?on\s+an?\s+"
+    r"(?P<x>(?:low|high|no|zero)[- ][\w]+|[\w]+[- ]free)\s+diet\b.*$"
+)
+def _on_a_diet(m: re.Match[str]) -> list[Fact]:
+    """ "I'm on a low-salt diet", "the doctor has put me on a low-sodium diet": a diet of any name."""
+    x = m["x"].lower()
+    return [Fact(f"I'm on a {x} diet.", "profile", "diet", x)]
 
 
 @rule(
