@@ -100,3 +100,47 @@ def test_moves_said_as_shifted_or_into(p: Persona, w: Memories) -> None:
 
 def test_an_age_said_in_years_without_old() -> None:
     assert ("age", "45") in slots("I am 45 years and my eyes are tired")
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("I speak Tamil and English, little bit Hindi also", ["Tamil", "English", "Hindi"]),
+        ("i speak arabic, english and some french. my french is embarrassing", ["Arabic", "English", "French"]),
+        ("I speak Yoruba, English and small Hausa", ["Yoruba", "English", "Hausa"]),
+        ("I'm fluent in french", ["French"]),
+    ],
+)
+def test_languages_are_read_from_a_lexicon_with_qualifiers_and_lists(message: str, expected: list[str]) -> None:
+    assert [v for k, v in slots(message) if k and k.startswith("speaks:")] == expected
+
+
+def test_a_language_list_stops_at_what_is_not_a_language() -> None:
+    assert [v for k, v in slots("I speak English, my wife speaks Greek") if k and k.startswith("speaks:")] == ["English"]
+    assert slots("I'm fluent in sarcasm") == []
+
+
+def test_the_language_answers_should_be_in() -> None:
+    assert ("answer_language", "English") in slots("Please answer always in English, also when I write German")
+    assert slots("reply in kind") == []
+
+
+@pytest.mark.parametrize(
+    ("message", "text"),
+    [
+        ("also can you keep it brief, I'm reading these on the school run", "I prefer brief answers."),
+        ("can you do dot points, easier to skim on break", "I prefer answers in dot points."),
+        ("just lists pls, short ones", "I prefer short answers in lists."),
+        ("Please use simple language, no big grammar", "I prefer simple language."),
+        ("Please do not use abbreviations in your replies; I find them hard", "I don't want abbreviations in answers."),
+        ("please don't use so many exclamation marks, it's a bit much", "I don't want exclamation marks in answers."),
+    ],
+)
+def test_requests_about_how_answers_read_asked_or_said_with_their_own_words(message: str, text: str) -> None:
+    assert text in [f.text for f in extract_rules(message)]
+
+
+def test_a_request_about_one_answer_is_not_a_preference() -> None:
+    assert ("answer_length", "brief") in slots("could you keep it brief?")
+    assert extract_rules("can u explain SN1 vs SN2 real quick") == []
+    assert extract_rules("please don't use my name") == []

@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from . import rules_endings, rules_identity  # noqa: F401  (they register their rules)
+from . import rules_endings, rules_identity, rules_language  # noqa: F401  (they register their rules)
 from .casual import CASUAL, casual_writer, normalize
 from .mentions import anywhere, name_like
 from .rules import BARE_START, FILLER, HEALTH, NOT_A_STATEMENT, RULES, SPLIT, proper
@@ -39,13 +39,28 @@ __all__ = ["FACT_KINDS", "Fact", "extract_rules", "norm_value"]
 _LENGTH = re.compile(
     r"\b(?:short|shorter|brief|briefer|concise|succinct|quick|bullet points?|bullets|one[- ]liners?|"
     r"(?:straight )?to the point|tl;?dr|detailed|long|longer|thorough|in-depth|in depth|step[- ]by[- ]step|"
-    r"comprehensive|lengthy|more detail)\b",
+    r"comprehensive|lengthy|more detail|dot points?|(?:numbered |bulleted )?lists?)\b",
     re.I,
 )
-_STYLE = re.compile(r"\b(?:simple|plain|direct|formal|informal|casual|friendly|technical|non-technical|jargon-free)\b", re.I)
+_STYLE = re.compile(
+    r"\b(?P<w>simple|plain|direct|formal|informal|casual|friendly|technical|non-technical|jargon-free|serious)\b"
+    r"(?:\s+(?P<n>language|english|words|terms|tone|explanations|sentences|answers|replies))?",
+    re.I,
+)
+_NOUN_FORMS = re.compile(r"bullet points?|bullets|dot points?|(?:numbered |bulleted )?lists?|one[- ]liners?")
+_ADJECTIVES = re.compile(
+    r"short|shorter|brief|briefer|concise|succinct|quick|detailed|long|longer|thorough|in-depth|comprehensive|lengthy"
+)
+# "can you keep it brief", "could you do dot points": a request asked as a question.
+_POLITE = re.compile(
+    r"^(?:can|could|would|will)\s+you\s+(?:please\s+|pls\s+|just\s+|also\s+)*(?P<x>(?:keep|do|use|stick to|"
+    r"(?:make|write)\s+(?:it|them|your|the|answers|replies)|(?:give|write)\s+(?:me\s+)?(?:answers|replies)|"
+    r"(?:answer|reply)\s+in)\b.*?)\??$",
+    re.I,
+)
 _ANSWERS = re.compile(r"\b(?:answers?|replies|reply|responses?|explanations?|points|liners?|point|step)\b", re.I)
 _REQUEST = re.compile(
-    r"^(?:(?:please|pls|just|and|but|now)\s+)*(?:keep|make|give|explain|answer|reply|respond|be|go|use|"
+    r"^(?:(?:please|pls|just|and|but|now)\s+)*(?:keep|make|give|explain|answer|reply|respond|be|go|use|do|stick to|"
     r"write|straight|short|brief|concise|detailed|bullet|step)\b|\bplease$",
     re.I,
 )
@@ -74,6 +89,9 @@ def _clauses(message: str) -> tuple[list[str], list[str]]:
             continue
         if clause.endswith("?") and _UPTALK.match(clause):  # "I actually love running now??": surprise
             clause = clause.rstrip("?!")
+        polite = _POLITE.match(clause)
+        if polite:
+            clause = "please " + polite["x"]
         if clause.endswith("?") or NOT_A_STATEMENT.match(clause):
             asked.append(clause)
             continue
@@ -210,26 +228,34 @@ def _fragments(clause: str) -> list[Fact]:
 
 
 def _style_requests(clause: str) -> list[Fact]:
-    """How the user asks answers to read: "please explain things step by step", "straight to the point please"."""
-    out: list[Fact] = []
+    """How the user asks answers to read: "please explain things step by step", "straight to the point please",
+    "just lists pls, short ones" (one preference about length: short answers in lists), "use simple language"."""
+    lengths: list[str] = []
+    styles: list[Fact] = []
     for part in (p.strip() for p in clause.split(",")):
-        if not _REQUEST.search(part) or re.match(r"(?:i|you|we|my)\b", part, re.I):
+        if not _REQUEST.search(part) and not (lengths and _LENGTH.fullmatch(re.sub(r"\s+ones?$", "", part))):
+            continue  # "short ones" after "just lists please" adds to the same request
+        if re.match(r"(?:i|you|we|my)\b", part, re.I):
             continue
         length = _LENGTH.search(part)
         style = _STYLE.search(part)
         if style and not length:
-            word = style.group(0).lower()
-            out.append(Fact(f"I prefer {word} answers.", "preference", f"likes:{word} answers", f"{word} answers"))
-        if not length:
-            continue
-        phrase = length.group(0).lower()
-        if re.fullmatch(r"short|shorter|brief|briefer|concise|succinct|quick|detailed|long|longer|thorough|"
-                        r"in-depth|comprehensive|lengthy", phrase):
-            text = f"I prefer {phrase} answers."
-        else:
-            text = f"I prefer answers {phrase}."
-        out.append(Fact(text, "preference", "answer_length", phrase))
-    return out[-1:]
+            word, noun = style["w"].lower(), (style["n"] or "answers").lower()
+            noun = "English" if noun == "english" else noun
+            styles.append(Fact(f"I prefer {word} {noun}.", "preference", f"likes:{word} answers", f"{word} {noun}"))
+        if length:
+            lengths.append(length.group(0).lower())
+    if not lengths:
+        return styles[-1:]
+    adjective = next((p for p in reversed(lengths) if _ADJECTIVES.fullmatch(p)), None)
+    noun = next((p for p in reversed(lengths) if _NOUN_FORMS.fullmatch(p)), None)
+    other = next((p for p in reversed(lengths) if p not in (adjective, noun)), None)
+    if noun or adjective:
+        text = f"I prefer {adjective + ' ' if adjective else ''}answers{' in ' + noun if noun else ''}."
+    else:
+        text = f"I prefer answers {other}."
+    value = " ".join(p for p in (adjective, noun) if p) or str(other)
+    return [Fact(text, "preference", "answer_length", value), *styles[-1:]]
 
 
 def _classified(fact: Fact) -> Fact:

@@ -338,13 +338,6 @@ def _dislikes(m: re.Match[str]) -> list[Fact]:
     ]
 
 
-@rule(r"^i\s+(?:also\s+|can\s+|do\s+|can also\s+)?speak\s+(?P<x>.+)$")
-def _speaks(m: re.Match[str]) -> list[Fact]:
-    langs = [re.sub(r"^(?:a (?:bit|little) of|a little|some|basic|fluent|conversational|decent|broken)\s+", "", x)
-             for x in items(m["x"])]
-    return [Fact(f"I speak {x}.", "fact", f"speaks:{norm_value(x)}", x) for x in langs if x[:1].isupper()]
-
-
 @rule(r"^my\s+birthday\s+is\s+(?:on\s+)?(?P<x>.+)$")
 def _birthday(m: re.Match[str]) -> list[Fact]:
     x = clean(m["x"])

@@ -119,7 +119,8 @@ def _appreciate(m: re.Match[str]) -> list[Fact]:
 
 _FORMAT = re.compile(
     r"\b(?:emojis?|emoticons|jargon|markdown|bullet|bullets|lists?|tables?|caps|exclamation|slang|swearing|small talk|"
-    r"filler|fluff|disclaimers?|code|headings|headers|links|waffle)\b",
+    r"filler|fluff|disclaimers?|code|headings|headers|links|waffle|abbreviations|acronyms|exclamation marks|"
+    r"exclamation points|technical terms|big words|long words|capitals|capital letters)\b",
     re.I,
 )
 
@@ -136,6 +137,20 @@ def _no_please(m: re.Match[str]) -> list[Fact]:
         or re.search(r"\bin\s+(?!(?:your\s+|the\s+)?(?:replies|answers|responses)\b)", x, re.I)
         or not (re.search(r"\bin\s+(?:your\s+|the\s+)?(?:replies|answers|responses)\b", m.group(0), re.I) or _FORMAT.search(x))
     ):
+        return []
+    return [Fact(f"I don't want {x} in answers.", "preference", f"likes:{norm_value(x)}", x, negated=True)]
+
+
+@rule(
+    r"^(?:please\s+|pls\s+|and\s+|also\s+)*(?:don't|do not|never|stop|try not to)\s+(?:use|using|add|adding|include|"
+    r"including|put|putting)\s+(?:so many\s+|too many\s+|any\s+|all (?:the|those|these)\s+)?(?P<x>[\w -]+?)"
+    r"(?:\s+in\s+(?:your\s+|the\s+)?(?:replies|answers|responses|messages))?(?:\s+please|\s+pls)?(?:,.*)?$"
+)
+def _do_not_use(m: re.Match[str]) -> list[Fact]:
+    """ "please do not use abbreviations in your replies", "don't use so many exclamation marks": a form of
+    writing the user does not want (a word of `_FORMAT`, or said to be in the replies)."""
+    x = clean(m["x"])
+    if not x or not (_FORMAT.search(x) or re.search(r"\b(?:replies|answers|responses|messages)$", m.group(0), re.I)):
         return []
     return [Fact(f"I don't want {x} in answers.", "preference", f"likes:{norm_value(x)}", x, negated=True)]
 

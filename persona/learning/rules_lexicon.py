@@ -19,6 +19,7 @@ import re
 from .mentions import name_like
 from .rules import article, clean, items, proper, rule
 from .rules_everyday import is_job
+from .rules_language import languages
 from .slots import Fact, norm_value
 
 __all__ = ["DIETS"]
@@ -165,7 +166,7 @@ def _eats_again(m: re.Match[str]) -> list[Fact]:
     r"\s+(?P<x>.+)$"
 )
 def _fluent(m: re.Match[str]) -> list[Fact]:
-    return [Fact(f"I speak {x}.", "fact", f"speaks:{norm_value(x)}", x) for x in items(m["x"])]
+    return [Fact(f"I speak {x}.", "fact", f"speaks:{norm_value(x)}", x) for x in languages(m["x"])]
 
 
 @rule(r"^(?P<x>[A-Z][\w-]+)\s+is\s+my\s+(?:first|native|mother)\s+(?:language|tongue)\b.*$")
