@@ -144,3 +144,35 @@ def test_a_request_about_one_answer_is_not_a_preference() -> None:
     assert ("answer_length", "brief") in slots("could you keep it brief?")
     assert extract_rules("can u explain SN1 vs SN2 real quick") == []
     assert extract_rules("please don't use my name") == []
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("The wife Niamh usually does this sort of thing", ("partner", "Niamh")),
+        ("Our son Cian is in Boston", ("child:cian", "Cian")),
+        ("My granddaughter Sophie tells me I should get an iPad", ("grandchild:sophie", "Sophie")),
+        ("My late husband Gerald did all the heavy work", ("late_partner:gerald", "Gerald")),
+        ("Arjun (my husband) is asking if we can go to Ooty", ("partner", "Arjun")),
+        ("missus reckons i should try melatonin. her name's Jess btw", ("partner", "Jess")),
+        ("my boyfriend tom thinks essays are pointless", ("partner", "Tom")),
+        ("a springer spaniel called Biscuit, absolute nutter", ("pet:biscuit", "Biscuit")),
+    ],
+)
+def test_family_and_pets_named_in_the_other_ways_english_names_them(message: str, expected: tuple[str, str]) -> None:
+    assert expected in slots(message)
+
+
+def test_a_late_partner_is_not_the_current_one_and_a_fragment_names_only_an_animal() -> None:
+    assert ("late_partner:gerald", "Gerald") in slots("My late husband Gerald loved roses")
+    assert "partner" not in [k for k, _ in slots("My late husband Gerald loved roses")]
+    assert slots("a band called Muse is playing tonight") == []
+
+
+@pytest.mark.parametrize(
+    "ending", ["bit of news, me and Gareth have split up", "me and gareth broke up lol", "Gareth and me broke up"]
+)
+def test_a_break_up_said_with_me_and(p: Persona, w: Memories, ending: str) -> None:
+    say(w, "my partner Gareth is the fussy one", 1)
+    say(w, ending, 2)
+    assert current(p) == ["Gareth and I broke up."]

@@ -28,7 +28,7 @@ import re
 
 from . import rules_endings, rules_identity, rules_language  # noqa: F401  (they register their rules)
 from .casual import CASUAL, casual_writer, normalize
-from .mentions import anywhere, name_like
+from .mentions import anywhere, name_like, named_in_passing
 from .rules import BARE_START, FILLER, HEALTH, NOT_A_STATEMENT, RULES, SPLIT, proper
 from .rules_lexicon import DIETS
 from .slots import FACT_KINDS, Fact, norm_value
@@ -190,6 +190,7 @@ def _extract(message: str) -> list[Fact]:
             if f.text not in {g.text for g in found} and (f.key, f.value) not in ended  # "my husband X died"
         ]
     facts += [f for clause in asked for f in anywhere(clause)]
+    facts += named_in_passing(message)
     return list(dict.fromkeys(_classified(f) for f in facts))
 
 

@@ -40,7 +40,8 @@ FILLER = re.compile(
     r"funny|weirdly|oddly|sadly|happily|so anyway)[,:!]?\s+)|"
     r"(?:(?:(?:small|quick|big|little)\s+)?(?:update|news)|(?:sure\s+)?look|listen|i\s+(?:should|must|have to|need to)\s+"
     r"(?:say|mention|add|tell you)(?:\s+that)?)[,:!]?\s+(?=(?:i|i'm|i've|i am|we|we're|we've|my|our)\b)|"
-    r"(?:(?:yeah|yes|no|nope|sure|update|quick update|big news|good news|bad news|sad news|fun fact|thanks|thx|"
+    r"(?:(?:yeah|yes|no|nope|sure|update|quick update|small update|big news|good news|bad news|sad news|fun fact|thanks|thx|"
+    r"(?:a\s+)?bit of news|some news|news|plot twist|"
     r"weird update|big change|change of plan|"
     r"cool|nice|great|perfect|sounds good|true|good (?:morning|evening|afternoon)|g'day|hola|salut|hallo|"
     r"hei|oi|ciao)\s*[,:!.—–-]+\s*))+",

@@ -174,10 +174,11 @@ def _eats_only(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    r"^(?:(?P<x>[^\W\d_][\w'-]*)\s+and\s+i|we)\s+(?:just\s+)?(?:broke up|split up|separated|divorced|got divorced)\b.*$"
+    r"^(?:(?P<x>[^\W\d_][\w'-]*)\s+and\s+(?:i|me)|me\s+and\s+(?P<y>[^\W\d_][\w'-]*)|we)\s+(?:have\s+|'ve\s+)?"
+    r"(?:just\s+|finally\s+|officially\s+)?(?:broke up|broken up|split up|separated|divorced|got divorced)\b.*$"
 )
 def _broke_up(m: re.Match[str]) -> list[Fact]:
-    name = m["x"]
+    name = m["x"] or m["y"]
     if not name or not (name[:1].isupper() or CASUAL.get()) or name.lower() in NOT_NAMES | {"she", "he", "they"}:
         return []  # a lower-case name only from a writer who capitalizes nothing ("jake and i broke up")
     name = name[:1].upper() + name[1:]
