@@ -176,3 +176,74 @@ def test_a_break_up_said_with_me_and(p: Persona, w: Memories, ending: str) -> No
     say(w, "my partner Gareth is the fussy one", 1)
     say(w, ending, 2)
     assert current(p) == ["Gareth and I broke up."]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("I've been quilting for about ten years now, is there a quilt shop near?", ("likes:quilting", "quilting")),
+        ("I am sailing since I was a child, it is my big passion", ("likes:sailing", "sailing")),
+        ("I'm 29 and I've been lifting for about two years", ("likes:lifting", "lifting")),
+        ("But I have joined a bridge club here and I am enjoying it", ("likes:bridge", "bridge")),
+        ("I'm Christian and I sing in the church choir every Sunday", ("likes:church choir", "church choir")),
+        ("I teach guitar and play in a samba band in São Paulo", ("likes:samba band", "samba band")),
+        ("Gave up the coffee on doctor's orders. I'm a tea man now entirely", ("likes:tea", "tea")),
+    ],
+)
+def test_pastimes_said_with_how_long_a_group_or_a_kind_of_person(message: str, expected: tuple[str, str]) -> None:
+    assert expected in slots(message)
+    assert slots("I've been running for the bus all morning") == []
+
+
+def test_smoking_is_a_habit_that_quitting_ends(p: Persona, w: Memories) -> None:
+    say(w, "One thing, I smoke (I know, I know), is there anywhere that allows it?", 1)
+    assert current(p) == ["I smoke."]
+    say(w, "UPDATE!! I have officially quit smoking, three weeks today", 2)
+    assert current(p) == ["I quit smoking."]
+    assert ("likes:smoking", "smoking") in slots("I'm a smoker, which my doctor hates")
+
+
+def test_an_activity_the_doctor_stops(p: Persona, w: Memories) -> None:
+    say(w, "i surf most weekends so i'm fit enough", 1)
+    say(w, "bad news, did my shoulder, doc says no more surfing. started swimming laps at the pool instead", 2)
+    assert current(p) == ["I've stopped surfing.", "I've taken up swimming laps at the pool."]
+
+
+@pytest.mark.parametrize(
+    ("message", "text"),
+    [
+        ("I run a pharmacy in Abuja and I want to start keeping records", "I run a pharmacy."),
+        ("we run a B&B just outside Kinsale", "I run a B&B."),
+        ("I quit Marlow & Finch last month. Started my own practice now", "I run my own practice."),
+    ],
+)
+def test_a_business_the_user_runs_from_a_wider_lexicon(message: str, text: str) -> None:
+    assert text in [f.text for f in extract_rules(message)]
+
+
+def test_leaving_an_employer_whose_name_has_an_ampersand() -> None:
+    assert ("employer", "Marlow & Finch") in slots("I quit Marlow & Finch last month")
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("And Hugo and me got married in August!", ("partner", "Hugo")),
+        ("Camille and I got engaged!!", ("partner", "Camille")),
+        ("OMG I got engaged last night!!! Karim proposed on the Bluffs", ("partner", "Karim")),
+        ("OMG I got engaged last night!!!", ("relationship", "engaged")),
+    ],
+)
+def test_getting_married_or_engaged(message: str, expected: tuple[str, str]) -> None:
+    assert expected in slots(message)
+
+
+def test_a_change_of_subject_said_without_the_word_major(p: Persona, w: Memories) -> None:
+    say(w, "I'm majoring in computer science", 1)
+    say(w, "ok I did it, I switched to biology this semester!", 2)
+    assert current(p) == ["I'm studying biology."]
+    assert slots("I switched to decaf this week") == []
+
+
+def test_a_supporter_said_without_the_i() -> None:
+    assert ("team", "Arsenal") in slots("Arsenal supporter since 1998, through thick and thin")

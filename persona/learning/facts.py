@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from . import rules_endings, rules_identity, rules_language  # noqa: F401  (they register their rules)
+from . import rules_endings, rules_habits, rules_identity, rules_language  # noqa: F401  (they register their rules)
 from .casual import CASUAL, casual_writer, normalize
 from .mentions import anywhere, name_like, named_in_passing
 from .rules import BARE_START, FILLER, HEALTH, NOT_A_STATEMENT, RULES, SPLIT, proper
@@ -110,7 +110,7 @@ _GREETING = re.compile(
 )
 _DROPPED_I = re.compile(
     r"(?:can't|cannot|don't|do not|never|hate|prefer|speak|grew up|studied|sold|started|joined|(?:just\s+)?turned\s+\d|"
-    r"(?:got\s+)?promoted\s+to|gave up|given up|quit|stopped|(?:named|called)\s+(?:her|him|them|it)\b)",
+    r"(?:got\s+)?promoted\s+to|gave up|given up|quit|stopped|(?:play|sing)\s+in\b|(?:named|called)\s+(?:her|him|them|it)\b)",
     re.I,
 )
 _DROPPED_IM = re.compile(

@@ -68,8 +68,8 @@ SPLIT = re.compile(
     rf"(?!much\b|many\b|far\b|well\b|long\b|good\b|bad\b|that\b|sure\b|i\s+think\b)|"
     rf",\s*(?=(?:they|it|that|which|this|she|he)\s)|\s+(?=which\s+(?:makes|means|is|was|has)\b)|\s+but\s+(?=\w+\s+\w)|"
     rf"\s+and\s+(?=(?:the|it|this|that|there|everything|nothing)\s+\w+\s)|"
-    rf",?\s+and\s+(?=(?:(?:now|also|currently)\s+)?(?:live|work|(?:just\s+)?moved|speak|started|joined)\s+(?:in|into|at|as|for|to|with)\s|joined\s)|"
-    rf",?\s+(?:and|but|also|plus|so|though|because|since)\s+(?!i\s+(?:just\s+)?(?:broke|split)\s+up)"
+    rf",?\s+and\s+(?=(?:(?:now|also|currently)\s+)?(?:live|work|(?:just\s+)?moved|speak|started|joined|play|sing)\s+(?:in|into|at|as|for|to|with)\s|joined\s)|"
+    rf",?\s+(?:and|but|also|plus|so|though|because|since)\s+(?!i\s+(?:just\s+)?(?:broke|split)\s+up|i\s+(?:just\s+|finally\s+)?got\s+(?:married|engaged))(?!(?<=since\s)i\s+was\b)"
     rf"(?=(?:(?:now|then|also|just|finally|currently|recently)\s+)?{_SUBJECT}|(?:it\s+)?turns out\b)|"
     rf",\s*(?=[\w' -]{{1,30}}\s+(?:is|are)\s+(?:\w+\s+)?my\b)|"
     rf":\s+(?={_SUBJECT})|"
@@ -77,7 +77,8 @@ SPLIT = re.compile(
     re.I,
 )
 NOT_A_STATEMENT = re.compile(
-    r"^(?:if|when|whether|would|could|should|do|does|did|can|what|where|who|why|how)\b(?!')", re.I
+    r"^(?:if|when|whether|would|could|should|do|does|did(?!\s+(?:my|the|a|an)\s[^?]*$)|can|what|where|who|why|how)\b(?!')",
+    re.I,  # "did my shoulder, ...", with no question mark: said with the "I" dropped
 )
 _LIST = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+)\s*", re.I)
 HEALTH = r"lactose intolerant|gluten intolerant|celiac|coeliac|diabetic|pregnant"
@@ -147,7 +148,7 @@ def proper(value: str) -> str | None:
     run: list[str] = []
     for word in words:
         bare = word.strip(",;:!.")
-        if bare[:1].isupper() or (run and bare.lower() in ("de", "del", "da", "do", "upon", "on", "am")):
+        if bare[:1].isupper() or (run and bare.lower() in ("de", "del", "da", "do", "upon", "on", "am", "&")):
             run.append(bare)
             if bare != word:
                 break

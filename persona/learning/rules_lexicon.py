@@ -280,10 +280,24 @@ def _took_up(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I've taken up {x}.", "preference", f"likes:{norm_value(x)}", x)] if x else []
 
 
-@rule(r"^(?:i|we)\s+(?:run|own|manage|have)\s+(?:a|an|my own|our own)\s+(?P<x>(?:[\w'-]+\s+){0,3}(?:studio|shop|bakery|cafe|café|restaurant|bar|business|company|startup|farm|salon|practice|clinic|gym|agency|store))\b(?P<rest>.*)$")
+_BUSINESSES = (
+    r"studio|shop|bakery|cafe|café|restaurant|bar|business|company|startup|farm|salon|practice|clinic|gym|agency|store|"
+    r"pharmacy|chemist|b&b|bed and breakfast|guesthouse|guest house|hotel|hostel|pub|garage|nursery|bookshop|bookstore|"
+    r"workshop|food truck|stall|deli|dental practice|firm|consultancy|boutique|brewery|vineyard|kennels|surgery"
+)
+
+
+@rule(
+    rf"^(?:i|we)(?:'ve| have)?\s+(?:just\s+|now\s+|finally\s+)?(?:run|own|manage|have|started|opened|set up|launched)\s+"
+    rf"(?P<own>a|an|my own|our own|my|our)\s+(?P<x>(?:[\w'-]+\s+){{0,3}}?(?:{_BUSINESSES}))(?![\w&])(?P<rest>.*)$"
+)
 def _runs(m: re.Match[str]) -> list[Fact]:
     x = clean(m["x"])
-    facts = [Fact(f"I run a {x}.", "profile", "employer", x)]
+    own = m["own"].lower()
+    if own in ("my", "our") and not re.match(r"(?:i|we)\s+(?:run|own|manage)\b", m.group(0), re.I):
+        return []  # "I have my shop's accounts", "we opened our bakery's doors": only "run/own my X" says whose
+    said = f"{own} {x}" if "own" in own or own in ("my", "our") else f"{article(x)} {x}"
+    facts = [Fact(f"I run {said}.", "profile", "employer", x)]
     place = place_after(m["rest"])
     return facts + ([Fact(f"I live in {place}.", "profile", "location", place)] if place else [])
 

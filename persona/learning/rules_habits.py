@@ -1,0 +1,117 @@
+"""The offline rules, part seven: what the user does as a habit, and how such a habit ends.
+
+* an activity said with how long it has lasted ("I've been quilting for about ten years", "I am sailing
+  since I was a child", "I've been lifting for two years");
+* a group the user belongs to for an activity ("I joined a bridge club", "I sing in the church choir",
+  "I play in a samba band");
+* smoking ("I smoke", "I'm a smoker"), ended by "I've quit smoking" (`store="ends"`, like every ending);
+* an activity that stops ("doc says no more surfing", "no more running for me");
+* what the user is "a ... man/person" for ("I'm a tea man now").
+
+Registered after the other parts: a clause another rule reads is theirs (but the smoking ending comes first,
+so "I quit smoking" is not read as leaving an employer).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .rules import clean, rule
+from .rules_identity import ACTIVITIES
+from .rules_lexicon import gerund
+from .slots import Fact, norm_value
+from .words import words
+
+__all__: list[str] = []
+
+_DOING = {gerund(v) for v in ACTIVITIES.split("|")} | words(
+    "lifting bouldering fishing gardening sailing rowing quilting knitting sewing pottery woodworking "
+    "birdwatching surfing skating skiing climbing running swimming cycling hiking dancing singing painting "
+    "drawing baking crocheting meditating journaling weightlifting kickboxing boxing fencing archery"
+)
+_DURATION = (
+    r"(?:for\s+(?:about\s+|around\s+|over\s+|nearly\s+|almost\s+|more than\s+|the (?:past|last)\s+)?(?:\d+|a|an|one|two|"
+    r"three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|thirty|forty|fifty|many|several|ages|years|"
+    r"decades)\b|since\b)"
+)
+
+
+@rule(rf"^i(?:'ve| have|'m| am)?\s*(?:been\s+)?(?P<x>[a-z]+ing)\s+(?P<rest>{_DURATION}.*)$")
+def _doing_for_years(m: re.Match[str]) -> list[Fact]:
+    x = m["x"].lower()
+    if x not in _DOING:
+        return []
+    rest = re.split(r",|\s+(?:and|but|so)\s+", m["rest"], maxsplit=1)[0]
+    return [Fact(f"I've been {x} {rest.strip().rstrip('.!;:')}.", "preference", f"likes:{x}", x)]
+
+
+_GROUP = r"club|choir|band|orchestra|team|league|society|ensemble|troupe|group"
+
+
+@rule(
+    rf"^i(?:'ve| have)?\s+(?:just\s+|recently\s+|also\s+|finally\s+)?(?:joined|signed up (?:for|to|with))\s+"
+    rf"(?:an?|the|our|my)\s+(?:local\s+)?(?P<x>[\w' -]{{2,30}}?)\s+(?P<c>{_GROUP})\b.*$",
+    first=True,
+)
+def _joined_group(m: re.Match[str]) -> list[Fact]:
+    x, group = clean(m["x"]), m["c"].lower()
+    if re.match(r"(?:new|gym|whatsapp|facebook|work|support)$", x, re.I):
+        return []  # "joined a new team" is work; a chat group is not a pastime
+    return [Fact(f"I joined a {x} {group}.", "preference", f"likes:{norm_value(x)}", x)]
+
+
+@rule(
+    rf"^i\s+(?:also\s+|still\s+)?(?P<v>sing|play|dance|perform|row|run|swim|ride)\s+(?:\w+\s+)?(?:in|with|for)\s+"
+    rf"(?:an?|the|our|my)\s+(?:local\s+)?(?P<x>[\w' -]{{0,30}}?)\s*(?P<c>{_GROUP})\b.*$",
+    first=True,
+)
+def _in_a_group(m: re.Match[str]) -> list[Fact]:
+    x, group, verb = clean(m["x"]), m["c"].lower(), m["v"].lower()
+    thing = f"{x} {group}".strip()
+    return [Fact(f"I {verb} in a {thing}.", "preference", f"likes:{norm_value(thing)}", thing)]
+
+
+@rule(
+    r"^(?:i\s+(?:still\s+|also\s+)?(?:smoke|vape)(?:\s+(?:cigarettes|a lot|daily|every day|heavily|occasionally|"
+    r"socially|sometimes|too much))?|i(?:'m| am)\s+(?:still\s+)?an?\s+(?:heavy\s+|light\s+|social\s+|chain\s+)?"
+    r"(?:smoker|vaper))$"
+)
+def _smokes(m: re.Match[str]) -> list[Fact]:
+    return [Fact("I smoke.", "fact", "likes:smoking", "smoking")]
+
+
+@rule(
+    r"^i(?:'ve| have)?\s+(?:(?:officially|finally|just|now|completely|totally|actually|also)\s+)*(?:quit|stopped|"
+    r"given up|gave up|kicked)\s+(?P<x>smoking|vaping|cigarettes|the cigarettes|the fags)\b.*$",
+    first=True,
+)
+def _quit_smoking(m: re.Match[str]) -> list[Fact]:
+    return [Fact("I quit smoking.", "fact", "likes:smoking", "smoking", negated=True, store="ends")]
+
+
+@rule(
+    r"^(?:.*?\b(?:doc|doctor|physio|gp|dentist|surgeon|coach)\s+(?:says|said|told me|'s orders)[,:]?\s+)?"
+    r"no more\s+(?P<x>[a-z]+ing)\b.*$"
+)
+def _no_more(m: re.Match[str]) -> list[Fact]:
+    x = m["x"].lower()
+    if x not in _DOING:
+        return []
+    return [Fact(f"I've stopped {x}.", "preference", f"likes:{x}", x, negated=True, store="ends")]
+
+
+_NOT_A_LIKING = words(
+    "lucky happy married family single old young busy simple patient changed free new grown wise proud humble good "
+    "bad big little rich poor working sick tired nice kind decent honest lonely fair"
+)
+
+
+@rule(
+    r"^i(?:'m| am)\s+(?:(?:really|very much|definitely|more of)\s+)?an?\s+(?P<x>[\w'-]{2,20})\s+(?:man|woman|gal)"
+    r"(?:\s+(?:now|these days|entirely|through and through|at heart|all the way))*$"
+)
+def _a_thing_man(m: re.Match[str]) -> list[Fact]:
+    x = m["x"]
+    if x.lower() in _NOT_A_LIKING or x[:1].isdigit():
+        return []
+    return [Fact(f"I'm into {x}.", "preference", f"likes:{norm_value(x)}", x)]
