@@ -247,3 +247,30 @@ def test_a_change_of_subject_said_without_the_word_major(p: Persona, w: Memories
 
 def test_a_supporter_said_without_the_i() -> None:
     assert ("team", "Arsenal") in slots("Arsenal supporter since 1998, through thick and thin")
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("We're just outside Kinsale in County Cork, 8 rooms", ("location", "Kinsale")),
+        ("Good afternoon. Margaret Ellison here.", ("name", "Margaret Ellison")),
+        ("g'day, bec here. doing shift work as a paramedic and my sleep is cooked", ("name", "Bec")),
+        ("g'day, bec here. doing shift work as a paramedic and my sleep is cooked", ("job", "paramedic")),
+        ("I am a PhD student in organic chemistry in Lyon", ("job", "PhD student in organic chemistry")),
+        ("I am a PhD student in organic chemistry in Lyon", ("location", "Lyon")),
+        ("I sing in a gospel choir in Accra", ("location", "Accra")),
+        ("the kids love pizza night, Finn is 9 and Orla is 6", ("child:orla", "Orla")),
+    ],
+)
+def test_introductions_places_jobs_and_children_said_other_ways(message: str, expected: tuple[str, str]) -> None:
+    assert expected in slots(message)
+
+
+def test_what_is_not_a_name_a_child_or_a_liking() -> None:
+    assert ("name", "Bec") in slots("g'day, bec here")
+    assert slots("everyone here loves it") == []
+    assert slots("the kids are fine. Brexit is 5 years old") == []
+    assert slots("I prefer detailed explanations, I like to understand the reasoning fully") == [
+        ("answer_length", "detailed explanations")
+    ]
+    assert [f.text for f in extract_rules("I like to cook")] == ["I like to cook."]

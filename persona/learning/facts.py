@@ -114,7 +114,7 @@ _DROPPED_I = re.compile(
     re.I,
 )
 _DROPPED_IM = re.compile(
-    rf"(?:starting (?:at|with|a (?:new )?job)|not\s+(?:really\s+)?into|really into|into|allergic|a (?:big|huge|massive) fan of|obsessed with|{DIETS}|"
+    rf"(?:starting (?:at|with|a (?:new )?job)|doing (?:[\w-]+ )?work as|not\s+(?:really\s+)?into|really into|into|allergic|a (?:big|huge|massive) fan of|obsessed with|{DIETS}|"
     rf"{HEALTH})\b",
     re.I,
 )

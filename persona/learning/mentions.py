@@ -36,6 +36,8 @@ _APPOSED = re.compile(
     rf"(?P<x>{_NAME})\s*\(\s*(?:he's\s+|she's\s+)?my\s+(?P<rel>wife|husband|boyfriend|girlfriend|partner|fianc[ée]e?|"
     rf"spouse)\s*\)"
 )
+_THE_KIDS = re.compile(r"\b(?:the|my|our)\s+(?:kids|children|boys|girls|little ones)\b", re.I)
+_KID_AGE = re.compile(r"(?<![\w'])(?P<x>[A-Z][\w-]+)\s+is\s+(?P<n>\d{1,2})\b(?!\s*(?:%|am|pm|:|years? ago))")
 # "her name's Jess", "his name is Ned": names the partner or pet the message mentions without a name.
 _NAMED_LATER = re.compile(rf"\b(?:her|his)\s+name(?:'s|\s+is)\s+(?P<x>{_NAME})", re.I)
 _KINDS = (
@@ -107,6 +109,13 @@ def named_in_passing(message: str) -> list[Fact]:
         for m in _APPOSED.finditer(message)
         if name_like(m["x"])
     ]
+    for sentence in re.split(r"(?<=[.!?])\s+", message):  # "the kids love pizza night, Finn is 9 and Orla is 6"
+        if _THE_KIDS.search(sentence):
+            facts += [
+                Fact(f"My child {m['x']} is {m['n']}.", "fact", f"child:{m['x'].lower()}", m["x"])
+                for m in _KID_AGE.finditer(sentence)
+                if name_like(m["x"]) and int(m["n"]) < 18
+            ]
     later = _NAMED_LATER.search(message)
     if later and name_like(later["x"], message[later.end() :], called=True):
         name = _cap(later["x"])

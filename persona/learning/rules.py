@@ -251,7 +251,8 @@ _HOW = r"(?:\s+(?:weekends|part-time|full-time|nights|days|evenings|shifts|remot
 
 
 @rule(
-    rf"^i(?:\s+|'m\s+|\s+am\s+|'ve been\s+|\s+have been\s+)(?:(?:now|currently|still|also)\s+)?(?:work|working){_HOW}"
+    rf"^i(?:\s+|'m\s+|\s+am\s+|'ve been\s+|\s+have been\s+)(?:(?:now|currently|still|also)\s+)?"
+    rf"(?:work|working|doing\s+(?:[\w-]+\s+)?work){_HOW}"
     rf"\s+as\s+(?P<x>.+?)(?:\s+for\s+(?:\d+|a|an|two|three|five|ten|many|several|the past)\s+(?:\w+\s+)?"
     rf"(?:years?|months?|weeks?|days?|decades?|while)\b.*)?$"
 )
@@ -264,9 +265,12 @@ def _job(m: re.Match[str]) -> list[Fact]:
 def job_parts(value: str) -> tuple[str, str | None, str | None]:
     """("a product manager at Kestrel Software in Pune") -> job, employer, place."""
     job = re.split(r"\s+(?=(?:(?:living|based|working|located)\s+)?(?:at|for|in)\s)", value, maxsplit=1)[0]
+    field = re.match(rf"{re.escape(job)}\s+in\s+(?!(?:an?|the|my|our)\s)(?P<f>[a-z][a-z -]{{2,40}}?)(?=\s+(?:at|for|in)\s|$)", value)
+    if field and not proper(field["f"]):  # "a PhD student in organic chemistry in Lyon": the field is the job's
+        job = f"{job} in {field['f']}"
     employer = re.search(r"\b(?:at|for)\s+(?P<e>(?:an?\s+)?[\w&' -]+?)(?=\s+(?:\w+\s+)?in\s|$)", value)
-    place = re.search(r"\bin\s+(?!(?:an?|the|my|our)\s)(?P<p>[^\W\d_].*)$", value)
-    where = proper(place["p"]) if place else None
+    places = (proper(p["p"]) for p in re.finditer(r"\bin\s+(?=(?!(?:an?|the|my|our)\s)(?P<p>[^\W\d_].*)$)", value))
+    where = next((p for p in places if p), None)
     who = clean(employer["e"]) if employer else None
     if who and not (
         who[:1].isupper() or re.search(r"\b(?:startup|company|firm|bank|hospital|school|agency)$", who)
@@ -320,7 +324,11 @@ def _likes(m: re.Match[str]) -> list[Fact]:
     verb = m["v"].lower()
     if re.search(r"\b(?:more|better|less|most)$", clean(m["x"]), re.I):
         return []  # "I like bio more": a comparison, not a liking
-    return [Fact(f"I {verb} {x}.", "preference", f"likes:{norm_value(x)}", x) for x in items(m["x"])]
+    if re.match(r"(?:to\s+)?(?:understand|know|think|believe|feel|keep|make sure|be|have|get|see|hear|ask|check|"
+                r"plan|try|stay|feel)\b", m["x"], re.I):
+        return []  # "I like to understand the reasoning fully": how the user wants things, not a pastime
+    said = f"{verb} to" if re.match(r"to\s", m["x"], re.I) else verb  # "I like to cook"
+    return [Fact(f"I {said} {x}.", "preference", f"likes:{norm_value(x)}", x) for x in items(m["x"])]
 
 
 @rule(

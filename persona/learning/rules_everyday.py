@@ -13,6 +13,11 @@ from .words import NOT_NAMES, words
 
 __all__ = ["NOT_NAMES", "is_job"]
 
+_NOT_HERE = words(
+    "i we you she he they it i'm we're it's that's me everyone everybody someone nobody anyone people locals "
+    "mum mom dad new same also still just nothing something everything life weather"
+)
+
 _JOB_WORD = re.compile(
     r"(?:[a-z]+(?:er|or|ist|ian|ant|ent|eer|ect|ef|man|woman|person)|GP|CEO|CTO|CFO|COO|DJ|EMT|RN|PA|MP|nurse|student|chef|cook|pilot|clerk|judge|barista|medic|vet|"
     r"nanny|model|coach|tutor|intern|freelancer|illustrator|solicitor|dentist|surgeon|barber|midwife|"
@@ -31,7 +36,7 @@ _NOT_JOBS = words(
 
 
 def is_job(phrase: str) -> bool:
-    words = phrase.split()
+    words = phrase.split(" in ")[0].split()  # "PhD student in physics": the job is before its field
     last = words[-1] if words else ""
     return (
         bool(last)
@@ -56,11 +61,15 @@ def _intro(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"My name is {name}.", "profile", "name", name)]
 
 
-@rule(r"^(?P<x>[^\W\d_][\w'-]*)\s+here(?:\s+from\s+(?P<place>.+))?$")
+@rule(r"^(?P<x>[^\W\d_][\w'-]*)(?P<last>\s+[A-Z][\w'-]+)?\s+here(?:\s+from\s+(?P<place>.+))?$")
 def _here(m: re.Match[str]) -> list[Fact]:
+    """ "Omar here", "Margaret Ellison here", and "bec here" from a writer who capitalizes nothing."""
     name = m["x"]
-    if not name[:1].isupper() or name.lower() in NOT_NAMES | {"i", "we", "you", "she", "he", "they", "it", "i'm", "we're", "it's", "that's"}:
+    if not (name[:1].isupper() or (CASUAL.get() and name.isalpha() and len(name) > 2)) or name.lower() in (
+        NOT_NAMES | _NOT_HERE
+    ):
         return []
+    name = name[:1].upper() + name[1:] + (m["last"] or "")
     facts = [Fact(f"My name is {name}.", "profile", "name", name)]
     place = proper(m["place"]) if m["place"] else None
     return with_place(facts, None, place)
@@ -81,7 +90,10 @@ def _job_a(m: re.Match[str]) -> list[Fact]:
     return with_place([Fact(f"I'm {art} {job}.", "profile", "job", job)], employer, place)
 
 
-@rule(r"^(?:i(?:'m| am)|we(?:'re| are))\s+(?:now\s+|currently\s+|still\s+)?(?:in|based in|living in|located in)\s+(?P<x>.+)$")
+@rule(
+    r"^(?:i(?:'m| am)|we(?:'re| are))\s+(?:now\s+|currently\s+|still\s+)?(?:in|based in|living in|located in|"
+    r"(?:just\s+)?(?:outside(?:\s+of)?|near|close to))\s+(?P<x>.+)$"
+)
 def _in_place(m: re.Match[str]) -> list[Fact]:
     x = re.sub(r"^(?:an?|the|my|our)\s+(?:[\w-]+\s+){0,2}?(?:flat|house|apartment|studio|room|cottage|condo|"
                r"bungalow|dorm|place)\s+(?:in|near|outside)\s+", "", m["x"], flags=re.I)  # "in a flat in Solihull"

@@ -18,7 +18,7 @@ import re
 
 from .rules import clean, rule
 from .rules_identity import ACTIVITIES
-from .rules_lexicon import gerund
+from .rules_lexicon import gerund, place_after
 from .slots import Fact, norm_value
 from .words import words
 
@@ -62,13 +62,16 @@ def _joined_group(m: re.Match[str]) -> list[Fact]:
 
 @rule(
     rf"^i\s+(?:also\s+|still\s+)?(?P<v>sing|play|dance|perform|row|run|swim|ride)\s+(?:\w+\s+)?(?:in|with|for)\s+"
-    rf"(?:an?|the|our|my)\s+(?:local\s+)?(?P<x>[\w' -]{{0,30}}?)\s*(?P<c>{_GROUP})\b.*$",
+    rf"(?:an?|the|our|my)\s+(?:local\s+)?(?P<x>[\w' -]{{0,30}}?)\s*(?P<c>{_GROUP})\b(?P<rest>.*)$",
     first=True,
 )
 def _in_a_group(m: re.Match[str]) -> list[Fact]:
     x, group, verb = clean(m["x"]), m["c"].lower(), m["v"].lower()
     thing = f"{x} {group}".strip()
-    return [Fact(f"I {verb} in a {thing}.", "preference", f"likes:{norm_value(thing)}", thing)]
+    place = place_after(m["rest"])  # "a samba band in São Paulo"
+    return [Fact(f"I {verb} in a {thing}.", "preference", f"likes:{norm_value(thing)}", thing)] + (
+        [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
+    )
 
 
 @rule(

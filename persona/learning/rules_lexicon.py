@@ -22,7 +22,7 @@ from .rules_everyday import is_job
 from .rules_language import languages
 from .slots import Fact, norm_value
 
-__all__ = ["DIETS"]
+__all__ = ["DIETS", "gerund", "place_after"]
 
 DIETS = (
     r"vegetarian|vegan|pescatarian|pescetarian|keto|paleo|plant[- ]based|flexitarian|gluten[- ]free|dairy[- ]free|"
