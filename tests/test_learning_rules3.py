@@ -274,3 +274,24 @@ def test_what_is_not_a_name_a_child_or_a_liking() -> None:
         ("answer_length", "detailed explanations")
     ]
     assert [f.text for f in extract_rules("I like to cook")] == ["I like to cook."]
+
+
+def test_ending_the_terms_of_a_job_keeps_the_job(p: Persona, w: Memories) -> None:
+    say(w, "I'm a freelance translator in Vienna", 1)
+    say(w, "I'm not a freelancer anymore btw, I joined a translation agency called Wortwerk", 2)
+    assert current(p) == ["I live in Vienna.", "I work at Wortwerk.", "I'm a translator."]
+
+
+def test_ending_a_term_narrows_and_ending_the_job_ends_it(p: Persona, w: Memories) -> None:
+    say(w, "I'm a junior developer", 1)
+    say(w, "I'm not a junior anymore!", 2)
+    assert current(p) == ["I'm a developer."]
+    say(w, "I'm not a developer anymore", 3)
+    assert current(p) == ["I'm not a developer anymore."]
+
+
+def test_a_fan_of_a_name_said_with_matches_supports_a_team(p: Persona, w: Memories) -> None:
+    say(w, "I'm a massive Chelsea fan, watched every match since I was 8", 1)
+    say(w, "ok confession, I support Arsenal now, my supervisor converted me", 2)
+    assert current(p) == ["I support Arsenal."]
+    assert ("likes:radiohead", "Radiohead") in slots("I'm a huge Radiohead fan")

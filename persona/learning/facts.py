@@ -178,6 +178,7 @@ def _extract(message: str) -> list[Fact]:
             found.append(Fact(f"My pronouns are {pronouns[0].lower()}.", "profile", "pronouns", pronouns[0].lower()))
         if not found and intro and not clause.lower().startswith(("i ", "i'", "my ", "we ")):
             found = _fragments(clause)  # "Ingrid here, civil engineer in Bergen"
+        found = [_team(f, clause) for f in found]
         intro = intro or any(f.key == "name" for f in found)
         found = found or _style_requests(clause)
         mentioned = anywhere(clause, message=message)
@@ -257,6 +258,29 @@ def _style_requests(clause: str) -> list[Fact]:
         text = f"I prefer answers {other}."
     value = " ".join(p for p in (adjective, noun) if p) or str(other)
     return [Fact(text, "preference", "answer_length", value), *styles[-1:]]
+
+
+_SPORT = re.compile(
+    r"\b(?:match|matches|game|games|season|league|fixtures?|stadium|derby|kick-?off|cup final|goals?|football|soccer|"
+    r"rugby|cricket|hockey|basketball|baseball|nba|nfl|premier league|season ticket)\b",
+    re.I,
+)
+
+
+def _team(fact: Fact, clause: str) -> Fact:
+    """A fan of a name, said with a match or a season in the same clause, supports a team ("I'm a massive
+    Chelsea fan, watched every match since I was 8"): one team at a time (``team``), so "I support Arsenal
+    now" replaces it."""
+    value = fact.value or ""
+    if (
+        fact.key == f"likes:{norm_value(value)}"
+        and not fact.negated
+        and value[:1].isupper()
+        and re.search(r"\b(?:fan|supporter)\b", clause, re.I)
+        and _SPORT.search(clause)
+    ):
+        return Fact(f"I support {value}.", "preference", "team", value)
+    return fact
 
 
 def _classified(fact: Fact) -> Fact:
