@@ -256,7 +256,7 @@ def test_a_supporter_said_without_the_i() -> None:
         ("Good afternoon. Margaret Ellison here.", ("name", "Margaret Ellison")),
         ("g'day, bec here. doing shift work as a paramedic and my sleep is cooked", ("name", "Bec")),
         ("g'day, bec here. doing shift work as a paramedic and my sleep is cooked", ("job", "paramedic")),
-        ("I am a PhD student in organic chemistry in Lyon", ("job", "PhD student in organic chemistry")),
+        ("I am a PhD student in organic chemistry in Lyon", ("field", "organic chemistry")),
         ("I am a PhD student in organic chemistry in Lyon", ("location", "Lyon")),
         ("I sing in a gospel choir in Accra", ("location", "Accra")),
         ("the kids love pizza night, Finn is 9 and Orla is 6", ("child:orla", "Orla")),
@@ -295,3 +295,9 @@ def test_a_fan_of_a_name_said_with_matches_supports_a_team(p: Persona, w: Memori
     say(w, "ok confession, I support Arsenal now, my supervisor converted me", 2)
     assert current(p) == ["I support Arsenal."]
     assert ("likes:radiohead", "Radiohead") in slots("I'm a huge Radiohead fan")
+
+
+def test_a_jobs_field_is_a_slot_of_its_own_that_outlives_the_job(p: Persona, w: Memories) -> None:
+    say(w, "Bonjour! I am a PhD student in organic chemistry in Lyon", 1)
+    say(w, "I got it!!! now I am a postdoc at ETH in Zurich", 2)
+    assert current(p) == ["I live in Zurich.", "I work at ETH.", "I'm a postdoc.", "My field is organic chemistry."]

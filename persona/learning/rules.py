@@ -280,6 +280,14 @@ def job_parts(value: str) -> tuple[str, str | None, str | None]:
 
 
 def with_place(facts: list[Fact], employer: str | None, place: str | None) -> list[Fact]:
+    """``facts`` with the employer and town a job was said with; a job's field ("a PhD student in physics")
+    is a slot of its own, so it outlives the job ("now I'm a postdoc")."""
+    at = next((i for i, f in enumerate(facts) if f.key == "job"), None)
+    job = facts[at] if at is not None else None
+    if at is not None and job and job.value and " in " in job.value:
+        head, _, field = job.value.partition(" in ")
+        facts[at] = Fact(job.text.replace(f" in {field}", ""), job.kind, "job", head)
+        facts.insert(at + 1, Fact(f"My field is {field}.", "profile", "field", field))
     if employer:
         facts.append(Fact(f"I work at {employer}.", "profile", "employer", re.sub(r"^an?\s+", "", employer)))
     if place:
