@@ -301,3 +301,49 @@ def test_a_jobs_field_is_a_slot_of_its_own_that_outlives_the_job(p: Persona, w: 
     say(w, "Bonjour! I am a PhD student in organic chemistry in Lyon", 1)
     say(w, "I got it!!! now I am a postdoc at ETH in Zurich", 2)
     assert current(p) == ["I live in Zurich.", "I work at ETH.", "I'm a postdoc.", "My field is organic chemistry."]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("We just moved down to Melbourne, I started at a new restaurant in Fitzroy", ("employer", "new restaurant in Fitzroy")),
+        ("I do social media for a hotel in Miami Beach, Casa Brisa", ("employer", "Casa Brisa")),
+        ("I do social media for a hotel in Miami Beach, Casa Brisa", ("location", "Miami Beach")),
+        ("switched jobs btw, now at Ledgerly, still data eng", ("employer", "Ledgerly")),
+        ("I always want recipes in metric, never cups", ("units", "metric")),
+        ("from now on, rust examples please", ("code_language", "rust")),
+    ],
+)
+def test_work_and_standing_requests_said_other_ways(message: str, expected: tuple[str, str]) -> None:
+    assert expected in slots(message)
+    assert slots("I do yoga for an hour") == slots("more examples please") == []
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("I'm right-handed mate, but good tip", ("handedness", "right-handed")),
+        ("my son is doing his exams, he's stressed", ("child", "son")),
+        ("need a quick dinner, my kids are starving", ("child", "kids")),
+        ("I am attending a dinner at my golf club next week", ("likes:golf", "golf")),
+        ("I also started drinking green tea, I love it now", ("likes:green tea", "green tea")),
+        ("As of last month I've cut out caffeine completely, doctor's orders", ("likes:caffeine", "caffeine")),
+    ],
+)
+def test_children_groups_and_drinks_said_in_passing(message: str, expected: tuple[str, str]) -> None:
+    assert expected in slots(message)
+
+
+def test_an_unnamed_child_only_fills_an_empty_slot(p: Persona, w: Memories) -> None:
+    say(w, "My son Kwabena wants to be a pilot", 1)
+    say(w, "my son is doing his exams", 2)
+    assert current(p) == ["My son is Kwabena."]
+    p.add("v", "I live in Bath")
+    learn_facts(w, "v", extract_rules("I'm moving to be near my daughter"), at=T0 + timedelta(days=3))
+    assert "I have a daughter." in [m.text for m in p.list("v", kind="fact")]
+
+
+def test_a_car_sold_and_one_bought_in_one_breath(p: Persona, w: Memories) -> None:
+    p.add("u", "I drive a Honda Civic")
+    say(w, "ok so I sold the Civic and bought a Kia EV6", 1)
+    assert current(p) == ["I have a Kia EV6 now."]

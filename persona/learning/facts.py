@@ -26,7 +26,14 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from . import rules_endings, rules_habits, rules_identity, rules_language  # noqa: F401  (they register their rules)
+from . import (  # noqa: F401  (they register their rules)
+    rules_endings,
+    rules_habits,
+    rules_identity,
+    rules_language,
+    rules_requests,
+    rules_work,
+)
 from .casual import CASUAL, casual_writer, normalize
 from .mentions import anywhere, name_like, named_in_passing
 from .rules import BARE_START, FILLER, HEALTH, NOT_A_STATEMENT, RULES, SPLIT, proper
@@ -95,12 +102,14 @@ def _clauses(message: str) -> tuple[list[str], list[str]]:
         if clause.endswith("?") or NOT_A_STATEMENT.match(clause):
             asked.append(clause)
             continue
-        out.append(_subject(_plain(re.sub(r"\s+", " ", clause.rstrip(".!;,: ")))))
+        clause = _VOCATIVE.sub("", re.sub(r"\s+", " ", clause.rstrip(".!;,: ")))  # "I'm right-handed mate"
+        out.append(_subject(_plain(clause)))
     return out, asked
 
 
 # A statement in first-person word order that ends in "??" or "?!" is said in surprise, not asked.
 _UPTALK = re.compile(r"^(?:i|i'm|i've|we|we're|we've)\s(?!.*\b(?:or|should|could|would|can|will|if)\b)[^?]*(?:\?\?|\?!)$", re.I)
+_VOCATIVE = re.compile(r",?\s+(?:mate|dude|bro|hon|dear|buddy|pal|my friend|lol)$", re.I)
 _GREETED = re.compile(r"\s*(?:hi|hey|hello|hiya|heya|yo|howdy)\b", re.I)
 _PRONOUNS = re.compile(r"\b(?:she|he|they)/(?:her|him|them|they|she|he)\b", re.I)
 _GREETING = re.compile(

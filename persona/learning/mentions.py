@@ -36,6 +36,16 @@ _APPOSED = re.compile(
     rf"(?P<x>{_NAME})\s*\(\s*(?:he's\s+|she's\s+)?my\s+(?P<rel>wife|husband|boyfriend|girlfriend|partner|fianc[ée]e?|"
     rf"spouse)\s*\)"
 )
+_UNNAMED_CHILD = re.compile(
+    r"\bmy\s+(?:little\s+|baby\s+|eldest\s+|youngest\s+|teenage\s+)?(?P<rel>son|daughter|kids|children)\b(?!'s?\s+(?:friend|teacher))"
+    r"(?!\s+(?:[A-Z]|and\s+i\b))",
+)
+_MY_GROUP = re.compile(
+    r"\bmy\s+(?:local\s+)?(?P<x>golf|tennis|book|running|cycling|chess|bridge|football|rugby|hiking|walking|knitting|"
+    r"rowing|sailing|climbing|swimming|cricket|netball|squash|poker|quiz|film|drama|gospel|church|community|samba|jazz)\s+"
+    r"(?P<g>club|choir|band|orchestra|society)\b",
+    re.I,
+)
 _THE_KIDS = re.compile(r"\b(?:the|my|our)\s+(?:kids|children|boys|girls|little ones)\b", re.I)
 _KID_AGE = re.compile(r"(?<![\w'])(?P<x>[A-Z][\w-]+)\s+is\s+(?P<n>\d{1,2})\b(?!\s*(?:%|am|pm|:|years? ago))")
 # "her name's Jess", "his name is Ned": names the partner or pet the message mentions without a name.
@@ -149,6 +159,14 @@ def anywhere(clause: str, *, message: str = "") -> list[Fact]:
             name, rel = _cap(m["x"]), m["rel"].lower()
             family = "grandchild" if rel.startswith("grand") else "child"
             facts.append(Fact(f"My {rel} is {name}.", "fact", f"{family}:{name.lower()}", name))
+    if not any(f.key and f.key.startswith("child:") for f in facts):
+        for m in _UNNAMED_CHILD.finditer(clause):  # "my son is doing his exams", "my kids are starving"
+            rel = m["rel"].lower()
+            said = rel if rel in ("kids", "children") else f"{article(rel)} {rel}"
+            facts.append(Fact(f"I have {said}.", "fact", "child", rel, store="fills"))
+    for m in _MY_GROUP.finditer(clause):  # "a dinner at my golf club": a member of it
+        thing = m["x"].lower()
+        facts.append(Fact(f"I'm in a {thing} {m['g'].lower()}.", "preference", f"likes:{thing}", thing))
     for m in _PARENT_OF.finditer(clause):
         facts.append(Fact(f"I have {m['n'].lower()} kids.", "fact", None, "kids"))
     for m in _KIDS.finditer(clause):

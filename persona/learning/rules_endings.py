@@ -56,4 +56,11 @@ def _my_car(m: re.Match[str]) -> list[Fact]:
 def _sold(m: re.Match[str]) -> list[Fact]:
     said = re.split(r",|\s+(?:in the end|at last|finally|for\b|to\b|because\b)", m["x"], maxsplit=1)[0]
     thing = proper(said) or clean(said)
-    return [Fact(f"I no longer have the {thing}.", "fact", "car", thing, negated=True, store="ends")] if thing else []
+    if not thing:
+        return []
+    facts = [Fact(f"I no longer have the {thing}.", "fact", "car", thing, negated=True, store="ends")]
+    bought = re.search(r"\band\s+(?:i\s+|we\s+)?(?:bought|got)\s+(?:an?|the)\s+(?:new\s+)?(?P<y>[A-Z][\w-]*(?:\s+[A-Z0-9][\w-]*)*)",
+                       m.group(0))
+    if bought:  # "sold the Civic and bought a Kia EV6": the new one is in the slot the old one held
+        facts.append(Fact(f"I have a {bought['y']} now.", "fact", "car", bought["y"]))
+    return facts

@@ -118,3 +118,23 @@ def _a_thing_man(m: re.Match[str]) -> list[Fact]:
     if x.lower() in _NOT_A_LIKING or x[:1].isdigit():
         return []
     return [Fact(f"I'm into {x}.", "preference", f"likes:{norm_value(x)}", x)]
+
+
+@rule(
+    r"^i(?:'ve| have)?\s+(?:also\s+|just\s+|recently\s+)?(?:started|begun|taken to|got into)\s+drinking\s+"
+    r"(?P<x>[\w' -]{3,30}?)(?:\s+(?:now|instead|again|lately|recently))*$"
+)
+def _started_drinking(m: re.Match[str]) -> list[Fact]:
+    """ "I also started drinking green tea, I love it now": a drink taken up is a liking."""
+    x = clean(m["x"])
+    return [Fact(f"I drink {x} now.", "preference", f"likes:{norm_value(x)}", x)] if x else []
+
+
+@rule(
+    r"^i(?:'ve| have)?\s+(?:(?:also|just|completely|totally|now)\s+)*cut\s+out\s+(?P<x>[\w' -]{3,30}?)"
+    r"(?:\s+(?:completely|entirely|altogether|totally|now|for good))*(?:,.*)?$"
+)
+def _cut_out(m: re.Match[str]) -> list[Fact]:
+    """ "I've cut out caffeine completely, doctor's orders": the user no longer has it."""
+    x = clean(m["x"])
+    return [Fact(f"I no longer have {x}.", "preference", f"likes:{norm_value(x)}", x, negated=True)] if x else []

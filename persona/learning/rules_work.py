@@ -1,0 +1,59 @@
+"""The offline rules, part eight: work said in the other ways people say it.
+
+* a workplace named by what it is ("I started at a new restaurant in Fitzroy");
+* work done for an organisation ("I do social media for a hotel in Miami Beach", "I do IT for a school");
+* a change of job said, then where ("switched jobs btw, now at Ledgerly").
+"""
+
+from __future__ import annotations
+
+import re
+
+from .rules import clean, proper, rule
+from .slots import Fact
+
+__all__: list[str] = []
+
+_ORGS = (
+    r"hotel|company|startup|start-up|bank|hospital|school|charity|agency|firm|restaurant|cafe|café|shop|council|"
+    r"university|college|magazine|newspaper|brand|studio|nonprofit|non-profit|clinic|bakery|bar|pub|gym|museum|"
+    r"library|airline|retailer|supermarket|factory|warehouse|lab|practice|publisher|club|theatre|theater|church"
+)
+
+
+@rule(
+    rf"^i(?:'ve| have|'m| am)?\s+(?:just\s+|recently\s+)?(?:started|starting|start)\s+(?:work(?:ing)?\s+)?at\s+"
+    rf"(?P<x>(?:an?|the)\s+(?:[\w'-]+\s+){{0,2}}?(?:{_ORGS})(?:\s+(?:in|near|on)\s+[^,]+)?)$"
+)
+def _started_at_a(m: re.Match[str]) -> list[Fact]:
+    """ "I started at a new restaurant in Fitzroy": the workplace said by what it is, with its place."""
+    x = re.sub(r"^(?:an?|the)\s+", "", clean(m["x"]), flags=re.I)
+    return [Fact(f"I work at a {x}.", "profile", "employer", x)]
+
+
+@rule(
+    rf"^i\s+(?:now\s+|currently\s+)?do\s+(?P<job>[\w -]{{2,30}}?)\s+for\s+(?:an?|the)\s+(?P<org>(?:[\w'-]+\s+){{0,2}}?"
+    rf"(?:{_ORGS}))(?:\s+(?:in|near)\s+(?P<place>[^,]+))?(?:,\s*(?P<name>[A-Z][\w&' -]+))?$"
+)
+def _do_for(m: re.Match[str]) -> list[Fact]:
+    """ "I do social media for a hotel in Miami Beach, Casa Brisa": the work, the employer and the town."""
+    job = clean(m["job"])
+    if re.match(r"(?:it|this|that|everything|nothing|anything|a lot|lots|stuff)$", job, re.I):
+        return []
+    facts = [Fact(f"I do {job} for a {clean(m['org'])}.", "profile", "job", job)]
+    name = proper(m["name"]) if m["name"] else None
+    if name:
+        facts.append(Fact(f"I work at {name}.", "profile", "employer", name))
+    place = proper(m["place"]) if m["place"] else None
+    if place:
+        facts.append(Fact(f"I live in {place}.", "profile", "location", place))
+    return facts
+
+
+@rule(
+    r"^(?:i(?:'ve| have)?\s+)?(?:switched|changed|new)\s+jobs?\b[^,]*,\s*(?:i'm\s+|i am\s+)?now\s+(?:at|with)\s+"
+    r"(?P<x>[A-Z][\w&'-]*(?:\s+[A-Z][\w&'-]*)*)\b.*$"
+)
+def _now_at(m: re.Match[str]) -> list[Fact]:
+    """ "switched jobs btw, now at Ledgerly, still data eng": a change of job, then where."""
+    return [Fact(f"I work at {m['x']}.", "profile", "employer", m["x"])]
