@@ -316,7 +316,7 @@ def test_a_jobs_field_is_a_slot_of_its_own_that_outlives_the_job(p: Persona, w: 
 )
 def test_work_and_standing_requests_said_other_ways(message: str, expected: tuple[str, str]) -> None:
     assert expected in slots(message)
-    assert slots("I do yoga for an hour") == slots("more examples please") == []
+    assert slots("I do the dishes for an hour") == slots("more examples please") == []
 
 
 @pytest.mark.parametrize(
@@ -347,3 +347,40 @@ def test_a_car_sold_and_one_bought_in_one_breath(p: Persona, w: Memories) -> Non
     p.add("u", "I drive a Honda Civic")
     say(w, "ok so I sold the Civic and bought a Kia EV6", 1)
     assert current(p) == ["I have a Kia EV6 now."]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("I do yoga every morning", ("likes:yoga", "yoga")),
+        ("I've been playing piano since I was six", ("likes:piano", "piano")),
+        ("I don't drink", ("likes:alcohol", "alcohol")),
+        ("I'm teetotal", ("likes:alcohol", "alcohol")),
+        ("we're expecting a baby in May", ("family:baby", "baby")),
+        ("I work from home", ("work_mode", "remote")),
+        ("I'm working remotely for Kestrel now", ("work_mode", "remote")),
+        ("I'm married with two kids", ("relationship", "married")),
+        ("I'm type 1 diabetic", ("health:diabetic", "diabetic")),
+        ("I got hired at Amazon last week", ("employer", "Amazon")),
+        ("I'm retired now, used to be a teacher", ("job", "retired")),
+        ("big fan of jazz", ("likes:jazz", "jazz")),
+        ("my husband's name is Tom", ("partner", "Tom")),
+        ("my girlfriend is called Mia", ("partner", "Mia")),
+        ("I have a daughter called Ella", ("child:ella", "Ella")),
+        ("I'd like more detailed answers from now on", ("answer_length", "detailed")),
+    ],
+)
+def test_common_phrasings_written_from_general_english(message: str, expected: tuple[str, str]) -> None:
+    assert expected in slots(message)
+
+
+def test_used_to_smoke_ends_smoking(p: Persona, w: Memories) -> None:
+    say(w, "I'm a smoker", 1)
+    say(w, "I used to smoke, not anymore", 2)
+    assert current(p) == ["I quit smoking."]
+
+
+def test_what_these_phrasings_do_not_read() -> None:
+    for message in ("nut allergy here", "I'm a morning person", "I'd like a quick recipe for dinner"):
+        assert slots(message) == [], message
+    assert slots("my husband's car broke down") == [("partner", "husband")]

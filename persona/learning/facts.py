@@ -54,6 +54,11 @@ _STYLE = re.compile(
     r"(?:\s+(?P<n>language|english|words|terms|tone|explanations|sentences|answers|replies))?",
     re.I,
 )
+_WANT = re.compile(
+    r"^i(?:'d|\s+would)\s+(?:really\s+)?(?:like|love|appreciate)\s+(?:it\s+if\s+you\s+(?:kept|gave|used|made)\s+)?"
+    r"(?:your\s+|the\s+)?(?:answers|replies|responses|explanations|more|less|shorter|longer|short|brief|detailed)\b",
+    re.I,
+)
 _NOUN_FORMS = re.compile(r"bullet points?|bullets|dot points?|(?:numbered |bulleted )?lists?|one[- ]liners?")
 _ADJECTIVES = re.compile(
     r"short|shorter|brief|briefer|concise|succinct|quick|detailed|long|longer|thorough|in-depth|comprehensive|lengthy"
@@ -123,7 +128,7 @@ _DROPPED_I = re.compile(
     re.I,
 )
 _DROPPED_IM = re.compile(
-    rf"(?:starting (?:at|with|a (?:new )?job)|doing (?:[\w-]+ )?work as|not\s+(?:really\s+)?into|really into|into|allergic|a (?:big|huge|massive) fan of|obsessed with|{DIETS}|"
+    rf"(?:starting (?:at|with|a (?:new )?job)|(?:a\s+)?(?:big|huge|massive)\s+fan of|not a (?:big\s+)?fan of|doing (?:[\w-]+ )?work as|not\s+(?:really\s+)?into|really into|into|allergic|a (?:big|huge|massive) fan of|obsessed with|{DIETS}|"
     rf"{HEALTH})\b",
     re.I,
 )
@@ -244,9 +249,10 @@ def _style_requests(clause: str) -> list[Fact]:
     lengths: list[str] = []
     styles: list[Fact] = []
     for part in (p.strip() for p in clause.split(",")):
-        if not _REQUEST.search(part) and not (lengths and _LENGTH.fullmatch(re.sub(r"\s+ones?$", "", part))):
+        wants = _WANT.match(part)  # "I'd like more detailed answers from now on"
+        if not (_REQUEST.search(part) or wants) and not (lengths and _LENGTH.fullmatch(re.sub(r"\s+ones?$", "", part))):
             continue  # "short ones" after "just lists please" adds to the same request
-        if re.match(r"(?:i|you|we|my)\b", part, re.I):
+        if re.match(r"(?:i|you|we|my)\b", part, re.I) and not wants:
             continue
         length = _LENGTH.search(part)
         style = _STYLE.search(part)

@@ -23,12 +23,14 @@ _NAME = r"[^\W\d_][\w-]*(?:'(?!s\b)[\w-]+)?"
 _PARTNER = re.compile(
     rf"(?:\bmy\s+(?P<late>late\s+)?(?P<rel>wife|husband|boyfriend|girlfriend|partner|fianc[ée]e?|spouse|hubby|bf|gf|"
     rf"missus|other half)|(?:\bthe\s+|^)(?P<rel2>wife|husband|hubby|missus|other half))\b"
-    rf"(?:,?\s+(?P<x>{_NAME}))?",
+    rf"(?:(?:,?\s+(?:(?:is\s+called|is\s+named|goes\s+by)\s+)?|'s\s+name\s+is\s+)(?P<x>{_NAME}))?",
     re.I,
 )
 _CHILD = re.compile(
-    rf"\b(?:my|our)\s+(?:little\s+|baby\s+|eldest\s+|youngest\s+|elder\s+|older\s+|younger\s+)?"
-    rf"(?P<rel>daughter|son|granddaughter|grandson|grandchild|grandkid)\s+(?P<x>{_NAME})",
+    rf"\b(?:(?:my|our)\s+(?:little\s+|baby\s+|eldest\s+|youngest\s+|elder\s+|older\s+|younger\s+)?"
+    rf"(?P<rel>daughter|son|granddaughter|grandson|grandchild|grandkid)(?:'s\s+name\s+is|\s+is\s+called|\s+is\s+named)?"
+    rf"|(?:i|we)(?:'ve| have)?\s+(?:got\s+|have\s+)?an?\s+(?:\d+-year-old\s+|little\s+|baby\s+)?"
+    rf"(?P<rel3>daughter|son)\s+(?:called|named))\s+(?P<x>{_NAME})",
     re.I,
 )
 # "Arjun (my husband)": a name, then who it is in brackets.
@@ -156,7 +158,7 @@ def anywhere(clause: str, *, message: str = "") -> list[Fact]:
             facts.append(Fact(f"I have a {rel}.", "profile", "partner", rel, store="fills"))
     for m in _CHILD.finditer(clause):
         if name_like(m["x"], clause[m.end() :]):
-            name, rel = _cap(m["x"]), m["rel"].lower()
+            name, rel = _cap(m["x"]), (m["rel"] or m["rel3"]).lower()
             family = "grandchild" if rel.startswith("grand") else "child"
             facts.append(Fact(f"My {rel} is {name}.", "fact", f"{family}:{name.lower()}", name))
     if not any(f.key and f.key.startswith("child:") for f in facts):

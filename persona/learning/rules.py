@@ -27,6 +27,7 @@ __all__ = [
     "proper",
     "rule",
     "with_place",
+    "work_mode",
 ]
 
 FILLER = re.compile(
@@ -225,7 +226,7 @@ def _not_allergic(m: re.Match[str]) -> list[Fact]:
     ]
 
 
-@rule(rf"^i(?:'m| am)\s+(?:also\s+|very\s+|severely\s+)?(?P<x>{HEALTH})$")
+@rule(rf"^i(?:'m| am)\s+(?:also\s+|very\s+|severely\s+|type [12]\s+)?(?P<x>{HEALTH})$")
 def _health(m: re.Match[str]) -> list[Fact]:
     x = m["x"].lower()
     return [Fact(f"I'm {x}.", "fact", f"health:{norm_value(x)}", x)]
@@ -247,7 +248,7 @@ def _age(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I'm {m['x']} years old.", "profile", "age", m["x"])] if 0 < int(m["x"]) <= 120 else []
 
 
-_HOW = r"(?:\s+(?:weekends|part-time|full-time|nights|days|evenings|shifts|remotely|from home|there|here|now))*"
+_HOW = r"(?:\s+(?:weekends|part-time|full-time|nights|days|evenings|shifts|(?:night|day|late|early|long) shifts|remotely|from home|there|here|now))*"
 
 
 @rule(
@@ -279,6 +280,18 @@ def job_parts(value: str) -> tuple[str, str | None, str | None]:
     return clean(job), who, where
 
 
+def work_mode(said: str) -> list[Fact]:
+    """How the user works when ``said`` tells ("I'm working remotely for Kestrel", "I work from home")."""
+    mode = re.search(r"\b(?:fully\s+)?remote(?:ly)?\b|\bfrom home\b|\bhybrid\b", said, re.I)
+    if not mode:
+        return []
+    if mode[0].lower() == "from home":
+        return [Fact("I work from home.", "profile", "work_mode", "remote")]
+    if mode[0].lower() == "hybrid":
+        return [Fact("I work hybrid.", "profile", "work_mode", "hybrid")]
+    return [Fact("I'm a remote worker.", "profile", "work_mode", "remote")]
+
+
 def with_place(facts: list[Fact], employer: str | None, place: str | None) -> list[Fact]:
     """``facts`` with the employer and town a job was said with; a job's field ("a PhD student in physics")
     is a slot of its own, so it outlives the job ("now I'm a postdoc")."""
@@ -305,7 +318,7 @@ def _employer(m: re.Match[str]) -> list[Fact]:
     facts = [Fact(f"I work at {where}.", "profile", "employer", where)] if where else []
     facts += [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
     bare = re.sub(r"^(?:an?|the)\s+", "", job, flags=re.I)
-    return facts + ([Fact(f"I work as {job}.", "profile", "job", bare)] if bare else [])
+    return facts + ([Fact(f"I work as {job}.", "profile", "job", bare)] if bare else []) + work_mode(m.group(0)[: m.start("x")])
 
 
 @rule(r"^my\s+(?:favou?rite)\s+(?P<what>[\w -]{1,30}?)\s+(?:is|are)\s+(?P<x>.+)$")

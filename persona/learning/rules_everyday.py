@@ -65,6 +65,8 @@ def _intro(m: re.Match[str]) -> list[Fact]:
 def _here(m: re.Match[str]) -> list[Fact]:
     """ "Omar here", "Margaret Ellison here", and "bec here" from a writer who capitalizes nothing."""
     name = m["x"]
+    if m["last"] and not m["last"].strip()[:1].isupper():
+        return []  # "nut allergy here" (the pattern ignores case)
     if not (name[:1].isupper() or (CASUAL.get() and name.isalpha() and len(name) > 2)) or name.lower() in (
         NOT_NAMES | _NOT_HERE
     ):
@@ -103,7 +105,7 @@ def _in_place(m: re.Match[str]) -> list[Fact]:
 
 @rule(
     r"^i(?:'m| am)\s+(?P<neg>not\s+(?:really\s+|that\s+|much\s+)?)?(?:really\s+|so\s+|super\s+|very\s+|also\s+)?"
-    r"(?:into|obsessed with|crazy about|all about|a (?:big |huge |massive )?fan of|passionate about)\s+(?P<x>.+?)"
+    r"(?:into|obsessed with|crazy about|all about|(?:a )?(?:big |huge |massive )?fan of|passionate about)\s+(?P<x>.+?)"
     r"(?:\s+at all)?$"
 )
 def _into(m: re.Match[str]) -> list[Fact]:
@@ -299,8 +301,8 @@ def _hobby(m: re.Match[str]) -> list[Fact]:
 )
 def _kind_of_person(m: re.Match[str]) -> list[Fact]:
     x = clean(m["x"])
-    if not x:
-        return []
+    if not x or re.fullmatch(r"(?:morning|night|evening|early|late|people|indoor|outdoor|glass half \w+)", x, re.I):
+        return []  # "a morning person" says when, not what the user likes
     if m["neg"]:
         return [Fact(f"I'm not into {x}.", "preference", f"likes:{norm_value(x)}", x, negated=True)]
     return [Fact(f"I'm into {x}.", "preference", f"likes:{norm_value(x)}", x)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from .rules import clean, rule
+from .rules import clean, rule, work_mode
 from .rules_identity import ACTIVITIES
 from .rules_lexicon import gerund, place_after
 from .slots import Fact, norm_value
@@ -36,13 +36,15 @@ _DURATION = (
 )
 
 
-@rule(rf"^i(?:'ve| have|'m| am)?\s*(?:been\s+)?(?P<x>[a-z]+ing)\s+(?P<rest>{_DURATION}.*)$")
+@rule(rf"^i(?:'ve| have|'m| am)?\s*(?:been\s+)?(?P<x>[a-z]+ing|(?:playing|doing)\s+(?:the\s+)?[\w-]+)\s+(?P<rest>{_DURATION}.*)$")
 def _doing_for_years(m: re.Match[str]) -> list[Fact]:
-    x = m["x"].lower()
-    if x not in _DOING:
+    x = re.sub(r"^(?:playing|doing)\s+(?:the\s+)?", "", m["x"].lower())  # "playing piano since I was six"
+    if x not in _DOING and x == m["x"].lower():
+        return []
+    if re.match(r"(?:it|this|that|them|well|ok|okay|fine|nothing|something|work|my)$", x):
         return []
     rest = re.split(r",|\s+(?:and|but|so)\s+", m["rest"], maxsplit=1)[0]
-    return [Fact(f"I've been {x} {rest.strip().rstrip('.!;:')}.", "preference", f"likes:{x}", x)]
+    return [Fact(f"I've been {m['x'].lower()} {rest.strip().rstrip('.!;:')}.", "preference", f"likes:{x}", x)]
 
 
 _GROUP = r"club|choir|band|orchestra|team|league|society|ensemble|troupe|group"
@@ -85,7 +87,7 @@ def _smokes(m: re.Match[str]) -> list[Fact]:
 
 @rule(
     r"^i(?:'ve| have)?\s+(?:(?:officially|finally|just|now|completely|totally|actually|also)\s+)*(?:quit|stopped|"
-    r"given up|gave up|kicked)\s+(?P<x>smoking|vaping|cigarettes|the cigarettes|the fags)\b.*$",
+    r"given up|gave up|kicked)\s+(?P<x>smoking|vaping|cigarettes|the cigarettes|the fags)\b.*$|^i\s+used\s+to\s+(?:smoke|vape)\b.*$",
     first=True,
 )
 def _quit_smoking(m: re.Match[str]) -> list[Fact]:
@@ -138,3 +140,37 @@ def _cut_out(m: re.Match[str]) -> list[Fact]:
     """ "I've cut out caffeine completely, doctor's orders": the user no longer has it."""
     x = clean(m["x"])
     return [Fact(f"I no longer have {x}.", "preference", f"likes:{norm_value(x)}", x, negated=True)] if x else []
+
+
+_PRACTICES = (
+    r"yoga|pilates|crossfit|karate|judo|taekwondo|ballet|boxing|kickboxing|jiu-jitsu|bjj|tai chi|zumba|parkrun|"
+    r"triathlons?|spin|spinning|martial arts|aikido|kung fu|muay thai|capoeira|calisthenics|powerlifting|salsa"
+)
+
+
+@rule(rf"^i\s+(?:also\s+|still\s+|regularly\s+)?do\s+(?P<x>{_PRACTICES})\b(?P<rest>.*)$")
+def _does_practice(m: re.Match[str]) -> list[Fact]:
+    """ "I do yoga every morning", "I do karate twice a week": a practice the user keeps up."""
+    x = m["x"].lower()
+    if re.match(r"\s+(?:for|with|at)\s+(?:a|an|my|the)\s+(?:living|job|work|class(?:es)? for)\b", m["rest"], re.I):
+        return []  # "I do yoga for a living" is work (another rule)
+    return [Fact(f"I do {x}.", "preference", f"likes:{x}", x)]
+
+
+@rule(r"^i(?:'m| am)?\s*(?:(?:completely|totally|now|also)\s+)*(?:don't|do not|never)\s+drink(?:\s+alcohol)?(?:\s+(?:at all|anymore|any more))?$|^i(?:'m| am)\s+(?:now\s+)?(?:teetotal|tee-total|a teetotaller|sober)(?:\s+now)?$")
+def _no_alcohol(m: re.Match[str]) -> list[Fact]:
+    """ "I don't drink", "I'm teetotal", "I'm sober now": no alcohol."""
+    return [Fact("I don't drink alcohol.", "preference", "likes:alcohol", "alcohol", negated=True)]
+
+
+@rule(r"^i(?:'m| am|'re| are|we're|we are)?\s*(?:now\s+)?expecting\s+(?:a baby|our first|my first|twins|a (?:boy|girl))\b.*$|^we(?:'re| are)\s+expecting\b.*$")
+def _expecting(m: re.Match[str]) -> list[Fact]:
+    """ "we're expecting a baby in May": a baby on the way."""
+    return [Fact("We're expecting a baby.", "fact", "family:baby", "baby")]
+
+
+@rule(r"^i\s+(?:now\s+|mostly\s+|mainly\s+|currently\s+)?work\s+(?P<x>remotely|from home|hybrid|fully remote|in an office|on site|onsite)(?:\s+(?:now|these days|full-time|most days))*$")
+def _work_mode(m: re.Match[str]) -> list[Fact]:
+    """ "I work remotely", "I work from home": how, not where (no employer, no job)."""
+    x = m["x"].lower()
+    return work_mode(x) or [Fact(f"I work {x}.", "profile", "work_mode", x)]

@@ -146,7 +146,7 @@ _NAME = r"[A-Z][\w'-]*"
 
 
 @rule(
-    rf"^(?:(?P<x>{_NAME})\s+and\s+(?:i|me)|me\s+and\s+(?P<y>{_NAME})|i|we)(?:'ve| have|'re| are)?\s+"
+    rf"^(?:(?P<x>{_NAME})\s+and\s+(?:i|me)|me\s+and\s+(?P<y>{_NAME})|i|we)(?:'ve| have|'re| are|'m| am)?\s+"
     rf"(?:just\s+|finally\s+|recently\s+|officially\s+)*(?:got|gotten|are|am)?\s*(?P<s>married|engaged)"
     rf"(?!\s+to\b)\b.*$",
     first=True,

@@ -71,7 +71,7 @@ def _home(m: re.Match[str]) -> list[Fact]:
 def _retired(m: re.Match[str]) -> list[Fact]:
     word = "semi-retired" if m["semi"] else "retired"
     what = clean(m["x"] or "")
-    if m["job"]:
+    if m["job"] and not re.fullmatch(r"(?:now|these days|again|too|lol)", m["job"].strip(), re.I):  # "retired now"
         job = clean(m["job"])
         return [Fact(f"I'm a {word} {job}.", "profile", "job", f"{word} {job}")] if is_job(job) else []
     text = f"I'm {word} from {what}." if what else f"I'm {word}."
@@ -221,7 +221,8 @@ def _stopped(m: re.Match[str]) -> list[Fact]:
 
 @rule(
     r"^i(?:'ve| have|'m| am|'ll| will)?\s+(?:just\s+|recently\s+|now\s+)?(?:joined|(?:start|started|starting) "
-    r"(?:at|with|working (?:at|for)|a (?:new )?job (?:at|with))|got a job (?:at|with)|moved to a job at)\s+(?P<x>.+)$"
+    r"(?:at|with|working (?:at|for)|a (?:new )?job (?:at|with))|got a job (?:at|with)|moved to a job at|(?:got|was|been|just got) "
+    r"hired (?:at|by))\s+(?P<x>.+)$"
 )
 def _joined(m: re.Match[str]) -> list[Fact]:
     x = clean(m["x"])
