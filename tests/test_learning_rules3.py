@@ -384,3 +384,41 @@ def test_what_these_phrasings_do_not_read() -> None:
     for message in ("nut allergy here", "I'm a morning person", "I'd like a quick recipe for dinner"):
         assert slots(message) == [], message
     assert slots("my husband's car broke down") == [("partner", "husband")]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("I've become a nurse", ("job", "nurse")),
+        ("new job: data analyst at Monzo", ("employer", "Monzo")),
+        ("I started working as a waiter", ("job", "waiter")),
+        ("I got a new job at a bakery", ("employer", "bakery")),
+        ("I'm back in Leeds", ("location", "Leeds")),
+        ("I retired last month", ("job", "retired")),
+        ("I go by Sam now", ("name", "Sam")),
+        ("please call me Alex from now on", ("name", "Alex")),
+        ("I changed my name to Jordan", ("name", "Jordan")),
+    ],
+)
+def test_changes_said_the_other_common_ways(message: str, expected: tuple[str, str]) -> None:
+    assert expected in slots(message)
+
+
+@pytest.mark.parametrize(
+    "ending",
+    ["I'm not with Tom anymore", "Tom dumped me", "Tom and I are divorced", "my ex Tom keeps texting", "we got divorced"],
+)
+def test_the_other_ways_a_relationship_ends(p: Persona, w: Memories, ending: str) -> None:
+    say(w, "my husband Tom is a chef", 1)
+    say(w, ending, 2)
+    assert "My husband is Tom." not in current(p)
+
+
+def test_a_pet_that_died_is_not_learned_as_current_and_likings_that_end(p: Persona, w: Memories) -> None:
+    say(w, "our cat Milo died last night", 1)
+    assert current(p) == []
+    say(w, "I love running", 2)
+    say(w, "I've fallen out of love with running", 3)
+    assert current(p) == ["I'm not into running anymore."]
+    assert ("likes:running", "running") in slots("I'm over running")
+    assert slots("I'm over the moon") == []

@@ -70,7 +70,7 @@ SPLIT = re.compile(
     rf",\s*(?=(?:they|it|that|which|this|she|he)\s)|\s+(?=which\s+(?:makes|means|is|was|has)\b)|\s+but\s+(?=\w+\s+\w)|"
     rf"\s+and\s+(?=(?:the|it|this|that|there|everything|nothing)\s+\w+\s)|"
     rf",?\s+and\s+(?=(?:(?:now|also|currently)\s+)?(?:live|work|(?:just\s+)?moved|speak|started|joined|play|sing)\s+(?:in|into|at|as|for|to|with)\s|joined\s)|"
-    rf",?\s+(?:and|but|also|plus|so|though|because|since)\s+(?!i\s+(?:just\s+)?(?:broke|split)\s+up|i\s+(?:just\s+|finally\s+)?got\s+(?:married|engaged))(?!(?<=since\s)i\s+was\b)"
+    rf",?\s+(?:and|but|also|plus|so|though|because|since)\s+(?!i\s+(?:just\s+|have\s+|'ve\s+)?(?:broke|broken|split)\s+up|i\s+(?:just\s+|finally\s+)?got\s+(?:married|engaged)|i\s+are\b)(?!(?<=since\s)i\s+was\b)"
     rf"(?=(?:(?:now|then|also|just|finally|currently|recently)\s+)?{_SUBJECT}|(?:it\s+)?turns out\b)|"
     rf",\s*(?=[\w' -]{{1,30}}\s+(?:is|are)\s+(?:\w+\s+)?my\b)|"
     rf":\s+(?={_SUBJECT})|"
@@ -253,7 +253,7 @@ _HOW = r"(?:\s+(?:weekends|part-time|full-time|nights|days|evenings|shifts|(?:ni
 
 @rule(
     rf"^i(?:\s+|'m\s+|\s+am\s+|'ve been\s+|\s+have been\s+)(?:(?:now|currently|still|also)\s+)?"
-    rf"(?:work|working|doing\s+(?:[\w-]+\s+)?work){_HOW}"
+    rf"(?:work|working|doing\s+(?:[\w-]+\s+)?work|(?:started|begun|began|start)\s+working){_HOW}"
     rf"\s+as\s+(?P<x>.+?)(?:\s+for\s+(?:\d+|a|an|two|three|five|ten|many|several|the past)\s+(?:\w+\s+)?"
     rf"(?:years?|months?|weeks?|days?|decades?|while)\b.*)?$"
 )

@@ -24,7 +24,8 @@ _SPOUSE = r"(?:wife|husband|partner|girlfriend|boyfriend|fianc[ée]e?|spouse)"
 
 @rule(
     r"^(?:we(?:'re| are)\s+(?:not together|no longer together|over|done|separated|divorced|getting divorced)|"
-    r"we\s+(?:just\s+|finally\s+)?(?:broke up|split(?: up)?|separated|divorced|called it quits|went our separate ways)|"
+    r"we\s+(?:just\s+|finally\s+|have\s+|'ve\s+)?(?:broke up|split(?: up)?|separated|divorced|got divorced|got separated|"
+    r"called it quits|went our separate ways)|"
     r"i(?:'m| am)\s+(?:single|divorced|separated|a widow|a widower|widowed)(?:\s+(?:again|now))?)\b.*$",
     first=True,
 )

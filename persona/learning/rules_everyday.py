@@ -78,7 +78,8 @@ def _here(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    r"^i(?:'m| am|'ve been| have been)\s+(?:(?:now|officially|still|also|actually|currently|just|a\s+(?:full-time|part-time))\s+)*"
+    r"^i(?:'m| am|'ve been| have been|'ve become| have become| became| just became)\s+"
+    r"(?:(?:now|officially|still|also|actually|currently|just|a\s+(?:full-time|part-time))\s+)*"
     r"(?:a|an)\s+(?P<x>.+?)(?:\s+(?:for|since)\s+(?:\d+|a|an|two|three|five|ten|many|several|the past|last|\d{4})\b.*)?$"
 )
 def _job_a(m: re.Match[str]) -> list[Fact]:
@@ -94,7 +95,7 @@ def _job_a(m: re.Match[str]) -> list[Fact]:
 
 @rule(
     r"^(?:i(?:'m| am)|we(?:'re| are))\s+(?:now\s+|currently\s+|still\s+)?(?:in|based in|living in|located in|"
-    r"(?:just\s+)?(?:outside(?:\s+of)?|near|close to))\s+(?P<x>.+)$"
+    r"(?:just\s+)?(?:outside(?:\s+of)?|near|close to)|back\s+(?:home\s+)?in)\s+(?P<x>.+)$"
 )
 def _in_place(m: re.Match[str]) -> list[Fact]:
     x = re.sub(r"^(?:an?|the|my|our)\s+(?:[\w-]+\s+){0,2}?(?:flat|house|apartment|studio|room|cottage|condo|"
@@ -104,7 +105,7 @@ def _in_place(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    r"^i(?:'m| am)\s+(?P<neg>not\s+(?:really\s+|that\s+|much\s+)?)?(?:really\s+|so\s+|super\s+|very\s+|also\s+)?"
+    r"^i(?:'m| am)\s+(?P<neg>(?:not|no longer)\s+(?:really\s+|that\s+|much\s+)?)?(?:really\s+|so\s+|super\s+|very\s+|also\s+)?"
     r"(?:into|obsessed with|crazy about|all about|(?:a )?(?:big |huge |massive )?fan of|passionate about)\s+(?P<x>.+?)"
     r"(?:\s+at all)?$"
 )
@@ -189,7 +190,8 @@ def _eats_only(m: re.Match[str]) -> list[Fact]:
 
 @rule(
     r"^(?:(?P<x>[^\W\d_][\w'-]*)\s+and\s+(?:i|me)|me\s+and\s+(?P<y>[^\W\d_][\w'-]*)|we)\s+(?:have\s+|'ve\s+)?"
-    r"(?:just\s+|finally\s+|officially\s+)?(?:broke up|broken up|split up|separated|divorced|got divorced)\b.*$"
+    r"(?:just\s+|finally\s+|officially\s+)?(?:broke up|broken up|split up|separated|divorced|got divorced|"
+    r"(?:are|'re)\s+(?:divorced|separated|over|done|not together(?:\s+anymore)?))\b.*$"
 )
 def _broke_up(m: re.Match[str]) -> list[Fact]:
     name = m["x"] or m["y"]
@@ -199,7 +201,10 @@ def _broke_up(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"{name} and I broke up.", "profile", "partner", name, negated=True, store="ends")]
 
 
-@rule(r"^(?:my\s+(?:dog|cat|pet|rabbit|bird)\s+)?(?P<x>[^\W\d_][\w'-]*)\s+(?:passed away|died|passed)\b.*$")
+@rule(
+    r"^(?:(?:my|our|the)\s+(?:old\s+)?(?:dog|cat|pet|rabbit|bird|horse|hamster|parrot)\s+|(?:old|poor|little|sweet)\s+)?"
+    r"(?P<x>[^\W\d_][\w'-]*)\s+(?:(?:has\s+)?passed away|died|passed|(?:has\s+)?been put down)\b.*$"
+)
 def _passed(m: re.Match[str]) -> list[Fact]:
     name = m["x"]
     if not name[:1].isupper() or name.lower() in NOT_NAMES | {"i", "we", "he", "she", "it", "they", "my"}:

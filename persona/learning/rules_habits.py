@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from .rules import clean, rule, work_mode
+from .rules import clean, items, rule, work_mode
 from .rules_identity import ACTIVITIES
 from .rules_lexicon import gerund, place_after
 from .slots import Fact, norm_value
@@ -174,3 +174,15 @@ def _work_mode(m: re.Match[str]) -> list[Fact]:
     """ "I work remotely", "I work from home": how, not where (no employer, no job)."""
     x = m["x"].lower()
     return work_mode(x) or [Fact(f"I work {x}.", "profile", "work_mode", x)]
+
+
+@rule(
+    r"^i(?:'ve| have)?\s+(?:kind of\s+|kinda\s+|totally\s+|completely\s+)?(?:fallen out of love with|lost interest in|"
+    r"gotten bored of|got bored of|grown out of)\s+(?P<x>.+)$"
+)
+def _lost_interest(m: re.Match[str]) -> list[Fact]:
+    """ "I've fallen out of love with running", "I lost interest in chess": a liking that ended."""
+    return [
+        Fact(f"I'm not into {x} anymore.", "preference", f"likes:{norm_value(x)}", x, negated=True)
+        for x in items(m["x"])
+    ]

@@ -71,7 +71,7 @@ def _home(m: re.Match[str]) -> list[Fact]:
 def _retired(m: re.Match[str]) -> list[Fact]:
     word = "semi-retired" if m["semi"] else "retired"
     what = clean(m["x"] or "")
-    if m["job"] and not re.fullmatch(r"(?:now|these days|again|too|lol)", m["job"].strip(), re.I):  # "retired now"
+    if m["job"] and clean(f"retired {m['job']}") != "retired":  # "retired now", "retired last month": when, not what
         job = clean(m["job"])
         return [Fact(f"I'm a {word} {job}.", "profile", "job", f"{word} {job}")] if is_job(job) else []
     text = f"I'm {word} from {what}." if what else f"I'm {word}."
@@ -174,7 +174,11 @@ def _first_language(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I speak {m['x']}.", "fact", f"speaks:{norm_value(m['x'])}", m["x"])]
 
 
-@rule(r"^(?:(?:you can|you may|please|just)\s+)?call me\s+(?P<x>[^\W\d_][\w'-]*)(?:\s+please)?$", first=True)
+@rule(
+    r"^(?:(?:you can|you may|please|just|actually)\s+)*call me\s+(?P<x>[^\W\d_][\w'-]*)"
+    r"(?:\s+(?:please|from now on|now|instead|then))*$",
+    first=True,
+)
 def _call_me(m: re.Match[str]) -> list[Fact]:
     name = m["x"][:1].upper() + m["x"][1:]
     return [Fact(f"My name is {name}.", "profile", "name", name)] if name_like(name) else []
@@ -341,7 +345,11 @@ def _single(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I'm {x}.", "profile", "partner", x)]
 
 
-@rule(r"^(?:i go by|(?P<x2>[A-Z][\w'-]+) is my name|i'm called)\s*(?P<x>[^\W\d_][\w'-]*)?$", first=True)
+@rule(
+    r"^(?:i go by|(?P<x2>[A-Z][\w'-]+) is my name|i'm called|i(?:'ve| have)? changed my name to)\s*(?P<x>[^\W\d_][\w'-]*)?"
+    r"(?:\s+(?:now|these days|from now on|instead))*$",
+    first=True,
+)
 def _go_by(m: re.Match[str]) -> list[Fact]:
     name = m["x"] or m["x2"]
     if not name_like(name):
@@ -371,7 +379,7 @@ def _hooked(m: re.Match[str]) -> list[Fact]:
 
 @rule(
     r"^i(?:'m| am)\s+(?:not\s+(?:a\s+(?:big\s+|huge\s+)?fan\s+of|big\s+on|keen\s+on|a\s+\w+\s+person)|"
-    r"(?:so\s+)?(?:sick|tired)\s+of)\s+(?P<x>.+)$"
+    r"(?:so\s+)?(?:sick|tired)\s+of|(?:so\s+)?over(?!\s+(?:the moon|\d|it\b|there\b|here\b|that\b|him\b|her\b)))\s+(?P<x>.+)$"
 )
 def _not_fan(m: re.Match[str]) -> list[Fact]:
     return [
@@ -408,12 +416,15 @@ def _bought_home(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    r"^(?:i(?:'m| am)\s+no longer with|i\s+(?:just\s+)?(?:broke up with|split (?:up )?(?:with|from)|divorced|left))\s+"
-    r"(?P<x>[A-Z][\w'-]*)\b.*$",
+    r"^(?:i(?:'m| am)\s+(?:no longer with|not with(?=\s+\S+\s+(?:anymore|any more)))|i\s+(?:just\s+)?(?:broke up with|"
+    r"split (?:up )?(?:with|from)|divorced|left)|my\s+ex(?:-?(?:wife|husband|girlfriend|boyfriend|partner))?,?)\s+"
+    r"(?P<x>[A-Z][\w'-]*)\b.*$|^(?P<y>[A-Z][\w'-]*)\s+(?:just\s+)?(?:dumped me|left me|broke up with me|cheated on me)\b.*$",
     first=True,
 )
 def _left_partner(m: re.Match[str]) -> list[Fact]:
-    name = m["x"]
+    name = m["x"] or m["y"]
+    if name.lower() in ("he", "she", "they", "it", "i", "we", "you", "my"):
+        return []
     return [Fact(f"{name} and I broke up.", "profile", "partner", name, negated=True, store="ends")]
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from .rules import clean, proper, rule
+from .rules import article, clean, job_parts, proper, rule, with_place
+from .rules_everyday import is_job
 from .slots import Fact
 
 __all__: list[str] = []
@@ -22,7 +23,8 @@ _ORGS = (
 
 
 @rule(
-    rf"^i(?:'ve| have|'m| am)?\s+(?:just\s+|recently\s+)?(?:started|starting|start)\s+(?:work(?:ing)?\s+)?at\s+"
+    rf"^i(?:'ve| have|'m| am)?\s+(?:just\s+|recently\s+)?(?:started|starting|start|got a (?:new\s+)?job|took a job)\s+"
+    rf"(?:work(?:ing)?\s+)?at\s+"
     rf"(?P<x>(?:an?|the)\s+(?:[\w'-]+\s+){{0,2}}?(?:{_ORGS})(?:\s+(?:in|near|on)\s+[^,]+)?)$"
 )
 def _started_at_a(m: re.Match[str]) -> list[Fact]:
@@ -57,3 +59,12 @@ def _do_for(m: re.Match[str]) -> list[Fact]:
 def _now_at(m: re.Match[str]) -> list[Fact]:
     """ "switched jobs btw, now at Ledgerly, still data eng": a change of job, then where."""
     return [Fact(f"I work at {m['x']}.", "profile", "employer", m["x"])]
+
+
+@rule(r"^(?:(?:my\s+)?new\s+(?:job|role|position)|started\s+a\s+new\s+job)\s*[:,-]\s*(?:as\s+)?(?P<x>.+)$")
+def _new_job(m: re.Match[str]) -> list[Fact]:
+    """ "new job: data analyst at Monzo": a job announced, then what and where."""
+    job, employer, place = job_parts(re.sub(r"^(?:an?|the)\s+", "", m["x"], flags=re.I))
+    if not is_job(job):
+        return []
+    return with_place([Fact(f"I work as {article(job)} {job}.", "profile", "job", job)], employer, place)
