@@ -381,8 +381,9 @@ def test_used_to_smoke_ends_smoking(p: Persona, w: Memories) -> None:
 
 
 def test_what_these_phrasings_do_not_read() -> None:
-    for message in ("nut allergy here", "I'm a morning person", "I'd like a quick recipe for dinner"):
+    for message in ("I'm a morning person", "I'd like a quick recipe for dinner"):
         assert slots(message) == [], message
+    assert slots("nut allergy here") == [("allergy:nut", "nut")]  # an allergy, not a name
     assert slots("my husband's car broke down") == [("partner", "husband")]
 
 
@@ -422,3 +423,31 @@ def test_a_pet_that_died_is_not_learned_as_current_and_likings_that_end(p: Perso
     assert current(p) == ["I'm not into running anymore."]
     assert ("likes:running", "running") in slots("I'm over running")
     assert slots("I'm over the moon") == []
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("I stay in Bangalore", ("location", "Bangalore")),
+        ("My husband name is Carlos", ("partner", "Carlos")),
+        ("My work is teacher", ("job", "teacher")),
+        ("I'm keen on cycling", ("likes:cycling", "cycling")),
+        ("I've got a peanut allergy", ("allergy:peanut", "peanut")),
+        ("Shellfish allergy, so no prawns please", ("allergy:shellfish", "shellfish")),
+        ("I'm intolerant to lactose", ("health:lactose intolerant", "lactose intolerant")),
+        ("My hobbies are painting and gardening", ("likes:gardening", "gardening")),
+        ("Originally from Lagos, now in London", ("hometown", "Lagos")),
+        ("Originally from Lagos, now in London", ("location", "London")),
+        ("I moved here from Brazil", ("hometown", "Brazil")),
+        ("I'm head of marketing at Zalando", ("job", "head of marketing")),
+        ("I'm the owner of a gym", ("job", "owner of a gym")),
+    ],
+)
+def test_other_englishes_and_fragments(message: str, expected: tuple[str, str]) -> None:
+    assert expected in slots(message)
+
+
+def test_a_job_before_here_is_not_a_name() -> None:
+    assert slots("Nurse here, on nights") == []
+    assert slots("Hi, Walter here.") == [("name", "Walter")]
+    assert slots("I'm staying in a hotel in Rome") == []

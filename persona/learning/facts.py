@@ -151,7 +151,7 @@ def _plain(clause: str) -> str:
 def _subject(clause: str) -> str:
     """``clause`` with the "I" that chat often leaves out: "can't stand olives", "allergic to eggs"."""
     if re.match(BARE_START, clause, re.I):  # "34, live in Leeds, work as a teacher"
-        if clause[0].isdigit() or re.match(r"(?:recently\s+|just\s+)?(?:semi-)?retired\b", clause, re.I):
+        if clause[0].isdigit() or re.match(r"(?:recently\s+|just\s+)?(?:semi-)?retired\b|originally\s+from\b", clause, re.I):
             return "I'm " + clause.rstrip(",")
         return "I " + clause
     if _DROPPED_I.match(clause):

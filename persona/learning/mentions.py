@@ -23,7 +23,7 @@ _NAME = r"[^\W\d_][\w-]*(?:'(?!s\b)[\w-]+)?"
 _PARTNER = re.compile(
     rf"(?:\bmy\s+(?P<late>late\s+)?(?P<rel>wife|husband|boyfriend|girlfriend|partner|fianc[ée]e?|spouse|hubby|bf|gf|"
     rf"missus|other half)|(?:\bthe\s+|^)(?P<rel2>wife|husband|hubby|missus|other half))\b"
-    rf"(?:(?:,?\s+(?:(?:is\s+called|is\s+named|goes\s+by)\s+)?|'s\s+name\s+is\s+)(?P<x>{_NAME}))?",
+    rf"(?:(?:(?:'s)?\s+name\s+is\s+|,?\s+(?:(?:is\s+called|is\s+named|goes\s+by)\s+)?)(?P<x>{_NAME}))?",
     re.I,
 )
 _CHILD = re.compile(

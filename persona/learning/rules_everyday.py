@@ -13,6 +13,11 @@ from .words import NOT_NAMES, words
 
 __all__ = ["NOT_NAMES", "is_job"]
 
+_JOBS_NOT_NAMES = words(
+    "nurse teacher doctor dentist student chef cook driver engineer developer designer lawyer writer farmer "
+    "manager pilot paramedic midwife vet carer cleaner builder plumber electrician mechanic accountant consultant "
+    "analyst architect artist musician firefighter solicitor barista waiter waitress nanny tutor"
+)
 _NOT_HERE = words(
     "i we you she he they it i'm we're it's that's me everyone everybody someone nobody anyone people locals "
     "mum mom dad new same also still just nothing something everything life weather"
@@ -65,8 +70,8 @@ def _intro(m: re.Match[str]) -> list[Fact]:
 def _here(m: re.Match[str]) -> list[Fact]:
     """ "Omar here", "Margaret Ellison here", and "bec here" from a writer who capitalizes nothing."""
     name = m["x"]
-    if m["last"] and not m["last"].strip()[:1].isupper():
-        return []  # "nut allergy here" (the pattern ignores case)
+    if (m["last"] and not m["last"].strip()[:1].isupper()) or name.lower() in _JOBS_NOT_NAMES:
+        return []  # "nut allergy here" (the pattern ignores case), "Nurse here, on nights"
     if not (name[:1].isupper() or (CASUAL.get() and name.isalpha() and len(name) > 2)) or name.lower() in (
         NOT_NAMES | _NOT_HERE
     ):
@@ -106,7 +111,8 @@ def _in_place(m: re.Match[str]) -> list[Fact]:
 
 @rule(
     r"^i(?:'m| am)\s+(?P<neg>(?:not|no longer)\s+(?:really\s+|that\s+|much\s+)?)?(?:really\s+|so\s+|super\s+|very\s+|also\s+)?"
-    r"(?:into|obsessed with|crazy about|all about|(?:a )?(?:big |huge |massive )?fan of|passionate about)\s+(?P<x>.+?)"
+    r"(?:into|obsessed with|crazy about|all about|(?:a )?(?:big |huge |massive )?fan of|passionate about|keen on|fond of)"
+    r"\s+(?P<x>.+?)"
     r"(?:\s+at all)?$"
 )
 def _into(m: re.Match[str]) -> list[Fact]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from .rules import clean, items, rule, work_mode
+from .rules import clean, items, proper, rule, work_mode
 from .rules_identity import ACTIVITIES
 from .rules_lexicon import gerund, place_after
 from .slots import Fact, norm_value
@@ -186,3 +186,34 @@ def _lost_interest(m: re.Match[str]) -> list[Fact]:
         Fact(f"I'm not into {x} anymore.", "preference", f"likes:{norm_value(x)}", x, negated=True)
         for x in items(m["x"])
     ]
+
+
+@rule(r"^my\s+(?:main\s+|favou?rite\s+|big\s+)?(?:hobby|hobbies|pastimes?|passions?|interests?)\s+(?:is|are|include|would be)\s+(?P<x>.+)$")
+def _my_hobbies(m: re.Match[str]) -> list[Fact]:
+    """ "My hobbies are painting and gardening", "my hobby is fishing"."""
+    return [Fact(f"I enjoy {x}.", "preference", f"likes:{norm_value(x)}", x) for x in items(m["x"])]
+
+
+@rule(
+    r"^(?:(?:a|an|bad|severe|mild)\s+)*(?P<x>(?!my\b|no\b|the\b)[a-z][\w-]{1,20}(?:\s+[a-z][\w-]{1,20})?)\s+allergy"
+    r"(?:\s+here)?(?:,.*)?$",
+    first=True,
+)
+def _allergy_fragment(m: re.Match[str]) -> list[Fact]:
+    """ "Shellfish allergy, so no prawns please": an allergy said as a fragment."""
+    x = m["x"].lower()
+    return [Fact(f"I have a {x} allergy.", "fact", f"allergy:{norm_value(x)}", x)]
+
+
+@rule(r"^i(?:'m| am)\s+(?:also\s+|very\s+)?intolerant\s+(?:to|of)\s+(?P<x>[\w -]{2,20})$")
+def _intolerant(m: re.Match[str]) -> list[Fact]:
+    """ "I'm intolerant to lactose": the same slot as "I'm lactose intolerant"."""
+    x = clean(m["x"]).lower()
+    return [Fact(f"I'm {x} intolerant.", "fact", f"health:{norm_value(x)} intolerant", f"{x} intolerant")]
+
+
+@rule(r"^(?:i|we)\s+(?:moved|came|emigrated|immigrated)\s+(?:here|over)\s+from\s+(?P<x>.+)$")
+def _came_from(m: re.Match[str]) -> list[Fact]:
+    """ "I moved here from Brazil": where the user comes from."""
+    place = proper(m["x"])
+    return [Fact(f"I'm from {place}.", "profile", "hometown", place)] if place else []

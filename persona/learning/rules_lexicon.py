@@ -49,7 +49,7 @@ def place_after(rest: str, *, moved: bool = False) -> str | None:
 @rule(
     r"^(?:i|we)(?:'ve| have|'m| am|'re| are)?\s*(?:(?:just|recently|finally|now|currently|still|been|both|all|since|"
     r"eventually|actually|officially)\s+)*"
-    r"(?P<v>live|living|based|reside|residing|moved|relocated|shifted|settled|rent|renting)\b(?P<rest>.*)$",
+    r"(?P<v>live|living|based|reside|residing|moved|relocated|shifted|settled|rent|renting|stay)\b(?P<rest>.*)$",
     first=True,
 )
 def _lives_anywhere(m: re.Match[str]) -> list[Fact]:
@@ -84,7 +84,7 @@ def _for_a_living(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I do {clean(m['x'])} for a living.", "profile", "job", job)] if job else []
 
 
-@rule(r"^my\s+(?:job|profession|occupation)\s+is\s+(?:being\s+)?(?:an?\s+)?(?P<x>[\w -]{2,40})$")
+@rule(r"^my\s+(?:job|profession|occupation|work)\s+is\s+(?:being\s+)?(?:an?\s+)?(?P<x>[\w -]{2,40})$")
 def _my_job(m: re.Match[str]) -> list[Fact]:
     job = clean(m["x"])
     return [Fact(f"I work as {job}.", "profile", "job", job)] if job else []
@@ -363,7 +363,7 @@ def _native(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I speak {m['x']}.", "fact", f"speaks:{norm_value(m['x'])}", m["x"])]
 
 
-@rule(r"^i\s+have\s+an?\s+(?:severe\s+|mild\s+|bad\s+)?(?P<x>[\w -]{2,30}?)\s+allergy$")
+@rule(r"^i(?:\s+have|'ve got|\s+have got|\s+got)\s+an?\s+(?:severe\s+|mild\s+|bad\s+)?(?P<x>[\w -]{2,30}?)\s+allergy$")
 def _x_allergy(m: re.Match[str]) -> list[Fact]:
     x = clean(m["x"])
     return [Fact(f"I have a {x} allergy.", "fact", f"allergy:{norm_value(x)}", x)] if x else []

@@ -68,3 +68,17 @@ def _new_job(m: re.Match[str]) -> list[Fact]:
     if not is_job(job):
         return []
     return with_place([Fact(f"I work as {article(job)} {job}.", "profile", "job", job)], employer, place)
+
+
+_ROLES = r"owner|manager|head|director|founder|co-founder|cofounder|ceo|cto|cfo|coo|president|chair|captain|lead"
+
+
+@rule(
+    rf"^i(?:'m| am)\s+(?:now\s+)?(?:the\s+)?(?P<x>(?:{_ROLES})\s+of\s+(?!my\b|the\s+(?:house|family)\b)[\w&' -]+?)"
+    rf"(?:\s+at\s+(?P<e>[A-Z][\w&' -]+))?$"
+)
+def _role_of(m: re.Match[str]) -> list[Fact]:
+    """ "I'm head of marketing at Zalando", "I'm the owner of a gym": a role said with "of"."""
+    job = clean(m["x"])
+    facts = [Fact(f"I'm the {job}.", "profile", "job", job)]
+    return facts + ([Fact(f"I work at {m['e']}.", "profile", "employer", m["e"])] if m["e"] else [])
