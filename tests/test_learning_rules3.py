@@ -451,3 +451,10 @@ def test_a_job_before_here_is_not_a_name() -> None:
     assert slots("Nurse here, on nights") == []
     assert slots("Hi, Walter here.") == [("name", "Walter")]
     assert slots("I'm staying in a hotel in Rome") == []
+
+
+def test_what_the_new_forms_leave_alone() -> None:
+    for message in ("right here", "an allergy", "I've been running for ten minutes", "we're expecting guests",
+                    "I started at a new gym"):
+        assert slots(message) == [], message
+    assert [f.text for f in extract_rules("Gave up the coffee on doctor's orders")] == ["I gave up the coffee."]

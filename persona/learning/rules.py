@@ -51,6 +51,7 @@ FILLER = re.compile(
 _TRAILING = re.compile(
     r"(?:[\s,]+(?:now|nowadays|these days|currently|only|at the moment|right now|anymore|any more|again|too|"
     r"as well|actually|instead|though|lately|recently|by the way|btw|thanks|thank you|lol|haha|since \d{4}|after all|"
+    r"on (?:the |my )?(?:doctor'?s?|doc'?s?|physio'?s?|gp'?s?) orders|"
     r"for good|from now on|for now|(?:on|at|most|every|during) (?:the )?(?:weekends?|mornings?|evenings?|nights?|"
     r"days?|week|summers?|winters?)|(?:on|from|next|every|most) (?:monday|tuesday|wednesday|thursday|friday|saturday|"
     r"sunday)s?|by (?:trade|profession)|for a living|(?:once|twice|\w+ times) a (?:day|week|month|year)|"

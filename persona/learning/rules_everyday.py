@@ -20,7 +20,8 @@ _JOBS_NOT_NAMES = words(
 )
 _NOT_HERE = words(
     "i we you she he they it i'm we're it's that's me everyone everybody someone nobody anyone people locals "
-    "mum mom dad new same also still just nothing something everything life weather"
+    "mum mom dad new same also still just nothing something everything life weather right over sitting waiting "
+    "stuck lost out there"
 )
 
 _JOB_WORD = re.compile(

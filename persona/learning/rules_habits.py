@@ -44,6 +44,8 @@ def _doing_for_years(m: re.Match[str]) -> list[Fact]:
     if re.match(r"(?:it|this|that|them|well|ok|okay|fine|nothing|something|work|my)$", x):
         return []
     rest = re.split(r",|\s+(?:and|but|so)\s+", m["rest"], maxsplit=1)[0]
+    if not re.search(r"\b(?:years?|months?|ages|decades?|a while|a long time)\b|^since\b", rest, re.I):
+        return []  # "I've been running for ten minutes": what the user is doing, not a pastime
     return [Fact(f"I've been {m['x'].lower()} {rest.strip().rstrip('.!;:')}.", "preference", f"likes:{x}", x)]
 
 
@@ -69,6 +71,8 @@ def _joined_group(m: re.Match[str]) -> list[Fact]:
 )
 def _in_a_group(m: re.Match[str]) -> list[Fact]:
     x, group, verb = clean(m["x"]), m["c"].lower(), m["v"].lower()
+    if not x and group not in ("choir", "band", "orchestra", "ensemble"):
+        return []  # "I swim with a group": no pastime named
     thing = f"{x} {group}".strip()
     place = place_after(m["rest"])  # "a samba band in São Paulo"
     return [Fact(f"I {verb} in a {thing}.", "preference", f"likes:{norm_value(thing)}", thing)] + (
@@ -163,7 +167,10 @@ def _no_alcohol(m: re.Match[str]) -> list[Fact]:
     return [Fact("I don't drink alcohol.", "preference", "likes:alcohol", "alcohol", negated=True)]
 
 
-@rule(r"^i(?:'m| am|'re| are|we're|we are)?\s*(?:now\s+)?expecting\s+(?:a baby|our first|my first|twins|a (?:boy|girl))\b.*$|^we(?:'re| are)\s+expecting\b.*$")
+@rule(
+    r"^(?:i(?:'m| am)|we(?:'re| are))\s+(?:now\s+)?expecting\s+(?:a baby|our first|my first|twins|a (?:boy|girl)|"
+    r"a little one|baby number)\b.*$"
+)
 def _expecting(m: re.Match[str]) -> list[Fact]:
     """ "we're expecting a baby in May": a baby on the way."""
     return [Fact("We're expecting a baby.", "fact", "family:baby", "baby")]
@@ -195,7 +202,8 @@ def _my_hobbies(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    r"^(?:(?:a|an|bad|severe|mild)\s+)*(?P<x>(?!my\b|no\b|the\b)[a-z][\w-]{1,20}(?:\s+[a-z][\w-]{1,20})?)\s+allergy"
+    r"^(?:(?:a|an|bad|severe|mild)\s+)*(?P<x>(?!(?:my|no|the|an?|any|some|his|her|their|your|our|this|that)\b)"
+    r"[a-z][\w-]{1,20}(?:\s+[a-z][\w-]{1,20})?)\s+allergy"
     r"(?:\s+here)?(?:,.*)?$",
     first=True,
 )

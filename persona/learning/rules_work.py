@@ -22,10 +22,14 @@ _ORGS = (
 )
 
 
+_WORKPLACES = r"hotel|company|startup|start-up|bank|hospital|charity|agency|firm|restaurant|cafe|café|shop|bakery|bar|pub|"
+_WORKPLACES += r"council|magazine|newspaper|studio|clinic|museum|library|airline|retailer|supermarket|factory|warehouse|lab"
+
+
 @rule(
     rf"^i(?:'ve| have|'m| am)?\s+(?:just\s+|recently\s+)?(?:started|starting|start|got a (?:new\s+)?job|took a job)\s+"
     rf"(?:work(?:ing)?\s+)?at\s+"
-    rf"(?P<x>(?:an?|the)\s+(?:[\w'-]+\s+){{0,2}}?(?:{_ORGS})(?:\s+(?:in|near|on)\s+[^,]+)?)$"
+    rf"(?P<x>(?:an?|the)\s+(?:[\w'-]+\s+){{0,2}}?(?:{_WORKPLACES})(?:\s+(?:in|near|on)\s+[^,]+)?)$"
 )
 def _started_at_a(m: re.Match[str]) -> list[Fact]:
     """ "I started at a new restaurant in Fitzroy": the workplace said by what it is, with its place."""
@@ -74,7 +78,7 @@ _ROLES = r"owner|manager|head|director|founder|co-founder|cofounder|ceo|cto|cfo|
 
 
 @rule(
-    rf"^i(?:'m| am)\s+(?:now\s+)?(?:the\s+)?(?P<x>(?:{_ROLES})\s+of\s+(?!my\b|the\s+(?:house|family)\b)[\w&' -]+?)"
+    rf"^i(?:'m| am)\s+(?:now\s+)?(?:the\s+)?(?P<x>(?:{_ROLES})\s+of\s+(?!my\b|the\s+(?:house|household|family|home)\b)[\w&' -]+?)"
     rf"(?:\s+at\s+(?P<e>[A-Z][\w&' -]+))?$"
 )
 def _role_of(m: re.Match[str]) -> list[Fact]:
