@@ -458,3 +458,10 @@ def test_what_the_new_forms_leave_alone() -> None:
                     "I started at a new gym"):
         assert slots(message) == [], message
     assert [f.text for f in extract_rules("Gave up the coffee on doctor's orders")] == ["I gave up the coffee."]
+
+
+def test_where_the_user_is_now_and_what_they_support_in_general_are_not_slots() -> None:
+    for message in ("I'm in the kitchen", "I'm just outside the station", "I'm near the beach right now",
+                    "I support the idea", "I support my family"):
+        assert slots(message) == [], message
+    assert slots("we're just outside Kinsale") == [("location", "Kinsale")]

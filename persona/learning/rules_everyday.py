@@ -106,6 +106,8 @@ def _job_a(m: re.Match[str]) -> list[Fact]:
 def _in_place(m: re.Match[str]) -> list[Fact]:
     x = re.sub(r"^(?:an?|the|my|our)\s+(?:[\w-]+\s+){0,2}?(?:flat|house|apartment|studio|room|cottage|condo|"
                r"bungalow|dorm|place)\s+(?:in|near|outside)\s+", "", m["x"], flags=re.I)  # "in a flat in Solihull"
+    if re.match(r"(?:the|a|an|my|our|this|that)\s+[a-z]", x):
+        return []  # "I'm in the kitchen", "just outside the station": where the user is now, not a town
     place = proper(x)
     return [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
 

@@ -62,7 +62,10 @@ def _handed(m: re.Match[str]) -> list[Fact]:
     r"(?:\s+(?:since|for)\b.*)?)$"
 )
 def _supports(m: re.Match[str]) -> list[Fact]:
-    team = proper(m["a"] or m["b"] or m["c"])
+    said = m["a"] or m["b"] or m["c"]
+    if re.match(r"(?:the|my|your|his|her|our|their|this|that|it|them|him|everyone|people)\b", said):
+        return []  # "I support the idea", "I support my family" (the pattern ignores case)
+    team = proper(said)
     return [Fact(f"I support {team}.", "preference", "team", team)] if team else []
 
 
