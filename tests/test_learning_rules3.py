@@ -465,3 +465,10 @@ def test_where_the_user_is_now_and_what_they_support_in_general_are_not_slots() 
                     "I support the idea", "I support my family"):
         assert slots(message) == [], message
     assert slots("we're just outside Kinsale") == [("location", "Kinsale")]
+
+
+def test_other_peoples_children_proposals_and_conversations_are_not_the_users() -> None:
+    for message in ("the kids in my class are great, Tom is 8", "Tom proposed to my sister",
+                    "I joined the conversation late"):
+        assert slots(message) == [], message
+    assert ("partner", "Karim") in slots("Karim proposed to me last night")

@@ -48,7 +48,9 @@ _MY_GROUP = re.compile(
     r"(?P<g>club|choir|band|orchestra|society)\b",
     re.I,
 )
-_THE_KIDS = re.compile(r"\b(?:the|my|our)\s+(?:kids|children|boys|girls|little ones)\b", re.I)
+_THE_KIDS = re.compile(
+    r"\b(?:the|my|our)\s+(?:kids|children|boys|girls|little ones)\b(?!\s+(?:in|at|from|of|on|next door)\b)", re.I
+)
 _KID_AGE = re.compile(r"(?<![\w'])(?P<x>[A-Z][\w-]+)\s+is\s+(?P<n>\d{1,2})\b(?!\s*(?:%|am|pm|:|years? ago))")
 # "her name's Jess", "his name is Ned": names the partner or pet the message mentions without a name.
 _NAMED_LATER = re.compile(rf"\b(?:her|his)\s+name(?:'s|\s+is)\s+(?P<x>{_NAME})", re.I)

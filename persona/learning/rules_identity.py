@@ -166,6 +166,6 @@ def _got_married(m: re.Match[str]) -> list[Fact]:
 def _proposed(m: re.Match[str]) -> list[Fact]:
     """ "Karim proposed on the Bluffs": the one who proposed is the user's fiancé(e)."""
     name = m["x"]
-    if name.lower() in ("he", "she", "they", "it", "i", "we", "you"):
-        return []
+    if name.lower() in ("he", "she", "they", "it", "i", "we", "you") or re.search(r"\bto\s+(?!me\b)", m.group(0), re.I):
+        return []  # "Tom proposed to my sister": not to the user
     return [Fact(f"I'm engaged to {name}.", "profile", "partner", name)]

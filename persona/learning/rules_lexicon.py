@@ -230,6 +230,8 @@ def _stopped(m: re.Match[str]) -> list[Fact]:
 )
 def _joined(m: re.Match[str]) -> list[Fact]:
     x = clean(m["x"])
+    if re.match(r"(?:the|a|an|my|our)\s+[a-z]", x) and not re.search(r"\b(?:called|named)\s", x):
+        return []  # "I joined the conversation late" (a writer without capitals): no name, no employer
     named = re.search(r"\b(?:called|named)\s+(?P<n>.+)$", x)  # "a logistics startup called Fleetwise"
     where = proper(named["n"]) if named else proper(x)
     if not where or where.lower() in ("the", "a"):
