@@ -472,3 +472,11 @@ def test_other_peoples_children_proposals_and_conversations_are_not_the_users() 
                     "I joined the conversation late"):
         assert slots(message) == [], message
     assert ("partner", "Karim") in slots("Karim proposed to me last night")
+
+
+def test_episodes_hobbies_and_school_years_are_not_diets_jobs_or_towns(p: Persona, w: Memories) -> None:
+    for message in ("I went vegan for a month once", "I'm in year 12", "I'm a gamer"):
+        assert slots(message) == [], message
+    say(w, "I work at Meridian Partners", 1)
+    say(w, "I work for myself now", 2)
+    assert current(p) == ["I'm self-employed."]

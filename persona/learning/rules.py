@@ -113,7 +113,7 @@ def clean(value: str) -> str:
 _NOT_PLACES = words(
     "a an the my our your his her their this that town the city home here there general bed work school "
     "uni college love it them touch charge fact case person time fear hope denial peace sin luxury poverty "
-    "comfort harmony style hiding debt pain limbo chaos"
+    "comfort harmony style hiding debt pain limbo chaos year class line queue traffic trouble shock bits tears"
 )
 _PLACE_END = words(
     "now with for and but since last this next because so at in on to from of near by until when while "

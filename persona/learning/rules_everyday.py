@@ -37,7 +37,8 @@ _NOT_JOBS = words(
     "father mother brother sister daughter grandmother grandfather grandparent partner neighbor "
     "neighbour owner other regular winner loser vegetarian pescatarian christian libertarian "
     "contrarian omnivore foodie newbie rookie amateur perfectionist optimist pessimist realist "
-    "procrastinator night owl woman human german roman norman layman businessperson"
+    "procrastinator night owl woman human german roman norman layman businessperson gamer dreamer thinker "
+    "overthinker worker"
 )
 
 

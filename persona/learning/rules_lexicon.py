@@ -127,6 +127,8 @@ def _not_employer(m: re.Match[str]) -> list[Fact]:
 )
 def _diet_any(m: re.Match[str]) -> list[Fact]:
     x = m["x"].lower()
+    if re.search(r"\bonce\b|\bwent\b.*\bfor\s+(?:a|one|two|three)\s+(?:day|week|month|while|bit)s?\b", m.group(0), re.I):
+        return []  # "I went vegan for a month once": an episode, not the diet
     verb = re.search(r"\b(?:eat|keep|follow)\b", m.group(0)[: m.start("x")], re.I)  # "I eat halal", "I keep kosher"
     return [Fact(f"I {verb[0].lower()} {x}." if verb else f"I'm {x}.", "profile", "diet", x)]
 

@@ -86,3 +86,9 @@ def _role_of(m: re.Match[str]) -> list[Fact]:
     job = clean(m["x"])
     facts = [Fact(f"I'm the {job}.", "profile", "job", job)]
     return facts + ([Fact(f"I work at {m['e']}.", "profile", "employer", m["e"])] if m["e"] else [])
+
+
+@rule(r"^i(?:'m| am)\s+(?:now\s+)?self[- ]employed\b.*$|^i\s+(?:now\s+)?work\s+for\s+myself\b.*$", first=True)
+def _self_employed(m: re.Match[str]) -> list[Fact]:
+    """ "I work for myself", "I'm self-employed": not an employer named "myself"."""
+    return [Fact("I'm self-employed.", "profile", "employer", "self-employed")]
