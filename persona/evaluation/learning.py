@@ -1,7 +1,8 @@
 """The learning benchmark: does chat learn the user's current facts, and only the user's?
 
 Scripted users (``persona/evaluation/data/learning.json``, written by the project: 115 users, 1,079 chat turns,
-75 ``dev``, 10 ``heldout``, 15 ``fresh`` and 15 ``fresh2``, the last two by authors who never read the rules) state, restate, change and retract facts and preferences in varied English,
+75 ``dev``, 10 ``heldout``, 15 ``fresh`` and 15 ``fresh2``, the last two by authors who never read the rules; ``dev``
+and, from #13's round 3 on, ``fresh`` are tuning splits) state, restate, change and retract facts and preferences in varied English,
 mixed with small talk, questions, hypotheticals and facts about other people; the scripted assistant replies
 include invented claims about the user ("Since you live in Paris, ..."). Each user's turns go through
 ``Persona.chat`` (the reply is the script's, through litellm's ``mock_response``: no model, no network) or

@@ -26,9 +26,16 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from . import rules_endings, rules_identity  # noqa: F401  (they register their rules)
+from . import (  # noqa: F401  (they register their rules)
+    rules_endings,
+    rules_habits,
+    rules_identity,
+    rules_language,
+    rules_requests,
+    rules_work,
+)
 from .casual import CASUAL, casual_writer, normalize
-from .mentions import anywhere, name_like
+from .mentions import anywhere, name_like, named_in_passing
 from .rules import BARE_START, FILLER, HEALTH, NOT_A_STATEMENT, RULES, SPLIT, proper
 from .rules_lexicon import DIETS
 from .slots import FACT_KINDS, Fact, norm_value
@@ -39,13 +46,33 @@ __all__ = ["FACT_KINDS", "Fact", "extract_rules", "norm_value"]
 _LENGTH = re.compile(
     r"\b(?:short|shorter|brief|briefer|concise|succinct|quick|bullet points?|bullets|one[- ]liners?|"
     r"(?:straight )?to the point|tl;?dr|detailed|long|longer|thorough|in-depth|in depth|step[- ]by[- ]step|"
-    r"comprehensive|lengthy|more detail)\b",
+    r"comprehensive|lengthy|more detail|dot points?|(?:numbered |bulleted )?lists?)\b",
     re.I,
 )
-_STYLE = re.compile(r"\b(?:simple|plain|direct|formal|informal|casual|friendly|technical|non-technical|jargon-free)\b", re.I)
+_STYLE = re.compile(
+    r"\b(?P<w>simple|plain|direct|formal|informal|casual|friendly|technical|non-technical|jargon-free|serious)\b"
+    r"(?:\s+(?P<n>language|english|words|terms|tone|explanations|sentences|answers|replies))?",
+    re.I,
+)
+_WANT = re.compile(
+    r"^i(?:'d|\s+would)\s+(?:really\s+)?(?:like|love|appreciate)\s+(?:it\s+if\s+you\s+(?:kept|gave|used|made)\s+)?"
+    r"(?:your\s+|the\s+)?(?:answers|replies|responses|explanations|more|less|shorter|longer|short|brief|detailed)\b",
+    re.I,
+)
+_NOUN_FORMS = re.compile(r"bullet points?|bullets|dot points?|(?:numbered |bulleted )?lists?|one[- ]liners?")
+_ADJECTIVES = re.compile(
+    r"short|shorter|brief|briefer|concise|succinct|quick|detailed|long|longer|thorough|in-depth|comprehensive|lengthy"
+)
+# "can you keep it brief", "could you do dot points": a request asked as a question.
+_POLITE = re.compile(
+    r"^(?:can|could|would|will)\s+you\s+(?:please\s+|pls\s+|just\s+|also\s+)*(?P<x>(?:keep|do|use|stick to|"
+    r"(?:make|write)\s+(?:it|them|your|the|answers|replies)|(?:give|write)\s+(?:me\s+)?(?:answers|replies)|"
+    r"(?:answer|reply)\s+in)\b.*?)\??$",
+    re.I,
+)
 _ANSWERS = re.compile(r"\b(?:answers?|replies|reply|responses?|explanations?|points|liners?|point|step)\b", re.I)
 _REQUEST = re.compile(
-    r"^(?:(?:please|pls|just|and|but|now)\s+)*(?:keep|make|give|explain|answer|reply|respond|be|go|use|"
+    r"^(?:(?:please|pls|just|and|but|now)\s+)*(?:keep|make|give|explain|answer|reply|respond|be|go|use|do|stick to|"
     r"write|straight|short|brief|concise|detailed|bullet|step)\b|\bplease$",
     re.I,
 )
@@ -72,13 +99,22 @@ def _clauses(message: str) -> tuple[list[str], list[str]]:
             clause = clause.rsplit(", ", 1)[0]
         if not clause or len(clause) > 300 or _GREETING.match(clause):
             continue
+        if clause.endswith("?") and _UPTALK.match(clause):  # "I actually love running now??": surprise
+            clause = clause.rstrip("?!")
+        polite = _POLITE.match(clause)
+        if polite:
+            clause = "please " + polite["x"]
         if clause.endswith("?") or NOT_A_STATEMENT.match(clause):
             asked.append(clause)
             continue
-        out.append(_subject(_plain(re.sub(r"\s+", " ", clause.rstrip(".!;,: ")))))
+        clause = _VOCATIVE.sub("", re.sub(r"\s+", " ", clause.rstrip(".!;,: ")))  # "I'm right-handed mate"
+        out.append(_subject(_plain(clause)))
     return out, asked
 
 
+# A statement in first-person word order that ends in "??" or "?!" is said in surprise, not asked.
+_UPTALK = re.compile(r"^(?:i|i'm|i've|we|we're|we've)\s(?!.*\b(?:or|should|could|would|can|will|if)\b)[^?]*(?:\?\?|\?!)$", re.I)
+_VOCATIVE = re.compile(r",?\s+(?:mate|dude|bro|hon|dear|buddy|pal|my friend|lol)$", re.I)
 _GREETED = re.compile(r"\s*(?:hi|hey|hello|hiya|heya|yo|howdy)\b", re.I)
 _PRONOUNS = re.compile(r"\b(?:she|he|they)/(?:her|him|them|they|she|he)\b", re.I)
 _GREETING = re.compile(
@@ -86,9 +122,13 @@ _GREETING = re.compile(
     r"(?:\s+there)?[\s!,.]*$",
     re.I,
 )
-_DROPPED_I = re.compile(r"(?:can't|cannot|don't|do not|never|hate|prefer|speak|grew up|studied|sold|started at|joined|(?:just\s+)?turned\s+\d)", re.I)
+_DROPPED_I = re.compile(
+    r"(?:can't|cannot|don't|do not|never|hate|prefer|speak|grew up|studied|sold|started|joined|(?:just\s+)?turned\s+\d|"
+    r"(?:got\s+)?promoted\s+to|gave up|given up|quit|stopped|(?:play|sing)\s+in\b|(?:named|called)\s+(?:her|him|them|it)\b)",
+    re.I,
+)
 _DROPPED_IM = re.compile(
-    rf"(?:starting (?:at|with|a (?:new )?job)|not\s+(?:really\s+)?into|really into|into|allergic|a (?:big|huge|massive) fan of|obsessed with|{DIETS}|"
+    rf"(?:starting (?:at|with|a (?:new )?job)|(?:a\s+)?(?:big|huge|massive)\s+fan of|not a (?:big\s+)?fan of|doing (?:[\w-]+ )?work as|not\s+(?:really\s+)?into|really into|into|allergic|a (?:big|huge|massive) fan of|obsessed with|{DIETS}|"
     rf"{HEALTH})\b",
     re.I,
 )
@@ -111,7 +151,7 @@ def _plain(clause: str) -> str:
 def _subject(clause: str) -> str:
     """``clause`` with the "I" that chat often leaves out: "can't stand olives", "allergic to eggs"."""
     if re.match(BARE_START, clause, re.I):  # "34, live in Leeds, work as a teacher"
-        if clause[0].isdigit() or re.match(r"(?:recently\s+|just\s+)?(?:semi-)?retired\b", clause, re.I):
+        if clause[0].isdigit() or re.match(r"(?:recently\s+|just\s+)?(?:semi-)?retired\b|originally\s+from\b", clause, re.I):
             return "I'm " + clause.rstrip(",")
         return "I " + clause
     if _DROPPED_I.match(clause):
@@ -152,6 +192,7 @@ def _extract(message: str) -> list[Fact]:
             found.append(Fact(f"My pronouns are {pronouns[0].lower()}.", "profile", "pronouns", pronouns[0].lower()))
         if not found and intro and not clause.lower().startswith(("i ", "i'", "my ", "we ")):
             found = _fragments(clause)  # "Ingrid here, civil engineer in Bergen"
+        found = [_team(f, clause) for f in found]
         intro = intro or any(f.key == "name" for f in found)
         found = found or _style_requests(clause)
         mentioned = anywhere(clause, message=message)
@@ -164,6 +205,7 @@ def _extract(message: str) -> list[Fact]:
             if f.text not in {g.text for g in found} and (f.key, f.value) not in ended  # "my husband X died"
         ]
     facts += [f for clause in asked for f in anywhere(clause)]
+    facts += named_in_passing(message)
     return list(dict.fromkeys(_classified(f) for f in facts))
 
 
@@ -202,26 +244,58 @@ def _fragments(clause: str) -> list[Fact]:
 
 
 def _style_requests(clause: str) -> list[Fact]:
-    """How the user asks answers to read: "please explain things step by step", "straight to the point please"."""
-    out: list[Fact] = []
+    """How the user asks answers to read: "please explain things step by step", "straight to the point please",
+    "just lists pls, short ones" (one preference about length: short answers in lists), "use simple language"."""
+    lengths: list[str] = []
+    styles: list[Fact] = []
     for part in (p.strip() for p in clause.split(",")):
-        if not _REQUEST.search(part) or re.match(r"(?:i|you|we|my)\b", part, re.I):
+        wants = _WANT.match(part)  # "I'd like more detailed answers from now on"
+        if not (_REQUEST.search(part) or wants) and not (lengths and _LENGTH.fullmatch(re.sub(r"\s+ones?$", "", part))):
+            continue  # "short ones" after "just lists please" adds to the same request
+        if re.match(r"(?:i|you|we|my)\b", part, re.I) and not wants:
             continue
         length = _LENGTH.search(part)
         style = _STYLE.search(part)
         if style and not length:
-            word = style.group(0).lower()
-            out.append(Fact(f"I prefer {word} answers.", "preference", f"likes:{word} answers", f"{word} answers"))
-        if not length:
-            continue
-        phrase = length.group(0).lower()
-        if re.fullmatch(r"short|shorter|brief|briefer|concise|succinct|quick|detailed|long|longer|thorough|"
-                        r"in-depth|comprehensive|lengthy", phrase):
-            text = f"I prefer {phrase} answers."
-        else:
-            text = f"I prefer answers {phrase}."
-        out.append(Fact(text, "preference", "answer_length", phrase))
-    return out[-1:]
+            word, noun = style["w"].lower(), (style["n"] or "answers").lower()
+            noun = "English" if noun == "english" else noun
+            styles.append(Fact(f"I prefer {word} {noun}.", "preference", f"likes:{word} answers", f"{word} {noun}"))
+        if length:
+            lengths.append(length.group(0).lower())
+    if not lengths:
+        return styles[-1:]
+    adjective = next((p for p in reversed(lengths) if _ADJECTIVES.fullmatch(p)), None)
+    noun = next((p for p in reversed(lengths) if _NOUN_FORMS.fullmatch(p)), None)
+    other = next((p for p in reversed(lengths) if p not in (adjective, noun)), None)
+    if noun or adjective:
+        text = f"I prefer {adjective + ' ' if adjective else ''}answers{' in ' + noun if noun else ''}."
+    else:
+        text = f"I prefer answers {other}."
+    value = " ".join(p for p in (adjective, noun) if p) or str(other)
+    return [Fact(text, "preference", "answer_length", value), *styles[-1:]]
+
+
+_SPORT = re.compile(
+    r"\b(?:match|matches|game|games|season|league|fixtures?|stadium|derby|kick-?off|cup final|goals?|football|soccer|"
+    r"rugby|cricket|hockey|basketball|baseball|nba|nfl|premier league|season ticket)\b",
+    re.I,
+)
+
+
+def _team(fact: Fact, clause: str) -> Fact:
+    """A fan of a name, said with a match or a season in the same clause, supports a team ("I'm a massive
+    Chelsea fan, watched every match since I was 8"): one team at a time (``team``), so "I support Arsenal
+    now" replaces it."""
+    value = fact.value or ""
+    if (
+        fact.key == f"likes:{norm_value(value)}"
+        and not fact.negated
+        and value[:1].isupper()
+        and re.search(r"\b(?:fan|supporter)\b", clause, re.I)
+        and _SPORT.search(clause)
+    ):
+        return Fact(f"I support {value}.", "preference", "team", value)
+    return fact
 
 
 def _classified(fact: Fact) -> Fact:

@@ -15,15 +15,45 @@ from .rules_everyday import is_job
 from .slots import Fact
 from .words import NOT_NAMES, words
 
-__all__ = ["anywhere", "name_like"]
+__all__ = ["anywhere", "name_like", "named_in_passing"]
 
 _NAME = r"[^\W\d_][\w-]*(?:'(?!s\b)[\w-]+)?"
+# "my wife", "our ...", and the ways English says "my wife" without "my": "the wife", "the missus", or
+# "missus" opening a clause ("missus reckons ..."); "my late husband" is a partner who died.
 _PARTNER = re.compile(
-    rf"\bmy\s+(?P<rel>wife|husband|boyfriend|girlfriend|partner|fianc[ée]e?|spouse|hubby|bf|gf|missus|other half)\b"
-    rf"(?:,?\s+(?P<x>{_NAME}))?",
+    rf"(?:\bmy\s+(?P<late>late\s+)?(?P<rel>wife|husband|boyfriend|girlfriend|partner|fianc[ée]e?|spouse|hubby|bf|gf|"
+    rf"missus|other half)|(?:\bthe\s+|^)(?P<rel2>wife|husband|hubby|missus|other half))\b"
+    rf"(?:(?:(?:'s)?\s+name\s+is\s+|,?\s+(?:(?:is\s+called|is\s+named|goes\s+by)\s+)?)(?P<x>{_NAME}))?",
     re.I,
 )
-_CHILD = re.compile(rf"\bmy\s+(?:little\s+|baby\s+|eldest\s+|youngest\s+)?(?P<rel>daughter|son)\s+(?P<x>{_NAME})", re.I)
+_CHILD = re.compile(
+    rf"\b(?:(?:my|our)\s+(?:little\s+|baby\s+|eldest\s+|youngest\s+|elder\s+|older\s+|younger\s+)?"
+    rf"(?P<rel>daughter|son|granddaughter|grandson|grandchild|grandkid)(?:'s\s+name\s+is|\s+is\s+called|\s+is\s+named)?"
+    rf"|(?:i|we)(?:'ve| have)?\s+(?:got\s+|have\s+)?an?\s+(?:\d+-year-old\s+|little\s+|baby\s+)?"
+    rf"(?P<rel3>daughter|son)\s+(?:called|named))\s+(?P<x>{_NAME})",
+    re.I,
+)
+# "Arjun (my husband)": a name, then who it is in brackets.
+_APPOSED = re.compile(
+    rf"(?P<x>{_NAME})\s*\(\s*(?:he's\s+|she's\s+)?my\s+(?P<rel>wife|husband|boyfriend|girlfriend|partner|fianc[ée]e?|"
+    rf"spouse)\s*\)"
+)
+_UNNAMED_CHILD = re.compile(
+    r"\bmy\s+(?:little\s+|baby\s+|eldest\s+|youngest\s+|teenage\s+)?(?P<rel>son|daughter|kids|children)\b(?!'s?\s+(?:friend|teacher))"
+    r"(?!\s+(?:[A-Z]|and\s+i\b))",
+)
+_MY_GROUP = re.compile(
+    r"\bmy\s+(?:local\s+)?(?P<x>golf|tennis|book|running|cycling|chess|bridge|football|rugby|hiking|walking|knitting|"
+    r"rowing|sailing|climbing|swimming|cricket|netball|squash|poker|quiz|film|drama|gospel|church|community|samba|jazz)\s+"
+    r"(?P<g>club|choir|band|orchestra|society)\b",
+    re.I,
+)
+_THE_KIDS = re.compile(
+    r"\b(?:the|my|our)\s+(?:kids|children|boys|girls|little ones)\b(?!\s+(?:in|at|from|of|on|next door)\b)", re.I
+)
+_KID_AGE = re.compile(r"(?<![\w'])(?P<x>[A-Z][\w-]+)\s+is\s+(?P<n>\d{1,2})\b(?!\s*(?:%|am|pm|:|years? ago))")
+# "her name's Jess", "his name is Ned": names the partner or pet the message mentions without a name.
+_NAMED_LATER = re.compile(rf"\b(?:her|his)\s+name(?:'s|\s+is)\s+(?P<x>{_NAME})", re.I)
 _KINDS = (
     r"dog|cat|pup|puppy|kitten|rabbit|bunny|hamster|parrot|budgie|cockatiel|bird|horse|pony|tortoise|turtle|"
     r"snake|lizard|gecko|ferret|guinea pig|goldfish|fish|hen|chicken"
@@ -34,6 +64,14 @@ _PET = re.compile(
     rf"young|[\w-]+-year-old)\s+)*)(?P<kind>{_KINDS})(?P<many>s|es)?\b"
     rf"(?:,?\s+(?:(?:is|'s|are)\s+)?(?P<called>called|named)?\s*(?P<x>{_NAME}(?:\s+and\s+(?!(?:an?|the|my|our)\s){_NAME})?))?",
     re.I,
+)
+_BREEDS = (
+    r"spaniel|labrador|retriever|terrier|collie|kelpie|heeler|poodle|beagle|dachshund|husky|greyhound|whippet|pug|"
+    r"bulldog|corgi|schnauzer|labradoodle|cockapoo|sheepdog|alsatian|rottweiler|tabby|siamese|budgerigar|cockatoo"
+)
+# "a springer spaniel called Biscuit": a fragment that answers "what kind of dog?", an animal only.
+_PET_FRAGMENT = re.compile(
+    rf"^(?:an?|one)\s+(?:[\w-]+\s+){{0,2}}?(?P<kind>(?:{_KINDS}|{_BREEDS}))\s+(?:called|named)\s+(?P<x>{_NAME})", re.I
 )
 # Words that follow "my wife" and are not her name; in lower-case text a name must be followed by one of
 # _AFTER_NAME ("my girlfriend sophie is ...") to be taken for one.
@@ -55,7 +93,11 @@ _PEOPLE = words(
     "wife husband boyfriend girlfriend mate flatmate roommate teacher doctor aunt uncle nephew niece grandson "
     "granddaughter mum mom dad father mother fiance fiancee client student manager car bike boat van plant"
 )
-_AFTER_NAME = re.compile(r"^(?:\s*(?:,|'s\b|$)|\s+(?:is|was|has|and|just|works|lives|loves|likes)\b)", re.I)
+_AFTER_NAME = re.compile(
+    r"^(?:\s*(?:,|'s\b|$)|\s+(?:is|was|has|and|just|works|lives|loves|likes|thinks|says|reckons|keeps|wants|does|"
+    r"said|hates|cooks|got)\b)",
+    re.I,
+)
 
 
 def name_like(word: str | None, after: str = "", *, called: bool = False, strong: bool = False) -> bool:
@@ -73,20 +115,62 @@ def _cap(name: str) -> str:
     return name[:1].upper() + name[1:]
 
 
+def named_in_passing(message: str) -> list[Fact]:
+    """Names ``message`` gives in passing: "Arjun (my husband) is asking ...", and "her name's Jess" for the
+    partner or pet it mentions without a name ("missus reckons ... her name's Jess btw")."""
+    facts = [
+        Fact(f"My {m['rel'].lower()} is {m['x']}.", "profile", "partner", m["x"])
+        for m in _APPOSED.finditer(message)
+        if name_like(m["x"])
+    ]
+    for sentence in re.split(r"(?<=[.!?])\s+", message):  # "the kids love pizza night, Finn is 9 and Orla is 6"
+        if _THE_KIDS.search(sentence):
+            facts += [
+                Fact(f"My child {m['x']} is {m['n']}.", "fact", f"child:{m['x'].lower()}", m["x"])
+                for m in _KID_AGE.finditer(sentence)
+                if name_like(m["x"]) and int(m["n"]) < 18
+            ]
+    later = _NAMED_LATER.search(message)
+    if later and name_like(later["x"], message[later.end() :], called=True):
+        name = _cap(later["x"])
+        unnamed = [m for m in _PARTNER.finditer(message[: later.start()]) if not name_like(m["x"], "") and not m["late"]]
+        if unnamed:
+            rel = (unnamed[-1]["rel"] or unnamed[-1]["rel2"]).lower()
+            facts.append(Fact(f"My {rel} is {name}.", "profile", "partner", name))
+        elif re.search(rf"\b(?:{_KINDS}|{_BREEDS})s?\b", message[: later.start()], re.I):
+            facts.append(Fact(f"My pet is called {name}.", "fact", f"pet:{name.lower()}", name))
+    return facts
+
+
 def anywhere(clause: str, *, message: str = "") -> list[Fact]:
     """The partners, children and pets ``clause`` (of ``message``) mentions as the user's own."""
     facts: list[Fact] = []
     for m in _PARTNER.finditer(clause):
-        rel, name = m["rel"].lower(), m["x"]
-        if name_like(name, clause[m.end() :]):
+        rel, name = (m["rel"] or m["rel2"]).lower(), m["x"]
+        if m["late"]:  # "my late husband Gerald": not a current partner
+            if name_like(name, clause[m.end() :]):
+                facts.append(Fact(f"My late {rel} was {_cap(name)}.", "fact", f"late_partner:{name.lower()}", _cap(name)))
+        elif name_like(name, clause[m.end() :]):
             name = _cap(name)
             facts.append(Fact(f"My {rel} is {name}.", "profile", "partner", name))
+        elif m["rel2"] and not re.match(r"\s+(?:is|was|and|says|thinks|reckons|wants|keeps|does|usually|always)\b",
+                                        clause[m.end() :], re.I):
+            continue  # "the wife" says who only when something follows it that a person does
         elif not re.match(r"\s*'s\b", clause[m.end() :]) or "wife" in rel or "husband" in rel:
             facts.append(Fact(f"I have a {rel}.", "profile", "partner", rel, store="fills"))
     for m in _CHILD.finditer(clause):
         if name_like(m["x"], clause[m.end() :]):
-            name = _cap(m["x"])
-            facts.append(Fact(f"My {m['rel'].lower()} is {name}.", "fact", f"child:{name.lower()}", name))
+            name, rel = _cap(m["x"]), (m["rel"] or m["rel3"]).lower()
+            family = "grandchild" if rel.startswith("grand") else "child"
+            facts.append(Fact(f"My {rel} is {name}.", "fact", f"{family}:{name.lower()}", name))
+    if not any(f.key and f.key.startswith("child:") for f in facts):
+        for m in _UNNAMED_CHILD.finditer(clause):  # "my son is doing his exams", "my kids are starving"
+            rel = m["rel"].lower()
+            said = rel if rel in ("kids", "children") else f"{article(rel)} {rel}"
+            facts.append(Fact(f"I have {said}.", "fact", "child", rel, store="fills"))
+    for m in _MY_GROUP.finditer(clause):  # "a dinner at my golf club": a member of it
+        thing = m["x"].lower()
+        facts.append(Fact(f"I'm in a {thing} {m['g'].lower()}.", "preference", f"likes:{thing}", thing))
     for m in _PARENT_OF.finditer(clause):
         facts.append(Fact(f"I have {m['n'].lower()} kids.", "fact", None, "kids"))
     for m in _KIDS.finditer(clause):
@@ -106,6 +190,10 @@ def anywhere(clause: str, *, message: str = "") -> list[Fact]:
             if name_like(m["x"], clause[m.end() :], called=True):
                 name = _cap(m["x"])
                 facts.append(Fact(f"My pet is called {name}.", "fact", f"pet:{name.lower()}", name))
+    fragment = _PET_FRAGMENT.match(clause)
+    if fragment and name_like(fragment["x"], clause[fragment.end() :], called=True):
+        name = _cap(fragment["x"])
+        facts.append(Fact(f"My {fragment['kind'].lower()} is called {name}.", "fact", f"pet:{name.lower()}", name))
     pets = 0
     for m in _PET.finditer(clause):
         if m["own"].lower() == "and" and not pets:

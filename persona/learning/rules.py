@@ -27,6 +27,7 @@ __all__ = [
     "proper",
     "rule",
     "with_place",
+    "work_mode",
 ]
 
 FILLER = re.compile(
@@ -38,7 +39,10 @@ FILLER = re.compile(
     r"anyway|hey there|hiya|howdy|oh and|oh also|ok so|so yeah|yeah|yes|ok|okay|now|then|and now|but now|"
     r"these days|nowadays|currently|finally|luckily|i guess|i suppose|fwiw|ngl|not gonna lie|real talk|lowkey|"
     r"funny|weirdly|oddly|sadly|happily|so anyway)[,:!]?\s+)|"
-    r"(?:(?:yeah|yes|no|nope|sure|update|quick update|big news|good news|bad news|sad news|fun fact|thanks|thx|"
+    r"(?:(?:(?:small|quick|big|little)\s+)?(?:update|news)|(?:sure\s+)?look|listen|i\s+(?:should|must|have to|need to)\s+"
+    r"(?:say|mention|add|tell you)(?:\s+that)?)[,:!]?\s+(?=(?:i|i'm|i've|i am|we|we're|we've|my|our)\b)|"
+    r"(?:(?:yeah|yes|no|nope|sure|update|quick update|small update|big news|good news|bad news|sad news|fun fact|thanks|thx|"
+    r"(?:a\s+)?bit of news|some news|news|plot twist|"
     r"weird update|big change|change of plan|"
     r"cool|nice|great|perfect|sounds good|true|good (?:morning|evening|afternoon)|g'day|hola|salut|hallo|"
     r"hei|oi|ciao)\s*[,:!.—–-]+\s*))+",
@@ -47,6 +51,7 @@ FILLER = re.compile(
 _TRAILING = re.compile(
     r"(?:[\s,]+(?:now|nowadays|these days|currently|only|at the moment|right now|anymore|any more|again|too|"
     r"as well|actually|instead|though|lately|recently|by the way|btw|thanks|thank you|lol|haha|since \d{4}|after all|"
+    r"on (?:the |my )?(?:doctor'?s?|doc'?s?|physio'?s?|gp'?s?) orders|"
     r"for good|from now on|for now|(?:on|at|most|every|during) (?:the )?(?:weekends?|mornings?|evenings?|nights?|"
     r"days?|week|summers?|winters?)|(?:on|from|next|every|most) (?:monday|tuesday|wednesday|thursday|friday|saturday|"
     r"sunday)s?|by (?:trade|profession)|for a living|(?:once|twice|\w+ times) a (?:day|week|month|year)|"
@@ -65,8 +70,8 @@ SPLIT = re.compile(
     rf"(?!much\b|many\b|far\b|well\b|long\b|good\b|bad\b|that\b|sure\b|i\s+think\b)|"
     rf",\s*(?=(?:they|it|that|which|this|she|he)\s)|\s+(?=which\s+(?:makes|means|is|was|has)\b)|\s+but\s+(?=\w+\s+\w)|"
     rf"\s+and\s+(?=(?:the|it|this|that|there|everything|nothing)\s+\w+\s)|"
-    rf",?\s+and\s+(?=(?:(?:now|also|currently)\s+)?(?:live|work|(?:just\s+)?moved|speak|started|joined)\s+(?:in|at|as|for|to|with)\s|joined\s)|"
-    rf",?\s+(?:and|but|also|plus|so|though|because|since)\s+(?!i\s+(?:just\s+)?(?:broke|split)\s+up)"
+    rf",?\s+and\s+(?=(?:(?:now|also|currently)\s+)?(?:live|work|(?:just\s+)?moved|speak|started|joined|play|sing)\s+(?:in|into|at|as|for|to|with)\s|joined\s)|"
+    rf",?\s+(?:and|but|also|plus|so|though|because|since)\s+(?!i\s+(?:just\s+|have\s+|'ve\s+)?(?:broke|broken|split)\s+up|i\s+(?:just\s+|finally\s+)?got\s+(?:married|engaged)|i\s+are\b)(?!(?<=since\s)i\s+was\b)"
     rf"(?=(?:(?:now|then|also|just|finally|currently|recently)\s+)?{_SUBJECT}|(?:it\s+)?turns out\b)|"
     rf",\s*(?=[\w' -]{{1,30}}\s+(?:is|are)\s+(?:\w+\s+)?my\b)|"
     rf":\s+(?={_SUBJECT})|"
@@ -74,7 +79,8 @@ SPLIT = re.compile(
     re.I,
 )
 NOT_A_STATEMENT = re.compile(
-    r"^(?:if|when|whether|would|could|should|do|does|did|can|what|where|who|why|how)\b(?!')", re.I
+    r"^(?:if|when|whether|would|could|should|do|does|did(?!\s+(?:my|the|a|an)\s[^?]*$)|can|what|where|who|why|how)\b(?!')",
+    re.I,  # "did my shoulder, ...", with no question mark: said with the "I" dropped
 )
 _LIST = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+)\s*", re.I)
 HEALTH = r"lactose intolerant|gluten intolerant|celiac|coeliac|diabetic|pregnant"
@@ -107,7 +113,7 @@ def clean(value: str) -> str:
 _NOT_PLACES = words(
     "a an the my our your his her their this that town the city home here there general bed work school "
     "uni college love it them touch charge fact case person time fear hope denial peace sin luxury poverty "
-    "comfort harmony style hiding debt pain limbo chaos"
+    "comfort harmony style hiding debt pain limbo chaos year class line queue traffic trouble shock bits tears"
 )
 _PLACE_END = words(
     "now with for and but since last this next because so at in on to from of near by until when while "
@@ -144,7 +150,7 @@ def proper(value: str) -> str | None:
     run: list[str] = []
     for word in words:
         bare = word.strip(",;:!.")
-        if bare[:1].isupper() or (run and bare.lower() in ("de", "del", "da", "do", "upon", "on", "am")):
+        if bare[:1].isupper() or (run and bare.lower() in ("de", "del", "da", "do", "upon", "on", "am", "&")):
             run.append(bare)
             if bare != word:
                 break
@@ -221,7 +227,7 @@ def _not_allergic(m: re.Match[str]) -> list[Fact]:
     ]
 
 
-@rule(rf"^i(?:'m| am)\s+(?:also\s+|very\s+|severely\s+)?(?P<x>{HEALTH})$")
+@rule(rf"^i(?:'m| am)\s+(?:also\s+|very\s+|severely\s+|type [12]\s+)?(?P<x>{HEALTH})$")
 def _health(m: re.Match[str]) -> list[Fact]:
     x = m["x"].lower()
     return [Fact(f"I'm {x}.", "fact", f"health:{norm_value(x)}", x)]
@@ -236,18 +242,19 @@ def _diet(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    r"^i(?:'m| am|'ll be| will be| just turned| turned)\s+(?P<x>\d{1,3})(?:\s+years?\s+old|\s*y/?o)?"
+    r"^i(?:'m| am|'ll be| will be| just turned| turned)\s+(?P<x>\d{1,3})(?:\s+years?(?:\s+old)?|\s*y/?o)?"
     r"(?:\s+(?:if|now|today|yesterday|this year|btw|and|lol|haha|as of|on|last|this)\b.*)?$"
 )
 def _age(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I'm {m['x']} years old.", "profile", "age", m["x"])] if 0 < int(m["x"]) <= 120 else []
 
 
-_HOW = r"(?:\s+(?:weekends|part-time|full-time|nights|days|evenings|shifts|remotely|from home|there|here|now))*"
+_HOW = r"(?:\s+(?:weekends|part-time|full-time|nights|days|evenings|shifts|(?:night|day|late|early|long) shifts|remotely|from home|there|here|now))*"
 
 
 @rule(
-    rf"^i(?:\s+|'m\s+|\s+am\s+|'ve been\s+|\s+have been\s+)(?:(?:now|currently|still|also)\s+)?(?:work|working){_HOW}"
+    rf"^i(?:\s+|'m\s+|\s+am\s+|'ve been\s+|\s+have been\s+)(?:(?:now|currently|still|also)\s+)?"
+    rf"(?:work|working|doing\s+(?:[\w-]+\s+)?work|(?:started|begun|began|start)\s+working){_HOW}"
     rf"\s+as\s+(?P<x>.+?)(?:\s+for\s+(?:\d+|a|an|two|three|five|ten|many|several|the past)\s+(?:\w+\s+)?"
     rf"(?:years?|months?|weeks?|days?|decades?|while)\b.*)?$"
 )
@@ -260,9 +267,12 @@ def _job(m: re.Match[str]) -> list[Fact]:
 def job_parts(value: str) -> tuple[str, str | None, str | None]:
     """("a product manager at Kestrel Software in Pune") -> job, employer, place."""
     job = re.split(r"\s+(?=(?:(?:living|based|working|located)\s+)?(?:at|for|in)\s)", value, maxsplit=1)[0]
+    field = re.match(rf"{re.escape(job)}\s+in\s+(?!(?:an?|the|my|our)\s)(?P<f>[a-z][a-z -]{{2,40}}?)(?=\s+(?:at|for|in)\s|$)", value)
+    if field and not proper(field["f"]):  # "a PhD student in organic chemistry in Lyon": the field is the job's
+        job = f"{job} in {field['f']}"
     employer = re.search(r"\b(?:at|for)\s+(?P<e>(?:an?\s+)?[\w&' -]+?)(?=\s+(?:\w+\s+)?in\s|$)", value)
-    place = re.search(r"\bin\s+(?!(?:an?|the|my|our)\s)(?P<p>[^\W\d_].*)$", value)
-    where = proper(place["p"]) if place else None
+    places = (proper(p["p"]) for p in re.finditer(r"\bin\s+(?=(?!(?:an?|the|my|our)\s)(?P<p>[^\W\d_].*)$)", value))
+    where = next((p for p in places if p), None)
     who = clean(employer["e"]) if employer else None
     if who and not (
         who[:1].isupper() or re.search(r"\b(?:startup|company|firm|bank|hospital|school|agency)$", who)
@@ -271,7 +281,27 @@ def job_parts(value: str) -> tuple[str, str | None, str | None]:
     return clean(job), who, where
 
 
+def work_mode(said: str) -> list[Fact]:
+    """How the user works when ``said`` tells ("I'm working remotely for Kestrel", "I work from home")."""
+    mode = re.search(r"\b(?:fully\s+)?remote(?:ly)?\b|\bfrom home\b|\bhybrid\b", said, re.I)
+    if not mode:
+        return []
+    if mode[0].lower() == "from home":
+        return [Fact("I work from home.", "profile", "work_mode", "remote")]
+    if mode[0].lower() == "hybrid":
+        return [Fact("I work hybrid.", "profile", "work_mode", "hybrid")]
+    return [Fact("I'm a remote worker.", "profile", "work_mode", "remote")]
+
+
 def with_place(facts: list[Fact], employer: str | None, place: str | None) -> list[Fact]:
+    """``facts`` with the employer and town a job was said with; a job's field ("a PhD student in physics")
+    is a slot of its own, so it outlives the job ("now I'm a postdoc")."""
+    at = next((i for i, f in enumerate(facts) if f.key == "job"), None)
+    job = facts[at] if at is not None else None
+    if at is not None and job and job.value and " in " in job.value:
+        head, _, field = job.value.partition(" in ")
+        facts[at] = Fact(job.text.replace(f" in {field}", ""), job.kind, "job", head)
+        facts.insert(at + 1, Fact(f"My field is {field}.", "profile", "field", field))
     if employer:
         facts.append(Fact(f"I work at {employer}.", "profile", "employer", re.sub(r"^an?\s+", "", employer)))
     if place:
@@ -289,7 +319,7 @@ def _employer(m: re.Match[str]) -> list[Fact]:
     facts = [Fact(f"I work at {where}.", "profile", "employer", where)] if where else []
     facts += [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
     bare = re.sub(r"^(?:an?|the)\s+", "", job, flags=re.I)
-    return facts + ([Fact(f"I work as {job}.", "profile", "job", bare)] if bare else [])
+    return facts + ([Fact(f"I work as {job}.", "profile", "job", bare)] if bare else []) + work_mode(m.group(0)[: m.start("x")])
 
 
 @rule(r"^my\s+(?:favou?rite)\s+(?P<what>[\w -]{1,30}?)\s+(?:is|are)\s+(?P<x>.+)$")
@@ -316,7 +346,11 @@ def _likes(m: re.Match[str]) -> list[Fact]:
     verb = m["v"].lower()
     if re.search(r"\b(?:more|better|less|most)$", clean(m["x"]), re.I):
         return []  # "I like bio more": a comparison, not a liking
-    return [Fact(f"I {verb} {x}.", "preference", f"likes:{norm_value(x)}", x) for x in items(m["x"])]
+    if re.match(r"(?:to\s+)?(?:understand|know|think|believe|feel|keep|make sure|be|have|get|see|hear|ask|check|"
+                r"plan|try|stay|feel)\b", m["x"], re.I):
+        return []  # "I like to understand the reasoning fully": how the user wants things, not a pastime
+    said = f"{verb} to" if re.match(r"to\s", m["x"], re.I) else verb  # "I like to cook"
+    return [Fact(f"I {said} {x}.", "preference", f"likes:{norm_value(x)}", x) for x in items(m["x"])]
 
 
 @rule(
@@ -334,13 +368,6 @@ def _dislikes(m: re.Match[str]) -> list[Fact]:
     return [
         Fact(f"I{verb} {x}.", "preference", f"likes:{norm_value(x)}", x, negated=True) for x in items(m["x"])
     ]
-
-
-@rule(r"^i\s+(?:also\s+|can\s+|do\s+|can also\s+)?speak\s+(?P<x>.+)$")
-def _speaks(m: re.Match[str]) -> list[Fact]:
-    langs = [re.sub(r"^(?:a (?:bit|little) of|a little|some|basic|fluent|conversational|decent|broken)\s+", "", x)
-             for x in items(m["x"])]
-    return [Fact(f"I speak {x}.", "fact", f"speaks:{norm_value(x)}", x) for x in langs if x[:1].isupper()]
 
 
 @rule(r"^my\s+birthday\s+is\s+(?:on\s+)?(?P<x>.+)$")

@@ -24,7 +24,8 @@ _SPOUSE = r"(?:wife|husband|partner|girlfriend|boyfriend|fianc[ée]e?|spouse)"
 
 @rule(
     r"^(?:we(?:'re| are)\s+(?:not together|no longer together|over|done|separated|divorced|getting divorced)|"
-    r"we\s+(?:just\s+|finally\s+)?(?:broke up|split(?: up)?|separated|divorced|called it quits|went our separate ways)|"
+    r"we\s+(?:just\s+|finally\s+|have\s+|'ve\s+)?(?:broke up|split(?: up)?|separated|divorced|got divorced|got separated|"
+    r"called it quits|went our separate ways)|"
     r"i(?:'m| am)\s+(?:single|divorced|separated|a widow|a widower|widowed)(?:\s+(?:again|now))?)\b.*$",
     first=True,
 )
@@ -56,4 +57,11 @@ def _my_car(m: re.Match[str]) -> list[Fact]:
 def _sold(m: re.Match[str]) -> list[Fact]:
     said = re.split(r",|\s+(?:in the end|at last|finally|for\b|to\b|because\b)", m["x"], maxsplit=1)[0]
     thing = proper(said) or clean(said)
-    return [Fact(f"I no longer have the {thing}.", "fact", "car", thing, negated=True, store="ends")] if thing else []
+    if not thing:
+        return []
+    facts = [Fact(f"I no longer have the {thing}.", "fact", "car", thing, negated=True, store="ends")]
+    bought = re.search(r"\band\s+(?:i\s+|we\s+)?(?:bought|got)\s+(?:an?|the)\s+(?:new\s+)?(?P<y>[A-Z][\w-]*(?:\s+[A-Z0-9][\w-]*)*)",
+                       m.group(0))
+    if bought:  # "sold the Civic and bought a Kia EV6": the new one is in the slot the old one held
+        facts.append(Fact(f"I have a {bought['y']} now.", "fact", "car", bought["y"]))
+    return facts

@@ -13,6 +13,17 @@ from .words import NOT_NAMES, words
 
 __all__ = ["NOT_NAMES", "is_job"]
 
+_JOBS_NOT_NAMES = words(
+    "nurse teacher doctor dentist student chef cook driver engineer developer designer lawyer writer farmer "
+    "manager pilot paramedic midwife vet carer cleaner builder plumber electrician mechanic accountant consultant "
+    "analyst architect artist musician firefighter solicitor barista waiter waitress nanny tutor"
+)
+_NOT_HERE = words(
+    "i we you she he they it i'm we're it's that's me everyone everybody someone nobody anyone people locals "
+    "mum mom dad new same also still just nothing something everything life weather right over sitting waiting "
+    "stuck lost out there"
+)
+
 _JOB_WORD = re.compile(
     r"(?:[a-z]+(?:er|or|ist|ian|ant|ent|eer|ect|ef|man|woman|person)|GP|CEO|CTO|CFO|COO|DJ|EMT|RN|PA|MP|nurse|student|chef|cook|pilot|clerk|judge|barista|medic|vet|"
     r"nanny|model|coach|tutor|intern|freelancer|illustrator|solicitor|dentist|surgeon|barber|midwife|"
@@ -26,12 +37,13 @@ _NOT_JOBS = words(
     "father mother brother sister daughter grandmother grandfather grandparent partner neighbor "
     "neighbour owner other regular winner loser vegetarian pescatarian christian libertarian "
     "contrarian omnivore foodie newbie rookie amateur perfectionist optimist pessimist realist "
-    "procrastinator night owl woman human german roman norman layman businessperson"
+    "procrastinator night owl woman human german roman norman layman businessperson gamer dreamer thinker "
+    "overthinker worker"
 )
 
 
 def is_job(phrase: str) -> bool:
-    words = phrase.split()
+    words = phrase.split(" in ")[0].split()  # "PhD student in physics": the job is before its field
     last = words[-1] if words else ""
     return (
         bool(last)
@@ -56,18 +68,25 @@ def _intro(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"My name is {name}.", "profile", "name", name)]
 
 
-@rule(r"^(?P<x>[^\W\d_][\w'-]*)\s+here(?:\s+from\s+(?P<place>.+))?$")
+@rule(r"^(?P<x>[^\W\d_][\w'-]*)(?P<last>\s+[A-Z][\w'-]+)?\s+here(?:\s+from\s+(?P<place>.+))?$")
 def _here(m: re.Match[str]) -> list[Fact]:
+    """ "Omar here", "Margaret Ellison here", and "bec here" from a writer who capitalizes nothing."""
     name = m["x"]
-    if not name[:1].isupper() or name.lower() in NOT_NAMES | {"i", "we", "you", "she", "he", "they", "it", "i'm", "we're", "it's", "that's"}:
+    if (m["last"] and not m["last"].strip()[:1].isupper()) or name.lower() in _JOBS_NOT_NAMES:
+        return []  # "nut allergy here" (the pattern ignores case), "Nurse here, on nights"
+    if not (name[:1].isupper() or (CASUAL.get() and name.isalpha() and len(name) > 2)) or name.lower() in (
+        NOT_NAMES | _NOT_HERE
+    ):
         return []
+    name = name[:1].upper() + name[1:] + (m["last"] or "")
     facts = [Fact(f"My name is {name}.", "profile", "name", name)]
     place = proper(m["place"]) if m["place"] else None
     return with_place(facts, None, place)
 
 
 @rule(
-    r"^i(?:'m| am|'ve been| have been)\s+(?:(?:now|officially|still|also|actually|currently|just|a\s+(?:full-time|part-time))\s+)*"
+    r"^i(?:'m| am|'ve been| have been|'ve become| have become| became| just became)\s+"
+    r"(?:(?:now|officially|still|also|actually|currently|just|a\s+(?:full-time|part-time))\s+)*"
     r"(?:a|an)\s+(?P<x>.+?)(?:\s+(?:for|since)\s+(?:\d+|a|an|two|three|five|ten|many|several|the past|last|\d{4})\b.*)?$"
 )
 def _job_a(m: re.Match[str]) -> list[Fact]:
@@ -81,17 +100,23 @@ def _job_a(m: re.Match[str]) -> list[Fact]:
     return with_place([Fact(f"I'm {art} {job}.", "profile", "job", job)], employer, place)
 
 
-@rule(r"^(?:i(?:'m| am)|we(?:'re| are))\s+(?:now\s+|currently\s+|still\s+)?(?:in|based in|living in|located in)\s+(?P<x>.+)$")
+@rule(
+    r"^(?:i(?:'m| am)|we(?:'re| are))\s+(?:now\s+|currently\s+|still\s+)?(?:in|based in|living in|located in|"
+    r"(?:just\s+)?(?:outside(?:\s+of)?|near|close to)|back\s+(?:home\s+)?in)\s+(?P<x>.+)$"
+)
 def _in_place(m: re.Match[str]) -> list[Fact]:
     x = re.sub(r"^(?:an?|the|my|our)\s+(?:[\w-]+\s+){0,2}?(?:flat|house|apartment|studio|room|cottage|condo|"
                r"bungalow|dorm|place)\s+(?:in|near|outside)\s+", "", m["x"], flags=re.I)  # "in a flat in Solihull"
+    if re.match(r"(?:the|a|an|my|our|this|that)\s+[a-z]", x):
+        return []  # "I'm in the kitchen", "just outside the station": where the user is now, not a town
     place = proper(x)
     return [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
 
 
 @rule(
-    r"^i(?:'m| am)\s+(?P<neg>not\s+(?:really\s+|that\s+|much\s+)?)?(?:really\s+|so\s+|super\s+|very\s+|also\s+)?"
-    r"(?:into|obsessed with|crazy about|all about|a (?:big |huge |massive )?fan of|passionate about)\s+(?P<x>.+?)"
+    r"^i(?:'m| am)\s+(?P<neg>(?:not|no longer)\s+(?:really\s+|that\s+|much\s+)?)?(?:really\s+|so\s+|super\s+|very\s+|also\s+)?"
+    r"(?:into|obsessed with|crazy about|all about|(?:a )?(?:big |huge |massive )?fan of|passionate about|keen on|fond of)"
+    r"\s+(?P<x>.+?)"
     r"(?:\s+at all)?$"
 )
 def _into(m: re.Match[str]) -> list[Fact]:
@@ -119,7 +144,8 @@ def _appreciate(m: re.Match[str]) -> list[Fact]:
 
 _FORMAT = re.compile(
     r"\b(?:emojis?|emoticons|jargon|markdown|bullet|bullets|lists?|tables?|caps|exclamation|slang|swearing|small talk|"
-    r"filler|fluff|disclaimers?|code|headings|headers|links|waffle)\b",
+    r"filler|fluff|disclaimers?|code|headings|headers|links|waffle|abbreviations|acronyms|exclamation marks|"
+    r"exclamation points|technical terms|big words|long words|capitals|capital letters)\b",
     re.I,
 )
 
@@ -136,6 +162,20 @@ def _no_please(m: re.Match[str]) -> list[Fact]:
         or re.search(r"\bin\s+(?!(?:your\s+|the\s+)?(?:replies|answers|responses)\b)", x, re.I)
         or not (re.search(r"\bin\s+(?:your\s+|the\s+)?(?:replies|answers|responses)\b", m.group(0), re.I) or _FORMAT.search(x))
     ):
+        return []
+    return [Fact(f"I don't want {x} in answers.", "preference", f"likes:{norm_value(x)}", x, negated=True)]
+
+
+@rule(
+    r"^(?:please\s+|pls\s+|and\s+|also\s+)*(?:don't|do not|never|stop|try not to)\s+(?:use|using|add|adding|include|"
+    r"including|put|putting)\s+(?:so many\s+|too many\s+|any\s+|all (?:the|those|these)\s+)?(?P<x>[\w -]+?)"
+    r"(?:\s+in\s+(?:your\s+|the\s+)?(?:replies|answers|responses|messages))?(?:\s+please|\s+pls)?(?:,.*)?$"
+)
+def _do_not_use(m: re.Match[str]) -> list[Fact]:
+    """ "please do not use abbreviations in your replies", "don't use so many exclamation marks": a form of
+    writing the user does not want (a word of `_FORMAT`, or said to be in the replies)."""
+    x = clean(m["x"])
+    if not x or not (_FORMAT.search(x) or re.search(r"\b(?:replies|answers|responses|messages)$", m.group(0), re.I)):
         return []
     return [Fact(f"I don't want {x} in answers.", "preference", f"likes:{norm_value(x)}", x, negated=True)]
 
@@ -159,17 +199,22 @@ def _eats_only(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    r"^(?:(?P<x>[^\W\d_][\w'-]*)\s+and\s+i|we)\s+(?:just\s+)?(?:broke up|split up|separated|divorced|got divorced)\b.*$"
+    r"^(?:(?P<x>[^\W\d_][\w'-]*)\s+and\s+(?:i|me)|me\s+and\s+(?P<y>[^\W\d_][\w'-]*)|we)\s+(?:have\s+|'ve\s+)?"
+    r"(?:just\s+|finally\s+|officially\s+)?(?:broke up|broken up|split up|separated|divorced|got divorced|"
+    r"(?:are|'re)\s+(?:divorced|separated|over|done|not together(?:\s+anymore)?))\b.*$"
 )
 def _broke_up(m: re.Match[str]) -> list[Fact]:
-    name = m["x"]
+    name = m["x"] or m["y"]
     if not name or not (name[:1].isupper() or CASUAL.get()) or name.lower() in NOT_NAMES | {"she", "he", "they"}:
         return []  # a lower-case name only from a writer who capitalizes nothing ("jake and i broke up")
     name = name[:1].upper() + name[1:]
     return [Fact(f"{name} and I broke up.", "profile", "partner", name, negated=True, store="ends")]
 
 
-@rule(r"^(?:my\s+(?:dog|cat|pet|rabbit|bird)\s+)?(?P<x>[^\W\d_][\w'-]*)\s+(?:passed away|died|passed)\b.*$")
+@rule(
+    r"^(?:(?:my|our|the)\s+(?:old\s+)?(?:dog|cat|pet|rabbit|bird|horse|hamster|parrot)\s+|(?:old|poor|little|sweet)\s+)?"
+    r"(?P<x>[^\W\d_][\w'-]*)\s+(?:(?:has\s+)?passed away|died|passed|(?:has\s+)?been put down)\b.*$"
+)
 def _passed(m: re.Match[str]) -> list[Fact]:
     name = m["x"]
     if not name[:1].isupper() or name.lower() in NOT_NAMES | {"i", "we", "he", "she", "it", "they", "my"}:
@@ -271,8 +316,8 @@ def _hobby(m: re.Match[str]) -> list[Fact]:
 )
 def _kind_of_person(m: re.Match[str]) -> list[Fact]:
     x = clean(m["x"])
-    if not x:
-        return []
+    if not x or re.fullmatch(r"(?:morning|night|evening|early|late|people|indoor|outdoor|glass half \w+)", x, re.I):
+        return []  # "a morning person" says when, not what the user likes
     if m["neg"]:
         return [Fact(f"I'm not into {x}.", "preference", f"likes:{norm_value(x)}", x, negated=True)]
     return [Fact(f"I'm into {x}.", "preference", f"likes:{norm_value(x)}", x)]

@@ -17,7 +17,7 @@ from .rules import clean, items, job_parts, proper, rule, with_place
 from .slots import Fact, norm_value
 from .words import words
 
-__all__: list[str] = []
+__all__ = ["ACTIVITIES", "DEMONYMS", "SUBJECTS", "studies"]
 
 DEMONYMS = words(
     "american british english scottish welsh irish canadian australian mexican brazilian argentinian "
@@ -57,10 +57,15 @@ def _handed(m: re.Match[str]) -> list[Fact]:
 
 @rule(
     r"^(?:i\s+(?:now\s+)?support\s+(?P<a>[A-Z][\w&' .-]+)|i(?:'m| am)\s+an?\s+(?:(?:big|huge|massive|lifelong|die-hard)\s+)?"
-    r"(?P<b>[A-Z][\w&' .-]+?)\s+(?:supporter|season ticket holder))$"
+    r"(?P<b>[A-Z][\w&' .-]+?)\s+(?:supporter|season ticket holder)(?:\s+(?:since|for)\b.*)?|"
+    r"(?:an?\s+)?(?:(?:big|huge|massive|lifelong|die-hard)\s+)?(?P<c>[A-Z][\w&'.-]+(?:\s+[A-Z][\w&'.-]+)?)\s+supporter"
+    r"(?:\s+(?:since|for)\b.*)?)$"
 )
 def _supports(m: re.Match[str]) -> list[Fact]:
-    team = proper(m["a"] or m["b"])
+    said = m["a"] or m["b"] or m["c"]
+    if re.match(r"(?:the|my|your|his|her|our|their|this|that|it|them|him|everyone|people)\b", said):
+        return []  # "I support the idea", "I support my family" (the pattern ignores case)
+    team = proper(said)
     return [Fact(f"I support {team}.", "preference", "team", team)] if team else []
 
 
@@ -81,14 +86,14 @@ def _study(m: re.Match[str]) -> list[Fact]:
     return studies(subject, school, place)
 
 
-_ACTIVITIES = (
+ACTIVITIES = (
     r"run|swim|cycle|bike|surf|climb|hike|knit|crochet|bake|paint|draw|sing|dance|skate|ski|snowboard|box|row|"
     r"sail|fish|garden|golf|skateboard|paddleboard|kayak|meditate|journal|sew|quilt"
 )
 
 
 @rule(
-    rf"^i\s+(?:(?:also|regularly|often|usually|love to|like to|try to)\s+)?(?:go\s+(?P<g>[a-z]+ing)|(?P<v>{_ACTIVITIES}))"
+    rf"^i\s+(?:(?:also|regularly|often|usually|love to|like to|try to)\s+)?(?:go\s+(?P<g>[a-z]+ing)|(?P<v>{ACTIVITIES}))"
     rf"(?P<rest>(?:\s+[\w'-]+){{0,5}})$"
 )
 def _does(m: re.Match[str]) -> list[Fact]:
@@ -119,3 +124,48 @@ def _done_studying(m: re.Match[str]) -> list[Fact]:
         Fact("I'm no longer a student.", "profile", "studies", "", negated=True, store="ends"),
         Fact("I no longer study there.", "profile", "school", "", negated=True, store="ends"),
     ]
+
+
+SUBJECTS = (
+    r"biology|chemistry|physics|maths|math|mathematics|statistics|computer science|economics|psychology|sociology|"
+    r"criminology|anthropology|history|geography|philosophy|politics|political science|law|medicine|nursing|"
+    r"engineering|architecture|english|english literature|literature|linguistics|accounting|finance|business|"
+    r"marketing|music|fine art|art|design|journalism|education|theology|classics|astronomy|geology|neuroscience|"
+    r"biochemistry|pharmacy|dentistry|veterinary science|zoology|ecology|film studies|media studies|drama"
+)
+
+
+@rule(
+    rf"^i(?:'ve| have)?\s+(?:just\s+|finally\s+|officially\s+)?(?:switched|changed|transferred)\s+(?:over\s+)?to\s+"
+    rf"(?P<x>{SUBJECTS})(?:\s+(?:this|next|last)\s+(?:semester|term|year)|\s+now|\s+instead)*$"
+)
+def _switched_subject(m: re.Match[str]) -> list[Fact]:
+    """ "I switched to biology this semester": a subject names what the user studies, without "major"."""
+    x = m["x"].lower()
+    return [Fact(f"I'm studying {x}.", "profile", "studies", x)]
+
+
+_NAME = r"[A-Z][\w'-]*"
+
+
+@rule(
+    rf"^(?:(?P<x>{_NAME})\s+and\s+(?:i|me)|me\s+and\s+(?P<y>{_NAME})|i|we)(?:'ve| have|'re| are|'m| am)?\s+"
+    rf"(?:just\s+|finally\s+|recently\s+|officially\s+)*(?:got|gotten|are|am)?\s*(?P<s>married|engaged)"
+    rf"(?!\s+to\b)\b.*$",
+    first=True,
+)
+def _got_married(m: re.Match[str]) -> list[Fact]:
+    """ "Hugo and me got married", "Camille and I got engaged", "I got engaged last night"."""
+    name, status = m["x"] or m["y"], m["s"].lower()
+    if name:
+        return [Fact(f"I'm {status} to {name}.", "profile", "partner", name)]
+    return [Fact(f"I'm {status}.", "profile", "relationship", status)]
+
+
+@rule(rf"^(?P<x>{_NAME})\s+(?:just\s+|finally\s+)?(?:proposed|popped the question)\b.*$")
+def _proposed(m: re.Match[str]) -> list[Fact]:
+    """ "Karim proposed on the Bluffs": the one who proposed is the user's fiancé(e)."""
+    name = m["x"]
+    if name.lower() in ("he", "she", "they", "it", "i", "we", "you") or re.search(r"\bto\s+(?!me\b)", m.group(0), re.I):
+        return []  # "Tom proposed to my sister": not to the user
+    return [Fact(f"I'm engaged to {name}.", "profile", "partner", name)]

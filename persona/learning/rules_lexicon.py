@@ -19,9 +19,10 @@ import re
 from .mentions import name_like
 from .rules import article, clean, items, proper, rule
 from .rules_everyday import is_job
+from .rules_language import languages
 from .slots import Fact, norm_value
 
-__all__ = ["DIETS"]
+__all__ = ["DIETS", "gerund", "place_after"]
 
 DIETS = (
     r"vegetarian|vegan|pescatarian|pescetarian|keto|paleo|plant[- ]based|flexitarian|gluten[- ]free|dairy[- ]free|"
@@ -48,11 +49,11 @@ def place_after(rest: str, *, moved: bool = False) -> str | None:
 @rule(
     r"^(?:i|we)(?:'ve| have|'m| am|'re| are)?\s*(?:(?:just|recently|finally|now|currently|still|been|both|all|since|"
     r"eventually|actually|officially)\s+)*"
-    r"(?P<v>live|living|based|reside|residing|moved|relocated|settled|rent|renting)\b(?P<rest>.*)$",
+    r"(?P<v>live|living|based|reside|residing|moved|relocated|shifted|settled|rent|renting|stay)\b(?P<rest>.*)$",
     first=True,
 )
 def _lives_anywhere(m: re.Match[str]) -> list[Fact]:
-    place = place_after(m["rest"], moved=m["v"].lower() in ("moved", "relocated"))
+    place = place_after(m["rest"], moved=m["v"].lower() in ("moved", "relocated", "shifted"))
     return [Fact(f"I live in {place}.", "profile", "location", place)] if place else []
 
 
@@ -70,7 +71,7 @@ def _home(m: re.Match[str]) -> list[Fact]:
 def _retired(m: re.Match[str]) -> list[Fact]:
     word = "semi-retired" if m["semi"] else "retired"
     what = clean(m["x"] or "")
-    if m["job"]:
+    if m["job"] and clean(f"retired {m['job']}") != "retired":  # "retired now", "retired last month": when, not what
         job = clean(m["job"])
         return [Fact(f"I'm a {word} {job}.", "profile", "job", f"{word} {job}")] if is_job(job) else []
     text = f"I'm {word} from {what}." if what else f"I'm {word}."
@@ -83,7 +84,7 @@ def _for_a_living(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I do {clean(m['x'])} for a living.", "profile", "job", job)] if job else []
 
 
-@rule(r"^my\s+(?:job|profession|occupation)\s+is\s+(?:being\s+)?(?:an?\s+)?(?P<x>[\w -]{2,40})$")
+@rule(r"^my\s+(?:job|profession|occupation|work)\s+is\s+(?:being\s+)?(?:an?\s+)?(?P<x>[\w -]{2,40})$")
 def _my_job(m: re.Match[str]) -> list[Fact]:
     job = clean(m["x"])
     return [Fact(f"I work as {job}.", "profile", "job", job)] if job else []
@@ -118,15 +119,18 @@ def _not_employer(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    rf"^i(?:'m| am|'ve| have)?\s*(?:(?:been|gone|going|went|now|also|strictly|fully|mostly|doing|on|a|an|just|"
-    rf"totally|completely|100%|"
-    rf"recently|become|became)\s+)*(?P<x>{DIETS})(?:\s+(?:diet|now|again|these days|at the moment|since\b.*|"
+    rf"^(?:i|we)(?:'m| am|'ve| have|'re| are)?\s*(?:(?:been|gone|going|went|now|also|strictly|fully|mostly|doing|on|a|"
+    rf"an|just|totally|completely|100%|pure|purely|both|all|eat|only eat|keep|follow|recently|become|became)\s+)*"
+    rf"(?P<x>{DIETS})(?:\s+(?:diet|now|again|too|as well|these days|at the moment|since\b.*|as of\b.*|"
     rf"for\b.*|in\b.*|last\b.*|this\b.*|i guess|i think|apparently))*$",
     first=True,
 )
 def _diet_any(m: re.Match[str]) -> list[Fact]:
     x = m["x"].lower()
-    return [Fact(f"I'm {x}.", "profile", "diet", x)]
+    if re.search(r"\bonce\b|\bwent\b.*\bfor\s+(?:a|one|two|three)\s+(?:day|week|month|while|bit)s?\b", m.group(0), re.I):
+        return []  # "I went vegan for a month once": an episode, not the diet
+    verb = re.search(r"\b(?:eat|keep|follow)\b", m.group(0)[: m.start("x")], re.I)  # "I eat halal", "I keep kosher"
+    return [Fact(f"I {verb[0].lower()} {x}." if verb else f"I'm {x}.", "profile", "diet", x)]
 
 
 @rule(
@@ -138,6 +142,16 @@ def _diet_any(m: re.Match[str]) -> list[Fact]:
 def _diet_ended(m: re.Match[str]) -> list[Fact]:
     x = m["x"].lower()
     return [Fact(f"I'm not {x} anymore.", "profile", "diet", x, negated=True, store="ends")]
+
+
+@rule(
+    r"^(?:i(?:'m| am|'ve been| have been)|.*\b(?:put|got|has|have)\s+me)\s+(?:now\s+|strictly\s+)?on\s+an?\s+"
+    r"(?P<x>(?:low|high|no|zero)[- ][\w]+|[\w]+[- ]free)\s+diet\b.*$"
+)
+def _on_a_diet(m: re.Match[str]) -> list[Fact]:
+    """ "I'm on a low-salt diet", "the doctor has put me on a low-sodium diet": a diet of any name."""
+    x = m["x"].lower()
+    return [Fact(f"I'm on a {x} diet.", "profile", "diet", x)]
 
 
 @rule(
@@ -154,7 +168,7 @@ def _eats_again(m: re.Match[str]) -> list[Fact]:
     r"\s+(?P<x>.+)$"
 )
 def _fluent(m: re.Match[str]) -> list[Fact]:
-    return [Fact(f"I speak {x}.", "fact", f"speaks:{norm_value(x)}", x) for x in items(m["x"])]
+    return [Fact(f"I speak {x}.", "fact", f"speaks:{norm_value(x)}", x) for x in languages(m["x"])]
 
 
 @rule(r"^(?P<x>[A-Z][\w-]+)\s+is\s+my\s+(?:first|native|mother)\s+(?:language|tongue)\b.*$")
@@ -162,7 +176,11 @@ def _first_language(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I speak {m['x']}.", "fact", f"speaks:{norm_value(m['x'])}", m["x"])]
 
 
-@rule(r"^(?:(?:you can|you may|please|just)\s+)?call me\s+(?P<x>[^\W\d_][\w'-]*)(?:\s+please)?$", first=True)
+@rule(
+    r"^(?:(?:you can|you may|please|just|actually)\s+)*call me\s+(?P<x>[^\W\d_][\w'-]*)"
+    r"(?:\s+(?:please|from now on|now|instead|then))*$",
+    first=True,
+)
 def _call_me(m: re.Match[str]) -> list[Fact]:
     name = m["x"][:1].upper() + m["x"][1:]
     return [Fact(f"My name is {name}.", "profile", "name", name)] if name_like(name) else []
@@ -209,10 +227,13 @@ def _stopped(m: re.Match[str]) -> list[Fact]:
 
 @rule(
     r"^i(?:'ve| have|'m| am|'ll| will)?\s+(?:just\s+|recently\s+|now\s+)?(?:joined|(?:start|started|starting) "
-    r"(?:at|with|working (?:at|for)|a (?:new )?job (?:at|with))|got a job (?:at|with)|moved to a job at)\s+(?P<x>.+)$"
+    r"(?:at|with|working (?:at|for)|a (?:new )?job (?:at|with))|got a job (?:at|with)|moved to a job at|(?:got|was|been|just got) "
+    r"hired (?:at|by))\s+(?P<x>.+)$"
 )
 def _joined(m: re.Match[str]) -> list[Fact]:
     x = clean(m["x"])
+    if re.match(r"(?:the|a|an|my|our)\s+[a-z]", x) and not re.search(r"\b(?:called|named)\s", x):
+        return []  # "I joined the conversation late" (a writer without capitals): no name, no employer
     named = re.search(r"\b(?:called|named)\s+(?P<n>.+)$", x)  # "a logistics startup called Fleetwise"
     where = proper(named["n"]) if named else proper(x)
     if not where or where.lower() in ("the", "a"):
@@ -268,10 +289,24 @@ def _took_up(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I've taken up {x}.", "preference", f"likes:{norm_value(x)}", x)] if x else []
 
 
-@rule(r"^(?:i|we)\s+(?:run|own|manage|have)\s+(?:a|an|my own|our own)\s+(?P<x>(?:[\w'-]+\s+){0,3}(?:studio|shop|bakery|cafe|café|restaurant|bar|business|company|startup|farm|salon|practice|clinic|gym|agency|store))\b(?P<rest>.*)$")
+_BUSINESSES = (
+    r"studio|shop|bakery|cafe|café|restaurant|bar|business|company|startup|farm|salon|practice|clinic|gym|agency|store|"
+    r"pharmacy|chemist|b&b|bed and breakfast|guesthouse|guest house|hotel|hostel|pub|garage|nursery|bookshop|bookstore|"
+    r"workshop|food truck|stall|deli|dental practice|firm|consultancy|boutique|brewery|vineyard|kennels|surgery"
+)
+
+
+@rule(
+    rf"^(?:i|we)(?:'ve| have)?\s+(?:just\s+|now\s+|finally\s+)?(?:run|own|manage|have|started|opened|set up|launched)\s+"
+    rf"(?P<own>a|an|my own|our own|my|our)\s+(?P<x>(?:[\w'-]+\s+){{0,3}}?(?:{_BUSINESSES}))(?![\w&])(?P<rest>.*)$"
+)
 def _runs(m: re.Match[str]) -> list[Fact]:
     x = clean(m["x"])
-    facts = [Fact(f"I run a {x}.", "profile", "employer", x)]
+    own = m["own"].lower()
+    if own in ("my", "our") and not re.match(r"(?:i|we)\s+(?:run|own|manage)\b", m.group(0), re.I):
+        return []  # "I have my shop's accounts", "we opened our bakery's doors": only "run/own my X" says whose
+    said = f"{own} {x}" if "own" in own or own in ("my", "our") else f"{article(x)} {x}"
+    facts = [Fact(f"I run {said}.", "profile", "employer", x)]
     place = place_after(m["rest"])
     return facts + ([Fact(f"I live in {place}.", "profile", "location", place)] if place else [])
 
@@ -314,7 +349,11 @@ def _single(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I'm {x}.", "profile", "partner", x)]
 
 
-@rule(r"^(?:i go by|(?P<x2>[A-Z][\w'-]+) is my name|i'm called)\s*(?P<x>[^\W\d_][\w'-]*)?$", first=True)
+@rule(
+    r"^(?:i go by|(?P<x2>[A-Z][\w'-]+) is my name|i'm called|i(?:'ve| have)? changed my name to)\s*(?P<x>[^\W\d_][\w'-]*)?"
+    r"(?:\s+(?:now|these days|from now on|instead))*$",
+    first=True,
+)
 def _go_by(m: re.Match[str]) -> list[Fact]:
     name = m["x"] or m["x2"]
     if not name_like(name):
@@ -328,7 +367,7 @@ def _native(m: re.Match[str]) -> list[Fact]:
     return [Fact(f"I speak {m['x']}.", "fact", f"speaks:{norm_value(m['x'])}", m["x"])]
 
 
-@rule(r"^i\s+have\s+an?\s+(?:severe\s+|mild\s+|bad\s+)?(?P<x>[\w -]{2,30}?)\s+allergy$")
+@rule(r"^i(?:\s+have|'ve got|\s+have got|\s+got)\s+an?\s+(?:severe\s+|mild\s+|bad\s+)?(?P<x>[\w -]{2,30}?)\s+allergy$")
 def _x_allergy(m: re.Match[str]) -> list[Fact]:
     x = clean(m["x"])
     return [Fact(f"I have a {x} allergy.", "fact", f"allergy:{norm_value(x)}", x)] if x else []
@@ -344,7 +383,7 @@ def _hooked(m: re.Match[str]) -> list[Fact]:
 
 @rule(
     r"^i(?:'m| am)\s+(?:not\s+(?:a\s+(?:big\s+|huge\s+)?fan\s+of|big\s+on|keen\s+on|a\s+\w+\s+person)|"
-    r"(?:so\s+)?(?:sick|tired)\s+of)\s+(?P<x>.+)$"
+    r"(?:so\s+)?(?:sick|tired)\s+of|(?:so\s+)?over(?!\s+(?:the moon|\d|it\b|there\b|here\b|that\b|him\b|her\b)))\s+(?P<x>.+)$"
 )
 def _not_fan(m: re.Match[str]) -> list[Fact]:
     return [
@@ -381,12 +420,15 @@ def _bought_home(m: re.Match[str]) -> list[Fact]:
 
 
 @rule(
-    r"^(?:i(?:'m| am)\s+no longer with|i\s+(?:just\s+)?(?:broke up with|split (?:up )?(?:with|from)|divorced|left))\s+"
-    r"(?P<x>[A-Z][\w'-]*)\b.*$",
+    r"^(?:i(?:'m| am)\s+(?:no longer with|not with(?=\s+\S+\s+(?:anymore|any more)))|i\s+(?:just\s+)?(?:broke up with|"
+    r"split (?:up )?(?:with|from)|divorced|left)|my\s+ex(?:-?(?:wife|husband|girlfriend|boyfriend|partner))?,?)\s+"
+    r"(?P<x>[A-Z][\w'-]*)\b.*$|^(?P<y>[A-Z][\w'-]*)\s+(?:just\s+)?(?:dumped me|left me|broke up with me|cheated on me)\b.*$",
     first=True,
 )
 def _left_partner(m: re.Match[str]) -> list[Fact]:
-    name = m["x"]
+    name = m["x"] or m["y"]
+    if name.lower() in ("he", "she", "they", "it", "i", "we", "you", "my"):
+        return []
     return [Fact(f"{name} and I broke up.", "profile", "partner", name, negated=True, store="ends")]
 
 

@@ -367,6 +367,10 @@ def _worth_storing(writer: MemoryWriter, user_id: str, facts: Sequence[Fact]) ->
         if key and ":" not in key and not fact.negated and _restates(fact, key, current.get(key, {}).values()):
             continue
         if fact.store == "ends":
+            narrowed = _narrowed(fact, key, current.get(key, {}).values())
+            if narrowed is not None:  # "I'm not a freelancer anymore" after "I'm a freelance translator"
+                out.append(narrowed)
+                continue
             ended = _ended(fact, key, _rivals(current, key).values()) or _ended_elsewhere(fact, current)
             if ended is None:
                 continue
@@ -415,3 +419,35 @@ def _ended_elsewhere(fact: Fact, current: Current) -> tuple[str, str, str] | Non
         if not slot.get("negated") and f" {value} " in f" {slot.get('value')} "
     }
     return found.pop() if value and len(found) == 1 else None
+
+
+_TERMS = re.compile(
+    r"(?:freelance|self-employed|part-time|full-time|contract|temp|temporary|trainee|junior|senior|acting|interim|"
+    r"volunteer|student|apprentice)",
+    re.I,
+)
+
+
+def _narrowed(fact: Fact, key: str, same_key: Iterable[Memory]) -> Fact | None:
+    """An ending of the terms of a job, not of the job: "I'm not a freelancer anymore" after "I'm a freelance
+    translator" leaves "I'm a translator." (a single-valued slot whose value holds the term named, as a word
+    before the rest: freelance/freelancer, part-time, junior, ...)."""
+    said = norm_value(fact.value or "")
+    term = next((t for t in _TERMS.findall(said)), None) if ":" not in key else None
+    if not term or not re.fullmatch(rf"{re.escape(term.lower())}(?:r|er)?", said):
+        return None
+    for memory in same_key:
+        slot = _slot(memory, key)
+        old = str(slot.get("value", ""))
+        words = old.split()
+        if slot.get("negated") or len(words) < 2 or words[0] != term.lower():
+            continue
+        rest = " ".join(words[1:])
+        text = re.sub(rf"\b(?:an?\s+)?{re.escape(term)}\s+", "", str(slot.get("text") or memory.text), count=1, flags=re.I)
+        text = re.sub(r"\b(I'm|I am)\s+(?=[^\W\d_])", rf"\1 {_article(rest)} ", text, count=1)
+        return dataclasses.replace(fact, text=text, value=rest, negated=False, store="always")
+    return None
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeio" else "a"
