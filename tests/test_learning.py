@@ -300,7 +300,7 @@ def test_the_learning_benchmark_runs_offline_and_leaks_nothing(tmp_path: Path) -
 
     users = load_learning()
     assert len(users) >= 30 and sum(1 for u in users for t in u.turns if "user" in t) >= 300
-    assert {u.split for u in users} == {"dev", "heldout", "fresh", "fresh2"}
+    assert {u.split for u in users} == {"dev", "heldout", "fresh", "fresh2", "fresh3"}
     report = run_learning(users[:4], embedder=FakeEmbedder())
     totals = report.totals["all"]
     assert report.turns == sum(1 for u in users[:4] for t in u.turns if "user" in t)

@@ -58,7 +58,7 @@ _DATASET_KEYS = {"name", "limit", "setting", "users", "seed", "topics", "turns"}
 class DatasetSpec:
     """One dataset of a run. ``setting`` is PrefEval's ``item`` (one user per preference, the benchmark's
     layout) or ``topic``, or the learning benchmark's split (``all``, ``dev``, ``heldout``, ``fresh``,
-    ``fresh2``; ``limit`` users), or the bandit task (``simulated``, ``locomo``, ``prefeval``; ``turns`` per user); ``users``/``seed`` size the
+    ``fresh2``, ``fresh3``; ``limit`` users), or the bandit task (``simulated``, ``locomo``, ``prefeval``; ``turns`` per user); ``users``/``seed`` size the
     synthetic set (and the bandit's: users per type, or benchmark users); ``topics`` narrows PrefEval."""
 
     name: str
@@ -166,7 +166,7 @@ def _dataset(raw: Any, source: str) -> DatasetSpec:
     if name not in DATASETS:
         raise _fail(source, f"dataset name must be one of {', '.join(DATASETS)}, got {name!r}")
     setting = raw.get("setting", {"learning": "all", "bandit": "simulated"}.get(str(name), "item"))
-    splits = ("all", "dev", "heldout", "fresh", "fresh2")
+    splits = ("all", "dev", "heldout", "fresh", "fresh2", "fresh3")
     allowed = {"learning": splits, "bandit": BANDIT_SETTINGS}.get(str(name), ("item", "topic"))
     if setting not in allowed:
         raise _fail(source, f"setting must be one of {', '.join(map(repr, allowed))}, got {setting!r}")

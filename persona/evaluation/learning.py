@@ -1,7 +1,8 @@
 """The learning benchmark: does chat learn the user's current facts, and only the user's?
 
-Scripted users (``persona/evaluation/data/learning.json``, written by the project: 115 users, 1,079 chat turns,
-75 ``dev``, 10 ``heldout``, 15 ``fresh`` and 15 ``fresh2``, the last two by authors who never read the rules; ``dev``
+Scripted users (``persona/evaluation/data/learning.json``, written by the project: 130 users, 1,236 chat turns,
+75 ``dev``, 10 ``heldout``, 15 ``fresh``, 15 ``fresh2`` and 15 ``fresh3``, the last three by authors who never read the
+rules; ``dev``
 and, from #13's round 3 on, ``fresh`` are tuning splits) state, restate, change and retract facts and preferences in varied English,
 mixed with small talk, questions, hypotheticals and facts about other people; the scripted assistant replies
 include invented claims about the user ("Since you live in Paris, ..."). Each user's turns go through
@@ -98,7 +99,7 @@ class LearningReport:
 
 
 def load_learning(path: str | Path | None = None, *, split: str | None = None) -> list[ScriptedUser]:
-    """The scripted users (the bundled file unless ``path``), optionally one ``split`` (dev/heldout/fresh/fresh2)."""
+    """The scripted users (the bundled file unless ``path``), optionally one ``split`` (dev/heldout/fresh/fresh2/fresh3)."""
     if path is None:
         raw = resources.files("persona.evaluation").joinpath("data/learning.json").read_text("utf-8")
     else:
@@ -119,7 +120,7 @@ def load_learning(path: str | Path | None = None, *, split: str | None = None) -
         for u in data["users"]
     ]
     if split not in (None, "all") and split not in {u.split for u in users}:
-        raise InvalidInputError(f"learning split must be dev, heldout, fresh, fresh2 or all, got {split!r}.")
+        raise InvalidInputError(f"learning split must be dev, heldout, fresh, fresh2, fresh3 or all, got {split!r}.")
     return [u for u in users if split in (None, "all") or u.split == split]
 
 
