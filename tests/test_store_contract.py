@@ -412,3 +412,31 @@ def test_an_idle_connection_the_server_closed_is_replaced_without_an_error() -> 
         time.sleep(0.2)
         assert p.count("u") == 1  # each call gets a working connection: no StoreError
         assert [h.memory.text for h in p.search("u", "memory", k=1)] == ["a memory before the drop"]
+
+
+def test_an_add_then_a_supersede_patch_the_writers_index_instead_of_rebuilding_it(location: str) -> None:
+    """Chat learning adds a fact, then supersedes the old one. On PostgreSQL the writer's cached index reads the
+    added row and patches the superseded one (no rebuild from the rows) and saves its snapshot for other
+    processes; on SQLite (whose index files would be stale) it is rebuilt. Either way it ranks as an index
+    built afresh."""
+    postgres = location.startswith("postgres")
+    texts = [f"note {i}: {w}" for i, w in enumerate(["violin practice", "paris trip", "jazz records"] * 30)]
+    with Persona(location, embedder=fake()) as p:
+        p.add_many("u", [{"text": t, "kind": "episode"} for t in texts])
+        old = p.add("u", "I live in Lisbon", kind="fact", supersede=False)
+        p.search("u", "where do I live?", k=5)
+        warm = p._memories.cache._users["u"]
+        new = p.add("u", "I live in Berlin", kind="fact", supersede=False)
+        p.supersede(old.id, new.id)
+        assert (p._memories.cache._users.get("u") is warm) == postgres  # patched, not dropped
+        mine = [(h.memory.text, round(h.score, 6)) for h in p.search("u", "where do I live?", k=8)]
+        assert (p._memories.cache._users["u"] is warm) == postgres
+        mutations = p._memories.store.user_state("u")[1]
+    if postgres:  # saved in the background (close waits for it), at the state after the supersede
+        saved = store_snapshot(location)
+        assert saved is not None and saved.mutations == mutations and saved.count == len(texts) + 2
+    with Persona(location, embedder=fake()) as q:  # a cache of its own: from that snapshot, or the rows
+        fresh = [(h.memory.text, round(h.score, 6)) for h in q.search("u", "where do I live?", k=8)]
+    assert [t for t, _ in mine] == [t for t, _ in fresh] and "I live in Berlin" in [t for t, _ in mine]
+    assert "I live in Lisbon" not in [t for t, _ in mine]
+    assert all(abs(a - b) < 1e-5 for (_, a), (_, b) in zip(mine, fresh, strict=True))

@@ -31,10 +31,10 @@ import numpy as np
 
 from ..backends.faiss_index import FlatIndex
 from ..errors import PersonaError, StoreError
-from ..store.base import Change, IndexSource, Snapshot, UserRows
+from ..store.base import Change, IndexSource, Snapshot
 from ..types import IndexState
 from . import snapshot
-from .index import UserIndex, decode_vectors
+from .index import UserIndex, decode_vectors, joined_rows
 from .saving import BackgroundSaves
 
 __all__ = ["KEYS_SUFFIX", "IndexCache"]
@@ -121,7 +121,7 @@ class IndexCache:
             covered = len(dense)
             tail = self.store.user_rows(user_id, after_seq=rows.seqs[covered - 1] if covered else 0)
             dense.add(decode_vectors(tail.embeddings, dim))
-            rows = _joined(rows.head(covered), tail)
+            rows = joined_rows(rows.head(covered), tail)
         index = UserIndex(user_id=user_id, dim=dim, dense=dense, version=version, mutations=mutations)
         index.append(rows, np.zeros((0, dim), dtype=np.float32))
         if (
@@ -307,9 +307,11 @@ class IndexCache:
     def apply(self, change: Change) -> None:
         """Bring the cache up to date with one of this process's committed writes.
 
-        A row whose liveness or currency flipped is patched in place when the cached index was exactly at
-        the write's ``before`` state; anything else the index derives from (text, kind, metadata) or any
-        write by someone else in between drops the user's index, to be rebuilt on next use.
+        A row whose liveness or currency flipped is patched in place when the cached index was at the write's
+        ``before`` state or, without index files (PostgreSQL), behind it only by added rows (read first: chat
+        learning adds a fact, then supersedes the old one; the patched index's snapshot is then saved for
+        other processes); anything else the index derives from (text, kind, metadata) or any other change in
+        between (``mutations`` differs) drops the user's index, to be rebuilt on next use.
         """
         with self._lock:
             if change.kind == "all":
@@ -326,10 +328,16 @@ class IndexCache:
             index = self._users.get(change.user_id)
             if index is None:
                 return
-            position = None if change.seq is None else index.position.get(change.seq)
-            if change.kind == "reindex" or (index.version, index.mutations) != change.before:
+            if change.kind == "reindex" or index.mutations != change.before[1]:
                 self._users.pop(change.user_id, None)
                 return
+            if index.version != change.before[0]:  # rows added since (an add, then this write)
+                if self.directory is not None:  # its index files would be stale: rebuilt (and saved) on next use
+                    self._users.pop(change.user_id, None)
+                    return
+                rows = self.store.user_rows(change.user_id, after_seq=index.max_seq)
+                index.append(rows, decode_vectors(rows.embeddings, index.dim))
+            position = None if change.seq is None else index.position.get(change.seq)
             if position is None:
                 if change.seq is None or change.seq > index.max_seq:
                     self._users.pop(change.user_id, None)  # a row this index has not read yet
@@ -340,6 +348,8 @@ class IndexCache:
             elif change.kind in ("superseded", "restored"):
                 index.current[position] = change.kind == "restored"
             index.version, index.mutations = change.after
+            if self.directory is None and change.kind in ("superseded", "restored"):
+                self._save_snapshot(index)  # in the background: other processes' next build starts from it
 
     def _drop(self, user_id: str | None, *, files: bool) -> None:
         if user_id is None:
@@ -474,25 +484,3 @@ def _unlink(*paths: Path) -> None:
         with contextlib.suppress(OSError):
             p.unlink(missing_ok=True)
 
-
-def _joined(head: UserRows, tail: UserRows) -> UserRows:
-    """``head`` then ``tail`` (consecutive rows of one user) as one `UserRows`."""
-    if not head.seqs:
-        return tail
-    return UserRows(
-        head.seqs + tail.seqs,
-        head.ids + tail.ids,
-        head.texts + tail.texts,
-        head.kinds + tail.kinds,
-        head.created_ts + tail.created_ts,
-        head.metadata + tail.metadata,
-        head.current + tail.current,
-        head.embeddings + tail.embeddings,
-        head.keys + tail.keys,
-        # the store's event windows only when both parts carry them (an empty tail carries none: it has no rows)
-        head.events + tail.events if _has_events(head) and _has_events(tail) else [],
-    )
-
-
-def _has_events(rows: UserRows) -> bool:
-    return len(rows.events) == len(rows.seqs)

@@ -254,3 +254,26 @@ def decode_vectors(blobs: list[bytes | None], dim: int) -> npt.NDArray[np.float3
     if not blobs:
         return np.zeros((0, dim), dtype=np.float32)
     return np.frombuffer(b"".join(b for b in blobs if b is not None), dtype="<f4").reshape(len(blobs), dim)
+
+
+def joined_rows(head: UserRows, tail: UserRows) -> UserRows:
+    """``head`` then ``tail`` (consecutive rows of one user) as one `UserRows`."""
+    if not head.seqs:
+        return tail
+    return UserRows(
+        head.seqs + tail.seqs,
+        head.ids + tail.ids,
+        head.texts + tail.texts,
+        head.kinds + tail.kinds,
+        head.created_ts + tail.created_ts,
+        head.metadata + tail.metadata,
+        head.current + tail.current,
+        head.embeddings + tail.embeddings,
+        head.keys + tail.keys,
+        # the store's event windows only when both parts carry them (an empty tail carries none: it has no rows)
+        head.events + tail.events if _has_events(head) and _has_events(tail) else [],
+    )
+
+
+def _has_events(rows: UserRows) -> bool:
+    return len(rows.events) == len(rows.seqs)
